@@ -1,0 +1,95 @@
+import type { Capacity, GpuClass } from "../catalog/types";
+
+export const STAGES = ["debug", "train", "finetune"] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const DATASET_MOUNTS = ["mountpoint", "fsx-lustre", "copy"] as const;
+export type DatasetMount = (typeof DATASET_MOUNTS)[number];
+
+/** Where the training data comes from, parsed from the `data` key. */
+export type DataSource =
+  /** A dataset yaml that ultralytics ships (e.g. `coco8.yaml`); downloaded by ultralytics on the node. */
+  | { readonly kind: "builtin"; readonly yaml: string }
+  /** A data.yaml in any S3 bucket: `s3://bucket/prefix/data.yaml`. */
+  | { readonly kind: "s3"; readonly bucket: string; readonly prefix: string; readonly yamlKey: string }
+  /** A dataset by name in this stack's dataset bucket, under `datasets/<name>/data.yaml`. */
+  | { readonly kind: "dataset-bucket"; readonly name: string };
+
+/** Where the starting weights come from, parsed from the `model` key. */
+export type ModelSource =
+  /** An ultralytics release name, e.g. `yolov8n.pt`, `yolo11s.pt`. */
+  | { readonly kind: "pretrained"; readonly name: string; readonly family: "yolov5u" | "yolov8" | "yolo11"; readonly size: "n" | "s" | "m" | "l" | "x" }
+  /** Weights in S3: `s3://bucket/key.pt`. */
+  | { readonly kind: "s3"; readonly bucket: string; readonly key: string };
+
+export interface ProgressivePhase {
+  readonly imgsz: number;
+  readonly epochs: number;
+}
+
+export interface PromotionGate {
+  /** Metric name as ultralytics reports it, e.g. `metrics/mAP50-95(B)`. */
+  readonly metric: string;
+  /** Promotion to `stable` needs at least this value. */
+  readonly min: number;
+  /** Promotion also needs a better value than the current stable release. */
+  readonly requireImprovement: boolean;
+}
+
+export interface OtaSettings {
+  readonly modelName: string;
+  readonly channel: "candidate" | "stable";
+  readonly promote?: PromotionGate;
+}
+
+export type TrackingSettings =
+  | { readonly kind: "off" }
+  | { readonly kind: "mlflow"; readonly mlflowUri: string }
+  /** The API key is a Pulumi secret; it never appears in user data or logs. */
+  | { readonly kind: "wandb"; readonly wandbProject: string; readonly wandbApiKeyIsSet: true };
+
+/**
+ * One experiment, validated and with every default filled in: what `index.ts` composes.
+ * Produced only by `loadExperimentConfig` / `parseExperimentConfig`; frozen.
+ */
+export interface ExperimentConfig {
+  readonly project: string;
+  readonly stack: string;
+  readonly region: string;
+
+  readonly stage: Stage;
+  readonly gpu: GpuClass;
+  readonly gpusPerNode: number;
+  /** Instance types the Auto Scaling group may use, cheapest spot first. */
+  readonly instanceTypes: readonly string[];
+  /** True when `instanceTypes` came from the user rather than from `gpu` + `gpusPerNode`. */
+  readonly instanceTypesExplicit: boolean;
+  readonly capacity: Capacity;
+  readonly maxSpotPrice?: number;
+
+  /** The `model` key as written. */
+  readonly model: string;
+  readonly modelSource: ModelSource;
+  /** The `data` key as written. */
+  readonly data: string;
+  readonly dataSource: DataSource;
+  readonly epochs: number;
+  readonly imgsz: number;
+  /** Per-run batch size; -1 lets ultralytics pick (AutoBatch). */
+  readonly batch: number;
+  readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+  readonly progressive?: readonly ProgressivePhase[];
+
+  readonly datasetMount: DatasetMount;
+  readonly maxRuntimeHours: number;
+  readonly idleMinutes: number;
+  readonly idleGpuPercent: number;
+  readonly budgetUsd?: number;
+  readonly alertEmail?: string;
+
+  readonly ota: OtaSettings;
+  readonly network?: { readonly vpcId: string; readonly subnetIds: readonly string[] };
+  /** An existing image URI to run instead of building `docker/`. */
+  readonly image?: string;
+  readonly tracking: TrackingSettings;
+}
