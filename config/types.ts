@@ -10,7 +10,10 @@ export type DatasetMount = (typeof DATASET_MOUNTS)[number];
 export type DataSource =
   /** A dataset yaml that ultralytics ships (e.g. `coco8.yaml`); downloaded by ultralytics on the node. */
   | { readonly kind: "builtin"; readonly yaml: string }
-  /** A data.yaml in any S3 bucket: `s3://bucket/prefix/data.yaml`. */
+  /**
+   * A data.yaml in any S3 bucket: `s3://bucket/prefix/data.yaml`. `prefix` is the yaml's folder
+   * (no trailing slash; "" at the bucket root), `yamlKey` its full object key.
+   */
   | { readonly kind: "s3"; readonly bucket: string; readonly prefix: string; readonly yamlKey: string }
   /** A dataset by name in this stack's dataset bucket, under `datasets/<name>/data.yaml`. */
   | { readonly kind: "dataset-bucket"; readonly name: string };
@@ -73,6 +76,8 @@ export interface ExperimentConfig {
   /** The `data` key as written. */
   readonly data: string;
   readonly dataSource: DataSource;
+  /** Training images per epoch, for the time and cost estimate; known for built-in datasets. */
+  readonly datasetImages?: number;
   readonly epochs: number;
   readonly imgsz: number;
   /** Per-run batch size; -1 lets ultralytics pick (AutoBatch). */
@@ -92,4 +97,25 @@ export interface ExperimentConfig {
   /** An existing image URI to run instead of building `docker/`. */
   readonly image?: string;
   readonly tracking: TrackingSettings;
+}
+
+/**
+ * The `yolo-train:*` stack config as plain values, keyed without the namespace (`epochs`, not
+ * `yolo-train:epochs`). Objects already JSON-parsed; scalars may be strings as Pulumi stores
+ * them ("100", "true"), which the parser coerces.
+ */
+export type RawStackConfig = Readonly<Record<string, unknown>>;
+
+/** Where a stack config comes from: named in error messages, and the region prices are checked in. */
+export interface StackContext {
+  readonly project: string;
+  readonly stack: string;
+  /** The stack's `aws:region`. */
+  readonly region: string;
+  /**
+   * Keys (without namespace, e.g. `tracking`) that Pulumi holds as secrets. `tracking` must be
+   * one when it carries `wandbApiKey`. Values of secret keys never appear in messages.
+   * @default none
+   */
+  readonly secretKeys?: readonly string[];
 }

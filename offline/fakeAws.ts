@@ -11,9 +11,9 @@ import type * as pulumi from "@pulumi/pulumi";
  */
 export const FAKE_ACCOUNT_ID = "123456789012";
 
-/** The public SSM parameter of the Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023). */
-export const DLAMI_SSM_PARAMETER =
-  "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
+/** The public SSM parameter of the Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023); defined with the node group. */
+import { DLAMI_SSM_PARAMETER } from "../components/dlami";
+export { DLAMI_SSM_PARAMETER };
 
 const AVAILABILITY_ZONES: Record<string, string[]> = {
   "us-east-1": ["a", "b", "c", "d", "e", "f"],

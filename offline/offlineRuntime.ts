@@ -4,6 +4,7 @@ import { FakeAws, type RecordedResource } from "./fakeAws";
 export interface OfflineRuntimeOptions {
   readonly project?: string;
   readonly stack?: string;
+  /** The region of the fake account; also set as `aws:region` unless `config` sets that. @default config's `aws:region`, else us-east-1 */
   readonly region?: string;
   /** Stack config as `pulumi config` holds it: `namespace:key` → value (objects as JSON text). */
   readonly config?: Record<string, string>;
@@ -23,12 +24,14 @@ export class OfflineRuntime {
   }
 
   static async start(options: OfflineRuntimeOptions = {}): Promise<OfflineRuntime> {
-    const region = options.region ?? "us-east-1";
+    const config = options.config ?? {};
+    const region = options.region ?? config["aws:region"] ?? "us-east-1";
     const project = options.project ?? "yolo-train";
     const stack = options.stack ?? "test";
     const runtime = new OfflineRuntime(new FakeAws({ region }));
     await pulumi.runtime.setMocks(runtime.cloud, project, stack, false);
-    pulumi.runtime.setAllConfig({ "aws:region": region, ...(options.config ?? {}) });
+    // A program that reads `aws:region` sees it missing when the stack config leaves it out.
+    pulumi.runtime.setAllConfig(options.region ? { "aws:region": options.region, ...config } : config);
     runtime.recordRegistrations();
     return runtime;
   }

@@ -1,0 +1,139 @@
+import { PRICE_SNAPSHOT } from "../../catalog";
+import { countByType, renderResourceTree } from "./resourceTree";
+import type { OfflinePlan } from "./runOfflinePlan";
+import { standingCosts } from "./standingCosts";
+
+/** The stack outputs the plan reads (see index.ts). */
+interface PlannedEstimate {
+  gpu: string;
+  gpusPerNode: number;
+  capacity: "spot" | "on-demand";
+  maxSpotPrice: number | null;
+  instanceTypes: { instanceType: string; onDemandUsdPerHour: number; spotUsdPerHour?: number }[];
+  chosenInstanceType: { instanceType: string; usdPerHour: number };
+  hours: number | null;
+  imagesPerSecond: number | null;
+  estimatedUsd: number | null;
+  onDemandUsd: number | null;
+  savingUsd: number | null;
+  savingPercent: number | null;
+  capUsd: number;
+  assumptions: string[];
+}
+
+interface PlannedGuardrails {
+  idleMinutes: number;
+  idleGpuPercent: number;
+  maxRuntimeHours: number;
+  backstopAt: string;
+  budgetUsd: number | null;
+  alertEmail: string | null;
+}
+
+/**
+ * Remote (multi-language) components create their children in their own provider, which the
+ * mock runtime does not run; what they contain is said here instead.
+ */
+const REMOTE_COMPONENT_CONTENTS: Record<string, string> = {
+  "awsx:ec2:Vpc": "VPC, internet gateway, a public subnet and route table per availability zone, S3 gateway endpoint; no NAT gateway",
+};
+
+/** `aws:iam/policy:Policy` → `iam.Policy`; `docker:index/image:Image` → `docker.Image`. */
+function shortType(type: string): string {
+  const [pkg, mod, name] = type.split(":");
+  const service = mod?.split("/")[0];
+  return `${service && service !== "index" ? service : pkg}.${name}`;
+}
+
+const usd = (n: number) => (n < 10 ? `$${n.toFixed(2)}` : `$${n.toFixed(0)}`);
+const rate = (n: number | undefined) => (n === undefined ? "—" : `$${n.toFixed(4)}`);
+
+/** The offline plan as text: what `pulumi up` would create, what it would cost, what bounds it. Pure. */
+export function renderPlan(plan: OfflinePlan): string {
+  const estimate = plan.outputs.estimate as PlannedEstimate;
+  const guardrails = plan.outputs.guardrails as PlannedGuardrails;
+  const lines: string[] = [];
+  lines.push(`yolo-train plan: stack ${plan.stack} of project ${plan.project}, region ${plan.region}`);
+  lines.push("Offline: the stack program ran under Pulumi's mock runtime against a pretend AWS account; nothing was created.");
+  lines.push(`Run id: ${String(plan.outputs.runId)}`);
+  lines.push("");
+
+  const stackResources = plan.resources.filter((r) => !r.type.startsWith("pulumi:providers:"));
+  const cloudResources = stackResources.filter((r) => r.custom);
+  lines.push(
+    `Resources \`pulumi up\` would create: ${cloudResources.length} cloud resources in ` +
+      `${stackResources.length - cloudResources.length - 1} components`,
+  );
+  lines.push(...renderResourceTree(stackResources, REMOTE_COMPONENT_CONTENTS).map((l) => `  ${l}`));
+  lines.push(
+    "  cloud resources by type: " +
+      countByType(cloudResources)
+        .map(([type, n]) => `${n}× ${shortType(type)}`)
+        .join(", "),
+  );
+  lines.push("");
+
+  const capacity = estimate.capacity === "spot" ? "spot" : "on-demand";
+  lines.push(
+    `GPU capacity: ${capacity}, 1 node of ${estimate.gpusPerNode}× ${estimate.gpu.toUpperCase()}; ` +
+      (estimate.capacity === "spot"
+        ? "the group takes the type with the best price and spare capacity (price-capacity-optimized) of:"
+        : "the group launches the first type AWS can place of:"),
+  );
+  const width = Math.max(...estimate.instanceTypes.map((t) => t.instanceType.length), 13);
+  lines.push(`  ${"instance type".padEnd(width)}  on-demand $/h  spot $/h (median)`);
+  for (const type of estimate.instanceTypes) {
+    const chosen = type.instanceType === estimate.chosenInstanceType.instanceType ? "  ← used for the estimate" : "";
+    lines.push(
+      `  ${type.instanceType.padEnd(width)}  ${rate(type.onDemandUsdPerHour).padStart(13)}  ${rate(type.spotUsdPerHour).padStart(17)}${chosen}`,
+    );
+  }
+  if (estimate.maxSpotPrice !== null) lines.push(`  spot price cap: $${estimate.maxSpotPrice}/h per instance`);
+  lines.push("");
+
+  if (estimate.hours !== null && estimate.estimatedUsd !== null) {
+    const saving =
+      estimate.capacity === "spot" && estimate.onDemandUsd !== null && estimate.savingUsd !== null
+        ? ` on spot vs ${usd(estimate.onDemandUsd)} on demand (saves ${usd(estimate.savingUsd)}, ${Math.round(estimate.savingPercent ?? 0)} %)`
+        : " on demand";
+    lines.push(`Estimated run: ${estimate.hours.toFixed(2)} h, ${usd(estimate.estimatedUsd)}${saving}`);
+  } else {
+    lines.push("Estimated run: unknown (see the assumptions below)");
+  }
+  lines.push(
+    `Most it can cost: ${usd(estimate.capUsd)} (maxRuntimeHours ${guardrails.maxRuntimeHours} h at ` +
+      `$${estimate.chosenInstanceType.usdPerHour.toFixed(4)}/h; spot prices move)`,
+  );
+  lines.push("Assumptions:");
+  lines.push(...estimate.assumptions.map((a) => `  - ${a}`));
+  lines.push("");
+
+  lines.push("Guardrails:");
+  lines.push(
+    `  - idle GPU: below ${guardrails.idleGpuPercent} % on every GPU for ${guardrails.idleMinutes} min → group set to 0 nodes, alert (missing metrics never count as idle)`,
+  );
+  lines.push("  - starved GPU: below 60 % on average for 15 min → alert only (data loading is the bottleneck)");
+  lines.push(
+    `  - max runtime: ${guardrails.maxRuntimeHours} h → a schedule outside the node sets the group to 0 at ${guardrails.backstopAt}`,
+  );
+  lines.push(
+    guardrails.budgetUsd !== null
+      ? `  - budget: ${usd(guardrails.budgetUsd)}/month for this stack's cost allocation tag, alerts at 80 % and 100 %, and 100 % forecast`
+      : "  - budget: none (set yolo-train:budgetUsd for AWS Budgets alerts)",
+  );
+  lines.push(
+    guardrails.alertEmail !== null
+      ? "  - alerts: SNS topic with an email subscription (confirm the email AWS sends)"
+      : "  - alerts: SNS topic, no subscriber (set yolo-train:alertEmail to get emails)",
+  );
+  lines.push("");
+
+  const standing = standingCosts(plan.resources);
+  const fixedTotal = standing.fixed.reduce((sum, c) => sum + c.monthlyUsd, 0);
+  lines.push(`Standing costs while no GPU runs: about ${usd(fixedTotal)}/month`);
+  for (const cost of standing.fixed) lines.push(`  - ${cost.count}× ${cost.what}: ${usd(cost.monthlyUsd)}`);
+  for (const usage of standing.usage) lines.push(`  - ${usage}`);
+  lines.push("");
+  lines.push(`Prices: ${PRICE_SNAPSHOT.source} (commit ${PRICE_SNAPSHOT.commit.slice(0, 12)}). ${PRICE_SNAPSHOT.note}`);
+  return lines.join("\n");
+}

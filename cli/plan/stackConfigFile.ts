@@ -1,0 +1,80 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+
+/**
+ * A stack's config as `pulumi config` holds it: `namespace:key` → text, objects and lists as
+ * JSON text (that is how the Pulumi engine hands structured config to a program).
+ */
+export type StackConfigValues = Record<string, string>;
+
+export class StackFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StackFileError";
+  }
+}
+
+/** Parses the text of a `Pulumi.<stack>.yaml`. Secure values cannot be decrypted offline. */
+export function parseStackConfigFile(text: string, fileName: string): StackConfigValues {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new StackFileError(`${fileName} is not valid YAML: ${(error as Error).message}`);
+  }
+  if (document === null || document === undefined) return {};
+  if (typeof document !== "object" || Array.isArray(document)) {
+    throw new StackFileError(`${fileName} must be a YAML mapping with a \`config:\` section`);
+  }
+  const config = (document as Record<string, unknown>).config ?? {};
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new StackFileError(`${fileName}: \`config\` must be a mapping of namespace:key to value`);
+  }
+  const values: StackConfigValues = {};
+  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
+    if (!key.includes(":")) {
+      throw new StackFileError(
+        `${fileName}: config key \`${key}\` has no namespace; write it as \`yolo-train:${key}\` or \`aws:${key}\``,
+      );
+    }
+    values[key] = toConfigText(value, key);
+  }
+  return values;
+}
+
+function toConfigText(value: unknown, key: string): string {
+  if (typeof value === "string") return value;
+  if (value !== null && typeof value === "object" && "secure" in (value as object)) {
+    // Offline there is no key to decrypt with; a placeholder keeps shape checks meaningful.
+    return "[secret]";
+  }
+  if (value !== null && typeof value === "object") return JSON.stringify(stripSecure(value, key));
+  return String(value);
+}
+
+function stripSecure(value: unknown, key: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => stripSecure(v, key));
+  if (value !== null && typeof value === "object") {
+    if ("secure" in (value as object) && Object.keys(value as object).length === 1) return "[secret]";
+    return Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, stripSecure(v, key)]));
+  }
+  return value;
+}
+
+/** Reads `Pulumi.<stack>.yaml` from the project folder. */
+export function readStackConfigFile(projectDir: string, stack: string): StackConfigValues {
+  const fileName = `Pulumi.${stack}.yaml`;
+  const file = path.join(projectDir, fileName);
+  if (!fs.existsSync(file)) {
+    const stacks = fs
+      .readdirSync(projectDir)
+      .map((f) => /^Pulumi\.(.+)\.ya?ml$/.exec(f)?.[1])
+      .filter((s): s is string => Boolean(s));
+    throw new StackFileError(
+      `${fileName} does not exist in ${projectDir}. Stacks here: ${stacks.join(", ") || "none"}. ` +
+        "Create it with `pulumi stack init NAME` and `pulumi config set`, or pass --stack with one of those.",
+    );
+  }
+  return parseStackConfigFile(fs.readFileSync(file, "utf8"), fileName);
+}

@@ -1,0 +1,85 @@
+/**
+ * Validation of `TrainingImage` arguments. Pure apart from the `exists` check it is given.
+ */
+import * as path from "path";
+import type { Problem } from "../config/problems";
+import { parseImageReference } from "./imageReference";
+
+export interface TrainingImageArgsToCheck {
+  readonly existingImageUri?: string;
+  readonly context?: string;
+  readonly dockerfile?: string;
+  readonly keepTaggedImages?: number;
+}
+
+/** Every problem with the arguments; `exists` tells whether a path exists (a file or folder). */
+export function trainingImageArgsProblems(
+  name: string,
+  args: TrainingImageArgsToCheck,
+  contextDir: string,
+  exists: (p: string) => boolean,
+): Problem[] {
+  const problems: Problem[] = [];
+  if (args.existingImageUri !== undefined) {
+    if (parseImageReference(args.existingImageUri) === undefined) {
+      problems.push({
+        key: "TrainingImage.existingImageUri",
+        value: args.existingImageUri,
+        allowed: "an image reference registry/repository[:tag][@sha256:digest]",
+        fix: "e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/yolo-train@sha256:<64 hex digits>",
+      });
+    }
+    for (const key of ["context", "dockerfile", "keepTaggedImages"] as const) {
+      if (args[key] !== undefined) {
+        problems.push({
+          key: `TrainingImage.${key}`,
+          value: args[key],
+          allowed: "unset when existingImageUri is set (nothing is built)",
+          fix: `remove ${key}, or remove existingImageUri to build the image`,
+        });
+      }
+    }
+    return problems;
+  }
+
+  // Pulumi auto-names the repository `<name>-<suffix>`; ECR repository names are lowercase.
+  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(name) || name.length > 200) {
+    problems.push({
+      key: "TrainingImage.name",
+      value: name,
+      allowed: "lowercase letters and digits separated by . _ or - (it becomes the ECR repository name's prefix)",
+      fix: 'e.g. "yolo-train-image"',
+    });
+  }
+  const keep = args.keepTaggedImages;
+  if (keep !== undefined && (!Number.isInteger(keep) || keep < 1 || keep > 1000)) {
+    problems.push({ key: "TrainingImage.keepTaggedImages", value: keep, allowed: "a whole number from 1 to 1000", fix: "e.g. 10" });
+  }
+  if (!exists(contextDir)) {
+    problems.push({
+      key: "TrainingImage.context",
+      value: contextDir,
+      allowed: "an existing folder holding the Dockerfile and the files it copies",
+      fix: "point context at the docker/ folder, or pass existingImageUri",
+    });
+  } else {
+    const dockerfile = path.resolve(contextDir, args.dockerfile ?? "Dockerfile");
+    const relative = path.relative(path.resolve(contextDir), dockerfile);
+    if (relative.startsWith("..") || path.isAbsolute(relative)) {
+      problems.push({
+        key: "TrainingImage.dockerfile",
+        value: args.dockerfile,
+        allowed: "a path inside the context folder (its content is part of the image's content tag)",
+        fix: "move the Dockerfile into the context folder",
+      });
+    } else if (!exists(dockerfile)) {
+      problems.push({
+        key: "TrainingImage.dockerfile",
+        value: args.dockerfile ?? "Dockerfile",
+        allowed: "a Dockerfile path relative to the context that exists",
+        fix: `create ${dockerfile}, or set dockerfile`,
+      });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,250 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { estimateExperiment, type ExperimentEstimate } from "../catalog/experimentEstimate";
+import type { ExperimentConfig } from "../config/types";
+import { buildRunSpec, deriveRunId } from "../runspec";
+import { ArtifactBucket } from "./artifactBucket";
+import { datasetPrefix, runPrefix } from "./bucketLayout";
+import { DatasetBucket } from "./datasetBucket";
+import { GpuNodeGroup, type GpuNodeAccess, type GpuNodeDatasetMount } from "./gpuNodeGroup";
+import { Guardrails } from "./guardrails";
+import { LustreDataset } from "./lustreDataset";
+import { Network } from "./network";
+import { OtaBucket } from "./otaBucket";
+import { RunDashboard } from "./runDashboard";
+import { TrainingImage } from "./trainingImage";
+import { runResourceNames, type RunResourceNames } from "./trainingRunNames";
+
+export interface TrainingRunArgs {
+  /** The validated experiment, from `loadExperimentConfig()` or `parseExperimentConfig()`. */
+  readonly config: ExperimentConfig;
+  /**
+   * The Weights & Biases API key when `config.tracking` is W&B. Kept in an SSM SecureString
+   * parameter that only the node role may read; never in user data, the run spec or logs.
+   * @default none (required when tracking is W&B)
+   */
+  readonly wandbApiKey?: pulumi.Input<string>;
+  /**
+   * When the run starts, for the max-runtime backstop (`launchTime + maxRuntimeHours`).
+   * @default now, when the program runs
+   */
+  readonly launchTime?: Date;
+  /**
+   * Docker build context of the training image, when `config.image` is not set.
+   * @default the package's `docker/` folder
+   */
+  readonly dockerContext?: string;
+}
+
+/**
+ * One training experiment on AWS: network, buckets, signing key, image, GPU node group,
+ * guardrails and dashboard, composed from the other components of this package.
+ *
+ * The run id derives from the training spec, so a second `pulumi up` of the same spec keeps
+ * the same group (which has scaled itself to zero once done) and does not retrain; a changed
+ * spec is a new run with a new group.
+ */
+export class TrainingRun extends pulumi.ComponentResource {
+  readonly runId: string;
+  readonly names: RunResourceNames;
+  readonly estimate: ExperimentEstimate;
+  readonly network: Network;
+  readonly datasetBucket: DatasetBucket;
+  readonly artifactBucket: ArtifactBucket;
+  readonly otaBucket: OtaBucket;
+  readonly image: TrainingImage;
+  readonly nodeGroup: GpuNodeGroup;
+  readonly guardrails: Guardrails;
+  readonly dashboard: RunDashboard;
+  readonly lustre: LustreDataset | undefined;
+  /** `runs/<runId>/` in the artifact bucket: checkpoints, run record, exported model. */
+  readonly artifactPrefix: string;
+  /** `models/<modelName>/` in the OTA bucket. */
+  readonly otaPrefix: string;
+  private readonly experiment: ExperimentConfig;
+
+  constructor(name: string, args: TrainingRunArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { config } = args;
+    // Pure work first: a config the catalog cannot price fails here, before any resource.
+    const runId = deriveRunId(config);
+    const estimate = estimateExperiment(config);
+    const names = runResourceNames(name, runId);
+    if (config.tracking.kind === "wandb" && args.wandbApiKey === undefined) {
+      throw new Error("TrainingRun.wandbApiKey is required when tracking is W&B (tracking.wandbApiKey, a secret)");
+    }
+
+    super("yolo-train:run:TrainingRun", name, {}, opts);
+    this.experiment = config;
+    this.runId = runId;
+    this.names = names;
+    this.estimate = estimate;
+    const parent = { parent: this };
+    const tags = {
+      "yolo-train:project": config.project,
+      "yolo-train:stack": names.costAllocationValue,
+      "yolo-train:run-id": runId,
+    };
+
+    this.network = new Network(
+      `${name}-network`,
+      config.network ? { vpcId: config.network.vpcId, subnetIds: [...config.network.subnetIds], tags } : { tags },
+      parent,
+    );
+    this.datasetBucket = new DatasetBucket(`${name}-datasets`, { tags }, parent);
+    this.artifactBucket = new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
+    this.otaBucket = new OtaBucket(`${name}-ota`, { tags }, parent);
+    this.image = new TrainingImage(
+      `${name}-image`,
+      config.image ? { existingImageUri: config.image, tags } : { context: args.dockerContext, tags },
+      parent,
+    );
+    this.artifactPrefix = runPrefix(runId);
+    this.otaPrefix = `${this.otaBucket.modelsPrefix}${config.ota.modelName}/`;
+
+    const wandbParameter =
+      config.tracking.kind === "wandb"
+        ? new aws.ssm.Parameter(
+            `${name}-wandb-api-key`,
+            {
+              name: names.wandbParameterName,
+              type: "SecureString",
+              value: pulumi.secret(args.wandbApiKey!),
+              description: "Weights & Biases API key of this stack's training runs",
+              tags,
+            },
+            parent,
+          )
+        : undefined;
+
+    const dataset = this.datasetLocation();
+    this.lustre =
+      config.datasetMount === "fsx-lustre" && dataset
+        ? new LustreDataset(
+            `${name}-lustre`,
+            {
+              bucketName: dataset.bucketName,
+              prefix: dataset.prefix,
+              subnetId: this.network.subnetIds.apply((ids) => ids[0]!),
+              vpcId: this.network.vpcId,
+              nodeSecurityGroupId: this.network.nodeSecurityGroupId,
+              tags,
+            },
+            parent,
+          )
+        : undefined;
+
+    const runSpec = pulumi
+      .all([
+        this.artifactBucket.bucketName,
+        this.otaBucket.bucketName,
+        this.otaBucket.signingKeyArn,
+        wandbParameter?.name ?? pulumi.output(undefined),
+      ])
+      .apply(([artifactBucket, otaBucket, signingKeyId, wandbApiKeyParameter]) =>
+        buildRunSpec(config, {
+          runId,
+          autoScalingGroupName: names.groupName,
+          artifactBucket,
+          otaBucket,
+          otaPrefix: this.otaPrefix,
+          signingKeyId,
+          usdPerHour: estimate.capacityRates.chosen.usdPerHour,
+          ...(wandbApiKeyParameter ? { wandbApiKeyParameter } : {}),
+        }),
+      );
+
+    const access: GpuNodeAccess = {
+      ...(dataset ? { datasetBucketArn: dataset.bucketArn, datasetPrefix: dataset.prefix } : {}),
+      artifactBucketArn: this.artifactBucket.bucketArn,
+      artifactPrefix: this.artifactPrefix,
+      otaBucketArn: this.otaBucket.bucketArn,
+      otaPrefix: this.otaPrefix,
+      signingKeyArn: this.otaBucket.signingKeyArn,
+      ...(this.image.repositoryArn ? { ecrRepositoryArn: this.image.repositoryArn } : {}),
+      ...(wandbParameter ? { wandbApiKeyParameterArn: wandbParameter.arn } : {}),
+    };
+
+    this.nodeGroup = new GpuNodeGroup(
+      `${name}-gpu`,
+      {
+        groupName: names.groupName,
+        instanceTypes: config.instanceTypes,
+        capacity: config.capacity,
+        ...(config.maxSpotPrice !== undefined ? { maxSpotPrice: config.maxSpotPrice } : {}),
+        // FSx for Lustre lives in one subnet; nodes elsewhere would pay cross-AZ traffic.
+        subnetIds: this.lustre ? [this.lustre.subnetId] : this.network.subnetIds,
+        securityGroupIds: [this.network.nodeSecurityGroupId],
+        imageUri: this.image.imageUri,
+        runSpec,
+        datasetMount: this.datasetMount(dataset),
+        access,
+        tags,
+      },
+      parent,
+    );
+
+    this.guardrails = new Guardrails(
+      `${name}-guardrails`,
+      {
+        groupName: this.nodeGroup.groupName,
+        groupArn: this.nodeGroup.groupArn,
+        idleMinutes: config.idleMinutes,
+        idleGpuPercent: config.idleGpuPercent,
+        maxRuntimeHours: config.maxRuntimeHours,
+        ...(args.launchTime ? { launchTime: args.launchTime } : {}),
+        ...(config.budgetUsd !== undefined ? { budgetUsd: config.budgetUsd } : {}),
+        ...(config.alertEmail !== undefined ? { alertEmail: config.alertEmail } : {}),
+        costAllocationTag: { key: "yolo-train:stack", value: names.costAllocationValue },
+        tags,
+      },
+      parent,
+    );
+
+    this.dashboard = new RunDashboard(
+      `${name}-dashboard`,
+      {
+        autoScalingGroupName: this.nodeGroup.groupName,
+        logGroupName: this.nodeGroup.logGroupName,
+        alarmArns: [this.guardrails.idleAlarmArn, this.guardrails.starvedAlarmArn],
+        runId,
+        idleGpuPercent: config.idleGpuPercent,
+      },
+      parent,
+    );
+
+    this.registerOutputs({
+      runId,
+      imageUri: this.image.imageUri,
+      groupName: this.nodeGroup.groupName,
+      dashboardUrl: this.dashboard.dashboardUrl,
+    });
+  }
+
+  /** The bucket and prefix the node mounts at /data; undefined for built-in datasets. */
+  private datasetLocation():
+    | { bucketName: pulumi.Input<string>; bucketArn: pulumi.Input<string>; prefix: string }
+    | undefined {
+    const source = this.experiment.dataSource;
+    switch (source.kind) {
+      case "builtin":
+        return undefined;
+      case "s3":
+        return { bucketName: source.bucket, bucketArn: `arn:aws:s3:::${source.bucket}`, prefix: source.prefix };
+      case "dataset-bucket":
+        return {
+          bucketName: this.datasetBucket.bucketName,
+          bucketArn: this.datasetBucket.bucketArn,
+          prefix: datasetPrefix(source.name),
+        };
+    }
+  }
+
+  private datasetMount(
+    dataset: { bucketName: pulumi.Input<string>; prefix: string } | undefined,
+  ): GpuNodeDatasetMount {
+    if (!dataset) return { kind: "none" };
+    if (this.lustre) return { kind: "fsx-lustre", dnsName: this.lustre.dnsName, mountName: this.lustre.mountName };
+    const mount = this.experiment.datasetMount;
+    return { kind: mount === "copy" ? "copy" : "mountpoint", bucketName: dataset.bucketName, prefix: dataset.prefix };
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The stack config of yolo-train: its schema, stage presets, defaults and error messages.
+ * `loadExperimentConfig` reads a Pulumi stack's config; everything else is pure.
+ */
+export * from "./types";
+export { type Problem, ProblemList, InvalidInputError, formatProblem } from "./problems";
+export { STAGE_PRESETS, presetGpuCount, type StagePreset } from "./presets";
+export { CONFIG_KEYS, CONFIG_NAMESPACE, KNOWN_KEYS, type ConfigKeyDoc } from "./keys";
+export { TRAIN_ARGS, RESERVED_TRAIN_ARGS, checkHyperparameters, type TrainArg, type TrainArgType } from "./hyperparameters";
+export { BUILTIN_DATASETS, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
+export { DETECTION_METRICS, DEFAULT_PROMOTION_METRIC, CAPACITIES, OTA_CHANNELS, GPU_COUNTS } from "./schema";
+export {
+  parseExperimentConfig,
+  checkExperimentConfig,
+  configSubject,
+  defaultModelName,
+  DEFAULTS,
+  type ConfigCheck,
+} from "./parseExperimentConfig";
+export { loadExperimentConfig, type LoadedExperimentConfig } from "./loadStackConfig";

@@ -1,0 +1,56 @@
+// The stack program: one training experiment per stack. `pulumi up` runs this file.
+import * as pulumi from "@pulumi/pulumi";
+import { TrainingRun } from "./components/trainingRun";
+import { loadExperimentConfig } from "./config";
+
+// Validate every key first: an invalid config throws here, listing all problems, and
+// nothing is created.
+const { config, secrets } = loadExperimentConfig();
+
+const run = new TrainingRun(`${config.project}-${config.stack}`, {
+  config,
+  ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
+});
+
+export const runId = run.runId;
+export const region = config.region;
+export const imageUri = run.image.imageUri;
+export const autoScalingGroupName = run.nodeGroup.groupName;
+export const datasetBucketName = run.datasetBucket.bucketName;
+export const artifactBucketName = run.artifactBucket.bucketName;
+export const artifactPrefix = run.artifactPrefix;
+export const otaBucketName = run.otaBucket.bucketName;
+export const otaPrefix = run.otaPrefix;
+export const otaPublicKeyPem = run.otaBucket.signingPublicKeyPem;
+export const edgeReadPolicyArn = run.otaBucket.edgeReadPolicyArn;
+export const logGroupName = run.nodeGroup.logGroupName;
+export const dashboardUrl = run.dashboard.dashboardUrl;
+export const logsUrl = run.dashboard.logsUrl;
+export const alertTopicArn = run.guardrails.alertTopicArn;
+
+/** What the run is expected to cost, and the guardrails bounding it: shown by `npm run plan`. */
+export const estimate = {
+  gpu: config.gpu,
+  gpusPerNode: config.gpusPerNode,
+  capacity: config.capacity,
+  maxSpotPrice: config.maxSpotPrice ?? null,
+  instanceTypes: run.estimate.capacityRates.perInstance,
+  chosenInstanceType: run.estimate.capacityRates.chosen,
+  hours: run.estimate.hours ?? null,
+  imagesPerSecond: run.estimate.imagesPerSecond ?? null,
+  estimatedUsd: run.estimate.cost?.estimatedUsd ?? null,
+  onDemandUsd: run.estimate.cost?.onDemandUsd ?? null,
+  savingUsd: run.estimate.cost?.savingUsd ?? null,
+  savingPercent: run.estimate.cost?.savingPercent ?? null,
+  capUsd: run.estimate.capUsd,
+  assumptions: run.estimate.assumptions,
+};
+
+export const guardrails = {
+  idleMinutes: config.idleMinutes,
+  idleGpuPercent: config.idleGpuPercent,
+  maxRuntimeHours: config.maxRuntimeHours,
+  backstopAt: run.guardrails.backstopAt,
+  budgetUsd: config.budgetUsd ?? null,
+  alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,
+};

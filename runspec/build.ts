@@ -1,0 +1,99 @@
+import type { DataSource, ExperimentConfig, TrackingSettings } from "../config/types";
+import { RUN_SPEC_SCHEMA_VERSION, parseRunSpec, type RunSpec, type RunSpecData, type RunSpecInput, type RunSpecTracking } from "./schema";
+
+/** Where the stack put things: names only known once the stack's resources are named. */
+export interface RunSpecPlaces {
+  /** From {@link deriveRunId}. */
+  readonly runId: string;
+  /** The node group's physical name (the agent terminates itself in it). */
+  readonly autoScalingGroupName: string;
+  readonly artifactBucket: string;
+  readonly otaBucket: string;
+  /** Key prefix of this model's releases in the OTA bucket, e.g. `models/widgets/`. */
+  readonly otaPrefix: string;
+  /** The KMS signing key: ARN, key id or alias. */
+  readonly signingKeyId: string;
+  /** Name of the SSM SecureString parameter with the W&B API key; required when tracking is W&B. */
+  readonly wandbApiKeyParameter?: string;
+  /** What one node costs per hour at the chosen capacity, for the agent's cost estimate. */
+  readonly usdPerHour: number;
+}
+
+/** Where the container finds the dataset mount: the node mounts the dataset prefix here, read-only. */
+export const CONTAINER_DATA_DIR = "/data";
+
+/**
+ * The run spec for one experiment. Pure; the result has passed {@link parseRunSpec}, so an
+ * invalid combination (say W&B tracking without `wandbApiKeyParameter`) throws here, at
+ * `pulumi up`, not on the node.
+ */
+export function buildRunSpec(config: ExperimentConfig, places: RunSpecPlaces): RunSpec {
+  const spec: RunSpecInput = {
+    schemaVersion: RUN_SPEC_SCHEMA_VERSION,
+    runId: places.runId,
+    project: config.project,
+    stack: config.stack,
+    region: config.region,
+    autoScalingGroupName: places.autoScalingGroupName,
+    model: config.model,
+    data: dataSpecOf(config.dataSource),
+    train: {
+      epochs: config.epochs,
+      imgsz: config.imgsz,
+      batch: config.batch,
+      gpus: config.gpusPerNode,
+      hyperparameters: { ...config.hyperparameters },
+      ...(config.progressive ? { progressive: config.progressive.map((p) => ({ imgsz: p.imgsz, epochs: p.epochs })) } : {}),
+    },
+    artifacts: { bucket: places.artifactBucket, prefix: `runs/${places.runId}/` },
+    ota: {
+      bucket: places.otaBucket,
+      prefix: places.otaPrefix,
+      modelName: config.ota.modelName,
+      channel: config.ota.channel,
+      signingKeyId: places.signingKeyId,
+      ...(config.ota.promote ? { promote: { ...config.ota.promote } } : {}),
+    },
+    limits: {
+      maxRuntimeHours: config.maxRuntimeHours,
+      idleMinutes: config.idleMinutes,
+      idleGpuPercent: config.idleGpuPercent,
+    },
+    tracking: trackingSpecOf(config.tracking, places.wandbApiKeyParameter),
+    pricing: { capacity: config.capacity, usdPerHour: places.usdPerHour },
+  };
+  return parseRunSpec(spec);
+}
+
+/**
+ * Built-in datasets are downloaded by ultralytics on the node; S3 datasets are mounted with the
+ * dataset prefix at `/data`, so the yaml is `/data/<its file name>`.
+ */
+export function dataSpecOf(source: DataSource): RunSpecData {
+  switch (source.kind) {
+    case "builtin":
+      return { kind: "builtin", yaml: source.yaml };
+    case "s3":
+      return { kind: "mounted", yamlPath: `${CONTAINER_DATA_DIR}/${fileName(source.yamlKey)}` };
+    case "dataset-bucket":
+      // `datasets/<name>/data.yaml`, with `datasets/<name>/` mounted at /data.
+      return { kind: "mounted", yamlPath: `${CONTAINER_DATA_DIR}/data.yaml` };
+  }
+}
+
+function trackingSpecOf(tracking: TrackingSettings, wandbApiKeyParameter: string | undefined): RunSpecTracking {
+  switch (tracking.kind) {
+    case "off":
+      return { kind: "off" };
+    case "mlflow":
+      return { kind: "mlflow", uri: tracking.mlflowUri };
+    case "wandb":
+      // Left undefined when missing, so the schema reports `tracking.apiKeyParameter` by path.
+      return { kind: "wandb", project: tracking.wandbProject, apiKeyParameter: wandbApiKeyParameter as string };
+  }
+}
+
+function fileName(key: string): string {
+  const parts = key.split("/").filter((p) => p !== "");
+  return parts[parts.length - 1] ?? key;
+}

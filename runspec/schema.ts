@@ -1,0 +1,253 @@
+import { z } from "zod";
+
+/**
+ * The run spec: the one JSON document a GPU node receives (at `/etc/yolo-train/run-spec.json`,
+ * named by `YOLO_TRAIN_RUN_SPEC`). The stack renders it with {@link buildRunSpec} and checks it
+ * with this schema; the run agent on the node checks it with the same schema before it acts.
+ *
+ * This module is plain TypeScript + zod (no Pulumi, no I/O) so the agent can import it as is.
+ * A change that an older agent could not read must bump {@link RUN_SPEC_SCHEMA_VERSION}.
+ */
+export const RUN_SPEC_SCHEMA_VERSION = 1;
+
+/** `<modelstem>-<datastem>-<10 hex>`: lowercase letters, digits and dashes, at most 48 characters. */
+export const RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+
+/**
+ * Auto Scaling group names this package creates and accepts: they appear in IAM ARNs, CloudWatch
+ * dimensions and log group names, so they are kept to characters that are safe in all three.
+ */
+export const AUTO_SCALING_GROUP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** General purpose S3 bucket names (3–63 characters, lowercase, digits, dots, dashes). */
+export const S3_BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Ultralytics train arguments the agent sets itself; `hyperparameters` may not override them. */
+export const RESERVED_TRAIN_ARGS: readonly string[] = ["model", "data", "epochs", "imgsz", "batch", "device", "resume", "project", "name"];
+
+const bucketName = z.string().regex(S3_BUCKET_NAME_PATTERN, {
+  error: "must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-'",
+});
+
+/** "" (the whole bucket) or `a/b/`: no leading slash, ends with a slash, no wildcards. */
+const keyPrefix = z.string().regex(/^(?:[^/*?\s][^*?\s]*\/)?$/, {
+  error: "must be empty or a key prefix ending with '/', without a leading '/' or wildcards, e.g. \"models/widgets/\"",
+});
+
+const imgsz = z
+  .int({ error: "must be an integer" })
+  .min(32, { error: "must be at least 32" })
+  .max(2048, { error: "must be at most 2048" })
+  .multipleOf(32, { error: "must be a multiple of 32, e.g. 640" });
+
+const epochs = z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(10_000, { error: "must be at most 10000" });
+
+const modelRef = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]*\.pt|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+\.pt)$/, {
+    error: "must be an ultralytics weights name like \"yolov8n.pt\" or an S3 URI like \"s3://bucket/weights/best.pt\"",
+  });
+
+const dataSpec = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({
+      /** A dataset yaml that ultralytics ships and downloads itself, e.g. `coco8.yaml`. */
+      kind: z.literal("builtin"),
+      yaml: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$/, { error: "must be a yaml file name like \"coco8.yaml\"" }),
+    }),
+    z.strictObject({
+      /** A data.yaml on the node's dataset mount, which the container sees read-only at `/data`. */
+      kind: z.literal("mounted"),
+      yamlPath: z
+        .string()
+        .regex(/^\/data\/(?:[^/\s]+\/)*[^/\s]+\.ya?ml$/, { error: "must be a yaml path under /data, e.g. \"/data/data.yaml\"" })
+        .refine((p) => !p.split("/").includes(".."), { error: "must not contain '..'" }),
+    }),
+  ],
+  { error: "must be {kind: \"builtin\", yaml} or {kind: \"mounted\", yamlPath}" },
+);
+
+const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()], {
+  error: "must be a string, a number or a boolean",
+});
+
+const trainSpec = z.strictObject({
+  epochs,
+  imgsz,
+  /** Per-run batch; -1 lets ultralytics pick (AutoBatch). */
+  batch: z
+    .int({ error: "must be an integer" })
+    .max(4096, { error: "must be at most 4096" })
+    .refine((b) => b === -1 || b >= 1, { error: "must be -1 (AutoBatch) or at least 1" }),
+  /** GPUs on the node; more than one means ultralytics DDP on that node. */
+  gpus: z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(16, { error: "must be at most 16" }),
+  /** Further ultralytics train arguments; never the ones the run spec sets itself. */
+  hyperparameters: z.record(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/)
+      .refine((key) => !RESERVED_TRAIN_ARGS.includes(key)),
+    hyperparameterValue,
+    {
+      error: (issue) => {
+        if (issue.code !== "invalid_key") return undefined;
+        const key = String(issue.input);
+        return RESERVED_TRAIN_ARGS.includes(key)
+          ? `is set by the run spec itself; use train.${key} or remove it`
+          : "must be an ultralytics argument name like \"lr0\"";
+      },
+    },
+  ),
+  /** Optional phases: train at a small size first, then at full size. */
+  progressive: z
+    .array(z.strictObject({ imgsz, epochs }))
+    .min(1, { error: "must have at least one phase when present" })
+    .max(10, { error: "must have at most 10 phases" })
+    .optional(),
+});
+
+const otaSpec = z.strictObject({
+  bucket: bucketName,
+  prefix: keyPrefix,
+  modelName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'" }),
+  channel: z.enum(["candidate", "stable"], { error: "must be \"candidate\" or \"stable\"" }),
+  /** The KMS key that signs manifests: a key ARN, key id or alias. */
+  signingKeyId: z
+    .string()
+    .regex(/^(?:arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/, {
+      error: "must be a KMS key ARN, key id or alias",
+    }),
+  promote: z
+    .strictObject({
+      /** Metric name as ultralytics reports it, e.g. `metrics/mAP50-95(B)`. */
+      metric: z.string().min(1, { error: "must not be empty" }),
+      min: z.number({ error: "must be a number" }),
+      requireImprovement: z.boolean({ error: "must be true or false" }),
+    })
+    .optional(),
+});
+
+const limitsSpec = z.strictObject({
+  maxRuntimeHours: z.number({ error: "must be a number" }).positive({ error: "must be more than 0" }).max(720, { error: "must be at most 720 (30 days)" }),
+  idleMinutes: z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(1440, { error: "must be at most 1440" }),
+  idleGpuPercent: z.number({ error: "must be a number" }).min(0, { error: "must be at least 0" }).max(100, { error: "must be at most 100" }),
+  /** Launches of this run (first start plus resumes after interruptions) before the agent gives up. */
+  maxAttempts: z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }).default(3),
+});
+
+/** W&B API keys are 40 hex characters; one pasted where the parameter name goes must not reach user data. */
+const LOOKS_LIKE_WANDB_KEY = /^(?:local-)?[0-9a-f]{40}$/;
+
+const trackingSpec = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({ kind: z.literal("off") }),
+    z.strictObject({
+      kind: z.literal("mlflow"),
+      uri: z.string().regex(/^https?:\/\/\S+$/, { error: "must be an http(s) URL of the MLflow tracking server" }),
+    }),
+    z.strictObject({
+      kind: z.literal("wandb"),
+      project: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { error: "must be a W&B project name" }),
+      /** Name of the SSM SecureString parameter holding the API key; the key itself never appears here. */
+      apiKeyParameter: z
+        .string()
+        .regex(/^(?:\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/, { error: "must be an SSM parameter name like \"/yolo-train/dev/wandb-api-key\"" })
+        .refine((name) => !LOOKS_LIKE_WANDB_KEY.test(name), {
+          error: "looks like a W&B API key; pass the name of the SSM SecureString parameter that holds it instead",
+        }),
+    }),
+  ],
+  { error: "must be {kind: \"off\"}, {kind: \"mlflow\", uri} or {kind: \"wandb\", project, apiKeyParameter}" },
+);
+
+/** The run spec schema. See the module comment; {@link parseRunSpec} reports every problem at once. */
+export const RunSpecSchema = z
+  .strictObject({
+    schemaVersion: z.literal(RUN_SPEC_SCHEMA_VERSION, { error: `must be ${RUN_SPEC_SCHEMA_VERSION}` }),
+    runId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
+    project: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "must be a Pulumi project name" }),
+    stack: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "must be a Pulumi stack name" }),
+    region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, { error: "must be an AWS region like \"us-east-1\"" }),
+    /** The node's own group: the agent terminates itself in it, decrementing desired capacity. */
+    autoScalingGroupName: z.string().regex(AUTO_SCALING_GROUP_NAME_PATTERN, {
+      error: "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+    }),
+    model: modelRef,
+    data: dataSpec,
+    train: trainSpec,
+    artifacts: z.strictObject({
+      bucket: bucketName,
+      /** Always `runs/<runId>/`: the node's IAM policy allows writes there and nowhere else. */
+      prefix: z.string(),
+    }),
+    ota: otaSpec,
+    limits: limitsSpec,
+    tracking: trackingSpec,
+    /** What the node costs, for the estimate the agent writes into the status record. */
+    pricing: z.strictObject({
+      capacity: z.enum(["spot", "on-demand"], { error: "must be \"spot\" or \"on-demand\"" }),
+      usdPerHour: z.number({ error: "must be a number" }).min(0, { error: "must be at least 0" }),
+    }),
+  })
+  .refine((spec) => typeof spec?.runId !== "string" || spec?.artifacts?.prefix === `runs/${spec.runId}/`, {
+    error: "must be \"runs/<runId>/\"",
+    path: ["artifacts", "prefix"],
+    // Checked even when other fields are wrong, so one parse reports every problem.
+    when: () => true,
+  });
+
+/** A valid run spec, defaults filled in. */
+export type RunSpec = z.output<typeof RunSpecSchema>;
+/** A run spec as written (fields with defaults may be left out). */
+export type RunSpecInput = z.input<typeof RunSpecSchema>;
+export type RunSpecData = RunSpec["data"];
+export type RunSpecTracking = RunSpec["tracking"];
+
+/** One thing wrong with a run spec: where (`train.progressive[0].imgsz`) and what. */
+export interface RunSpecProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Thrown by {@link parseRunSpec}: every problem, one per line, each with its path. */
+export class InvalidRunSpecError extends Error {
+  readonly problems: readonly RunSpecProblem[];
+
+  constructor(problems: readonly RunSpecProblem[]) {
+    const plural = problems.length === 1 ? "problem" : "problems";
+    super(`The run spec has ${problems.length} ${plural}:\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n"));
+    this.name = "InvalidRunSpecError";
+    this.problems = problems;
+  }
+}
+
+/** `["train", "progressive", 0, "imgsz"]` → `train.progressive[0].imgsz`; the root is `(run spec)`. */
+export function formatRunSpecPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else out += out === "" ? String(segment) : `.${String(segment)}`;
+  }
+  return out === "" ? "(run spec)" : out;
+}
+
+/**
+ * Checks a run spec and returns it with defaults filled in, or throws an
+ * {@link InvalidRunSpecError} listing every problem with its path. Accepts the parsed JSON value
+ * or the JSON text itself (as read from the file on the node).
+ */
+export function parseRunSpec(json: unknown): RunSpec {
+  let value = json;
+  if (typeof json === "string") {
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      throw new InvalidRunSpecError([{ path: "(run spec)", message: `is not valid JSON: ${(error as Error).message}` }]);
+    }
+  }
+  const result = RunSpecSchema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidRunSpecError(result.error.issues.map((issue) => ({ path: formatRunSpecPath(issue.path), message: issue.message })));
+}

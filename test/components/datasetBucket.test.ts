@@ -1,0 +1,82 @@
+import { InvalidInputError } from "../../config/problems";
+import { readOnlyStatements } from "../../components/bucketPolicies";
+import { DatasetBucket } from "../../components/datasetBucket";
+import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
+
+let runtime: OfflineRuntime;
+beforeAll(async () => {
+  runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
+});
+
+async function settle(): Promise<void> {
+  let seen = -1;
+  for (let quiet = 0; quiet < 4; ) {
+    await new Promise((r) => setTimeout(r, 5));
+    quiet = runtime.resources.length === seen ? quiet + 1 : 0;
+    seen = runtime.resources.length;
+  }
+}
+
+const find = (type: string, name: string) => {
+  const found = runtime.ofType(type).filter((r) => r.name === name);
+  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
+  return found[0]!;
+};
+
+describe("DatasetBucket", () => {
+  let datasets: DatasetBucket;
+  beforeAll(async () => {
+    datasets = new DatasetBucket("datasets", { tags: { project: "yolo" } });
+    await valueOf(datasets.bucketArn);
+    await settle();
+  });
+
+  it("is a private bucket inside the component", () => {
+    const component = find("yolo-train:storage:DatasetBucket", "datasets");
+    const storage = find("yolo-train:storage:PrivateBucket", "datasets");
+    expect(storage.parentUrn).toBe(component.urn);
+    expect(find("aws:s3/bucket:Bucket", "datasets").parentUrn).toBe(storage.urn);
+  });
+
+  it("keeps datasets under datasets/", () => {
+    expect(datasets.datasetsPrefix).toBe("datasets/");
+  });
+
+  it("is versioned, blocks public access, is TLS-only and keeps data on destroy", () => {
+    expect(find("aws:s3/bucketVersioning:BucketVersioning", "datasets-versioning").inputs.versioningConfiguration).toEqual({ status: "Enabled" });
+    expect(find("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "datasets-public-access-block").inputs).toMatchObject({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    const policy = JSON.parse(find("aws:s3/bucketPolicy:BucketPolicy", "datasets-tls-only").inputs.policy);
+    expect(policy.Statement[0]).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    const bucket = find("aws:s3/bucket:Bucket", "datasets");
+    expect(bucket.inputs.forceDestroy).toBe(false);
+    expect(bucket.inputs.tags).toEqual({ project: "yolo" });
+  });
+
+  it("aborts dataset uploads left unfinished for a week", () => {
+    const lifecycle = find("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "datasets-lifecycle");
+    expect(lifecycle.inputs.rules).toEqual([
+      { id: "abort-incomplete-multipart-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+    ]);
+  });
+
+  it("gives the node role read-only statements scoped to datasets/", async () => {
+    const arn = await valueOf(datasets.bucketArn);
+    const [get, list] = readOnlyStatements(arn, datasets.datasetsPrefix);
+    expect(get!.Resource).toBe(`${arn}/datasets/*`);
+    expect(get!.Action).toEqual(["s3:GetObject"]);
+    expect(list!.Condition).toEqual({ StringLike: { "s3:prefix": ["datasets/*"] } });
+  });
+
+  it("rejects a name that cannot prefix a bucket name, naming the argument, and registers nothing", async () => {
+    expect(() => new DatasetBucket("My.Datasets", {})).toThrow(InvalidInputError);
+    expect(() => new DatasetBucket("My.Datasets", {})).toThrow(/DatasetBucket\.name/);
+    expect(() => new DatasetBucket("data2", { abortIncompleteUploadsAfterDays: 0 })).toThrow(/DatasetBucket\.abortIncompleteUploadsAfterDays/);
+    await settle();
+    expect(runtime.resources.filter((r) => r.name.startsWith("My.Datasets") || r.name.startsWith("data2"))).toEqual([]);
+  });
+});
