@@ -8,6 +8,8 @@ export interface OfflineRuntimeOptions {
   readonly region?: string;
   /** Stack config as `pulumi config` holds it: `namespace:key` → value (objects as JSON text). */
   readonly config?: Record<string, string>;
+  /** Keys of `config` that Pulumi holds as secrets (`yolo-train:tracking`). @default none */
+  readonly secretKeys?: readonly string[];
 }
 
 /**
@@ -31,7 +33,10 @@ export class OfflineRuntime {
     const runtime = new OfflineRuntime(new FakeAws({ region }));
     await pulumi.runtime.setMocks(runtime.cloud, project, stack, false);
     // A program that reads `aws:region` sees it missing when the stack config leaves it out.
-    pulumi.runtime.setAllConfig(options.region ? { "aws:region": options.region, ...config } : config);
+    pulumi.runtime.setAllConfig(
+      options.region ? { "aws:region": options.region, ...config } : config,
+      [...(options.secretKeys ?? [])],
+    );
     runtime.recordRegistrations();
     return runtime;
   }

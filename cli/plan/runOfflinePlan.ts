@@ -26,8 +26,8 @@ export async function runOfflinePlan(projectDir: string, stack: string): Promise
     name: string;
     main?: string;
   };
-  const config = readStackConfigFile(projectDir, stack);
-  const runtime = await OfflineRuntime.start({ project: projectFile.name, stack, config });
+  const { values, secretKeys } = readStackConfigFile(projectDir, stack);
+  const runtime = await OfflineRuntime.start({ project: projectFile.name, stack, config: values, secretKeys });
   const program = path.resolve(projectDir, projectFile.main ?? "index.ts");
 
   // runInPulumiStack is how the engine runs a program: a root Stack resource, the program's

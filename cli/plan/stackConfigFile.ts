@@ -6,7 +6,11 @@ import { parse as parseYaml } from "yaml";
  * A stack's config as `pulumi config` holds it: `namespace:key` → text, objects and lists as
  * JSON text (that is how the Pulumi engine hands structured config to a program).
  */
-export type StackConfigValues = Record<string, string>;
+export interface StackConfigValues {
+  readonly values: Record<string, string>;
+  /** Full keys (`yolo-train:tracking`) holding a secure value anywhere inside. */
+  readonly secretKeys: string[];
+}
 
 export class StackFileError extends Error {
   constructor(message: string) {
@@ -23,7 +27,7 @@ export function parseStackConfigFile(text: string, fileName: string): StackConfi
   } catch (error) {
     throw new StackFileError(`${fileName} is not valid YAML: ${(error as Error).message}`);
   }
-  if (document === null || document === undefined) return {};
+  if (document === null || document === undefined) return { values: {}, secretKeys: [] };
   if (typeof document !== "object" || Array.isArray(document)) {
     throw new StackFileError(`${fileName} must be a YAML mapping with a \`config:\` section`);
   }
@@ -31,7 +35,8 @@ export function parseStackConfigFile(text: string, fileName: string): StackConfi
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new StackFileError(`${fileName}: \`config\` must be a mapping of namespace:key to value`);
   }
-  const values: StackConfigValues = {};
+  const values: Record<string, string> = {};
+  const secretKeys: string[] = [];
   for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
     if (!key.includes(":")) {
       throw new StackFileError(
@@ -39,8 +44,9 @@ export function parseStackConfigFile(text: string, fileName: string): StackConfi
       );
     }
     values[key] = toConfigText(value, key);
+    if (holdsSecret(value)) secretKeys.push(key);
   }
-  return values;
+  return { values, secretKeys };
 }
 
 function toConfigText(value: unknown, key: string): string {
@@ -51,6 +57,14 @@ function toConfigText(value: unknown, key: string): string {
   }
   if (value !== null && typeof value === "object") return JSON.stringify(stripSecure(value, key));
   return String(value);
+}
+
+function holdsSecret(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(holdsSecret);
+  if (value !== null && typeof value === "object") {
+    return "secure" in (value as object) || Object.values(value as object).some(holdsSecret);
+  }
+  return false;
 }
 
 function stripSecure(value: unknown, key: string): unknown {

@@ -1,0 +1,151 @@
+import * as pulumi from "@pulumi/pulumi";
+import { TrainingRun } from "../../components/trainingRun";
+import { parseExperimentConfig } from "../../config";
+import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
+import { parseRunSpec } from "../../runspec";
+
+const context = { project: "yolo-train", stack: "widgets", region: "us-east-1" };
+const LAUNCH = new Date("2026-03-01T08:00:00Z");
+
+let runtime: OfflineRuntime;
+beforeAll(async () => {
+  runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "widgets" });
+});
+
+/** Waits until the run's deepest outputs resolved, so every child has registered. */
+async function settle(run: TrainingRun): Promise<void> {
+  await valueOf(pulumi.all([run.dashboard.dashboardUrl, run.guardrails.backstopAt, run.nodeGroup.groupArn, run.image.imageUri]));
+}
+
+function under(run: TrainingRun, type: string) {
+  return runtime.ofType(type).filter((r) => r.name.startsWith(`${run.names.costAllocationValue}-`) || r.name === run.names.costAllocationValue);
+}
+
+function userDataOf(runName: string): string {
+  const template = runtime.ofType("aws:ec2/launchTemplate:LaunchTemplate").find((r) => r.name.startsWith(runName));
+  return Buffer.from(template!.inputs.userData, "base64").toString("utf8");
+}
+
+function runSpecIn(userData: string) {
+  const encoded = /RUN_SPEC_B64='?([A-Za-z0-9+/=]+)'?/.exec(userData)?.[1] ?? /base64 -d[^\n]*<<<\s*'?([A-Za-z0-9+/=]+)/.exec(userData)?.[1];
+  expect(encoded).toBeDefined();
+  return parseRunSpec(JSON.parse(Buffer.from(encoded!, "base64").toString("utf8")));
+}
+
+describe("a TrainingRun for a built-in dataset on the debug stage", () => {
+  const config = parseExperimentConfig({ stage: "debug", epochs: "10" }, context);
+  let run: TrainingRun;
+  beforeAll(async () => {
+    run = new TrainingRun("yt-debug", { config, launchTime: LAUNCH });
+    await settle(run);
+  });
+
+  it("composes every part of an experiment as its children", () => {
+    const component = runtime.single("yolo-train:run:TrainingRun");
+    const childTypes = runtime.childrenOf(component.urn).map((r) => r.type).sort();
+    expect(childTypes).toEqual(
+      [
+        "yolo-train:compute:GpuNodeGroup",
+        "yolo-train:guardrails:Guardrails",
+        "yolo-train:image:TrainingImage",
+        "yolo-train:network:Network",
+        "yolo-train:observability:RunDashboard",
+        "yolo-train:ota:OtaBucket",
+        "yolo-train:storage:ArtifactBucket",
+        "yolo-train:storage:DatasetBucket",
+      ].sort(),
+    );
+  });
+
+  it("names the group after the run, so a changed spec is a new group", () => {
+    expect(run.names.groupName).toBe(`yt-debug-${run.runId}`);
+    const group = under(run, "aws:autoscaling/group:Group")[0]!;
+    expect(group.inputs.name).toBe(run.names.groupName);
+  });
+
+  it("mounts nothing for a built-in dataset and tells the trainer its yaml", () => {
+    const spec = runSpecIn(userDataOf("yt-debug"));
+    expect(spec.data).toEqual({ kind: "builtin", yaml: "coco8.yaml" });
+    expect(spec.autoScalingGroupName).toBe(run.names.groupName);
+    expect(spec.artifacts.prefix).toBe(`runs/${run.runId}/`);
+    expect(spec.limits.maxRuntimeHours).toBe(2);
+    expect(runtime.ofType("aws:fsx/lustreFileSystem:LustreFileSystem")).toHaveLength(0);
+  });
+
+  it("sets the max-runtime backstop from the launch time", async () => {
+    expect(await valueOf(run.guardrails.backstopAt)).toBe("2026-03-01T10:00:00Z");
+  });
+
+  it("estimates the cost on the cheapest T4 spot type and bounds it by the max runtime", () => {
+    expect(run.estimate.capacityRates.chosen.instanceType).toBe("g4dn.xlarge");
+    expect(run.estimate.cost!.estimatedUsd).toBeLessThan(run.estimate.cost!.onDemandUsd);
+    expect(run.estimate.capUsd).toBeCloseTo(2 * run.estimate.capacityRates.chosen.usdPerHour, 6);
+  });
+
+  it("keeps the same run id for the same spec and changes it when training changes", () => {
+    const again = parseExperimentConfig({ stage: "debug", epochs: 10, budgetUsd: 20 }, context);
+    const longer = parseExperimentConfig({ stage: "debug", epochs: 11 }, context);
+    expect(new TrainingRun("yt-same", { config: again, launchTime: LAUNCH }).runId).toBe(run.runId);
+    expect(new TrainingRun("yt-longer", { config: longer, launchTime: LAUNCH }).runId).not.toBe(run.runId);
+  });
+});
+
+describe("a TrainingRun for a dataset in the stack's bucket on FSx for Lustre with W&B tracking", () => {
+  const config = parseExperimentConfig(
+    {
+      data: "widgets",
+      datasetMount: "fsx-lustre",
+      datasetImages: 5000,
+      tracking: { wandbProject: "widgets", wandbApiKey: "[secret]" },
+    },
+    context,
+  );
+  let run: TrainingRun;
+  beforeAll(async () => {
+    run = new TrainingRun("yt-lustre", { config, launchTime: LAUNCH, wandbApiKey: pulumi.secret("wandb-key-123") });
+    await settle(run);
+  });
+
+  it("links a Lustre file system to the dataset prefix and pins the nodes to its subnet", async () => {
+    const lustre = runtime.single("aws:fsx/lustreFileSystem:LustreFileSystem");
+    expect(lustre.inputs.importPath).toMatch(/^s3:\/\/yt-lustre-datasets-[^/]+\/datasets\/widgets\/?$/);
+    const group = under(run, "aws:autoscaling/group:Group")[0]!;
+    expect(group.inputs.vpcZoneIdentifiers).toEqual([await valueOf(run.lustre!.subnetId)]);
+  });
+
+  it("points the trainer at the mounted data.yaml", () => {
+    const spec = runSpecIn(userDataOf("yt-lustre"));
+    expect(spec.data).toEqual({ kind: "mounted", yamlPath: "/data/data.yaml" });
+    expect(spec.tracking).toEqual({ kind: "wandb", project: "widgets", apiKeyParameter: run.names.wandbParameterName });
+  });
+
+  it("keeps the W&B key in an SSM SecureString, out of the user data", () => {
+    const parameter = runtime.single("aws:ssm/parameter:Parameter");
+    expect(parameter.inputs.type).toBe("SecureString");
+    expect(parameter.inputs.name).toBe(run.names.wandbParameterName);
+    expect(userDataOf("yt-lustre")).not.toContain("wandb-key-123");
+  });
+
+  it("lets only this node role read the W&B key and the dataset prefix", () => {
+    const policy = runtime.ofType("aws:iam/rolePolicy:RolePolicy").find((r) => r.name.startsWith("yt-lustre-gpu"))!;
+    const document = JSON.parse(policy.inputs.policy);
+    const statements: { Action: string[]; Resource: string | string[] }[] = document.Statement;
+    const ssm = statements.find((s) => s.Action.includes("ssm:GetParameter"))!;
+    expect(ssm.Resource).toEqual(expect.stringContaining(`parameter${run.names.wandbParameterName}`));
+    const reads = statements.filter((s) => s.Action.includes("s3:GetObject")).flatMap((s) => [s.Resource].flat());
+    expect(reads).toEqual(expect.arrayContaining([expect.stringMatching(/yt-lustre-datasets-.*\/datasets\/widgets\/\*$/)]));
+  });
+
+  it("estimates from the image count given", () => {
+    expect(run.estimate.hours).toBeGreaterThan(0);
+  });
+});
+
+describe("a TrainingRun with W&B tracking but no key", () => {
+  it("refuses before creating anything", () => {
+    const config = parseExperimentConfig({ tracking: { wandbProject: "p", wandbApiKey: "[secret]" } }, context);
+    const before = runtime.resources.length;
+    expect(() => new TrainingRun("yt-nokey", { config })).toThrow(/TrainingRun\.wandbApiKey/);
+    expect(runtime.resources.length).toBe(before);
+  });
+});
