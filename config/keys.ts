@@ -76,6 +76,13 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
       structured: false,
     },
     {
+      key: "datasetImages",
+      description: "Training images per epoch, used only for the time and cost estimate (`plan`, the `estimate` output). Built-in datasets are known; for others the plan shows only the cost cap until this is set.",
+      default: "known for built-in datasets (coco8 4, coco128 128, coco 118287, VOC 16551); otherwise unknown",
+      example: set("yolo-train:datasetImages 5000"),
+      structured: false,
+    },
+    {
       key: "epochs",
       description: "Training epochs, a whole number from 1 to 10000. With `progressive`, the sum of the phases' epochs.",
       default: "100 (with `progressive`: the sum of its epochs)",

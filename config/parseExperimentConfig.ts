@@ -195,6 +195,7 @@ class ConfigChecker {
     const dataSource = parseDataSource(data!) as DataSource;
     const maxSpotPrice = this.parsed.maxSpotPrice as number | undefined;
     const budgetUsd = this.parsed.budgetUsd as number | undefined;
+    const datasetImages = this.parsed.datasetImages as number | undefined;
     const alertEmail = this.parsed.alertEmail as string | undefined;
     const network = this.parsed.network as ExperimentConfig["network"];
     const image = this.parsed.image as string | undefined;
@@ -214,6 +215,7 @@ class ConfigChecker {
       modelSource,
       data: data!,
       dataSource,
+      ...(datasetImages !== undefined ? { datasetImages } : {}),
       epochs: epochs!,
       imgsz: imgsz!,
       batch: batch!,

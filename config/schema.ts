@@ -146,6 +146,12 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
     fix: "e.g. 24",
     numeric: true,
   },
+  datasetImages: {
+    schema: wholeNumber(1, 100_000_000),
+    allowed: "the number of training images per epoch, a whole number of at least 1",
+    fix: "count the files under the dataset's train images folder, e.g. 5000",
+    numeric: true,
+  },
   idleMinutes: { schema: wholeNumber(5, 240), allowed: "a whole number of minutes from 5 to 240", fix: "e.g. 15", numeric: true },
   idleGpuPercent: {
     schema: numberLike(z.number().gt(0).lt(100)),

@@ -31,8 +31,8 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate closest to `word`, or undefined when none is within a typo's reach
- * (at most 2 edits, or a third of the word's length for long words). Ties go to the
- * candidate listed first, so callers list the likelier names first.
+ * (at most 2 edits, or a third of the word's length for long words) and none starts with it.
+ * Ties go to the candidate listed first, so callers list the likelier names first.
  */
 export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
   const reach = Math.max(2, Math.floor(word.length / 3));
@@ -45,7 +45,10 @@ export function closestMatch(word: string, candidates: readonly string[]): strin
       bestDistance = distance;
     }
   }
-  return bestDistance <= reach && bestDistance < Math.max(word.length, 1) ? best : undefined;
+  if (bestDistance <= reach && bestDistance < Math.max(word.length, 1)) return best;
+  // A cut-off name (`maxRuntime` for `maxRuntimeHours`) is far in edits but plainly meant.
+  if (word.length >= 4) return candidates.find((c) => c.toLowerCase().startsWith(word.toLowerCase()));
+  return undefined;
 }
 
 /** Lists values for a message: "a, b or c". */

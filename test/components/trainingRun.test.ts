@@ -83,7 +83,7 @@ describe("a TrainingRun for a built-in dataset on the debug stage", () => {
   });
 
   it("keeps the same run id for the same spec and changes it when training changes", () => {
-    const again = parseExperimentConfig({ stage: "debug", epochs: 10, budgetUsd: 20 }, context);
+    const again = parseExperimentConfig({ stage: "debug", epochs: 10, capacity: "on-demand", idleMinutes: 30 }, context);
     const longer = parseExperimentConfig({ stage: "debug", epochs: 11 }, context);
     expect(new TrainingRun("yt-same", { config: again, launchTime: LAUNCH }).runId).toBe(run.runId);
     expect(new TrainingRun("yt-longer", { config: longer, launchTime: LAUNCH }).runId).not.toBe(run.runId);
@@ -98,7 +98,7 @@ describe("a TrainingRun for a dataset in the stack's bucket on FSx for Lustre wi
       datasetImages: 5000,
       tracking: { wandbProject: "widgets", wandbApiKey: "[secret]" },
     },
-    context,
+    { ...context, secretKeys: ["tracking"] },
   );
   let run: TrainingRun;
   beforeAll(async () => {
@@ -143,7 +143,10 @@ describe("a TrainingRun for a dataset in the stack's bucket on FSx for Lustre wi
 
 describe("a TrainingRun with W&B tracking but no key", () => {
   it("refuses before creating anything", () => {
-    const config = parseExperimentConfig({ tracking: { wandbProject: "p", wandbApiKey: "[secret]" } }, context);
+    const config = parseExperimentConfig(
+      { tracking: { wandbProject: "p", wandbApiKey: "[secret]" } },
+      { ...context, secretKeys: ["tracking"] },
+    );
     const before = runtime.resources.length;
     expect(() => new TrainingRun("yt-nokey", { config })).toThrow(/TrainingRun\.wandbApiKey/);
     expect(runtime.resources.length).toBe(before);
