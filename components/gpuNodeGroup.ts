@@ -52,9 +52,11 @@ export interface GpuNodeAccess {
    * @default `datasetMount.prefix`
    */
   readonly datasetPrefix?: string;
+  /** The artifact bucket (checkpoints, run records, exported models). */
   readonly artifactBucketArn: pulumi.Input<string>;
   /** `runs/<runId>/`: the only place in the artifact bucket the node may read or write. */
   readonly artifactPrefix: string;
+  /** The OTA bucket the node publishes the signed release to. */
   readonly otaBucketArn: pulumi.Input<string>;
   /** This model's prefix in the OTA bucket, e.g. `models/widgets/`. */
   readonly otaPrefix: string;
