@@ -72,6 +72,11 @@ export interface GpuNodeAccess {
    * @default no parameter access
    */
   readonly wandbApiKeyParameterArn?: pulumi.Input<string>;
+  /**
+   * Starting weights in S3 as an object ARN (`arn:aws:s3:::bucket/key.pt`), readable by the node.
+   * @default none (pretrained weights come from ultralytics' releases)
+   */
+  readonly initialWeightsArn?: string;
 }
 
 export interface GpuNodeGroupArgs {
@@ -215,6 +220,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
             signingKeyArn,
             ...(ecrRepositoryArn ? { ecrRepositoryArn } : {}),
             ...(wandbArn ? { wandbApiKeyParameterArn: wandbArn } : {}),
+            ...(access.initialWeightsArn ? { initialWeightsArn: access.initialWeightsArn } : {}),
           }),
         );
       });

@@ -28,6 +28,8 @@ export interface NodeRolePolicyInput {
   readonly ecrRepositoryArn?: string;
   /** The SSM SecureString parameter with the W&B API key; omit when W&B is off. */
   readonly wandbApiKeyParameterArn?: string;
+  /** Starting weights in S3 (`model: s3://bucket/key.pt`), as an object ARN: read-only. */
+  readonly initialWeightsArn?: string;
 }
 
 export interface PolicyStatement {
@@ -68,6 +70,7 @@ export function nodeRolePolicyProblems(input: NodeRolePolicyInput): string[] {
   arn("signingKeyArn", input.signingKeyArn, "kms", /:key\/[A-Za-z0-9-]+$/);
   arn("ecrRepositoryArn", input.ecrRepositoryArn, "ecr", /:repository\/[a-z0-9._/-]+$/);
   arn("wandbApiKeyParameterArn", input.wandbApiKeyParameterArn, "ssm", /:parameter\/[A-Za-z0-9_.\/-]+$/);
+  arn("initialWeightsArn", input.initialWeightsArn, "s3", /^arn:[^:]+:s3:::[a-z0-9.-]+\/[^*]+$/);
   if (input.dataset && !PREFIX.test(input.dataset.prefix)) {
     problems.push(`dataset.prefix ${JSON.stringify(input.dataset.prefix)} must be "" or a key prefix ending with "/"`);
   }
@@ -188,6 +191,11 @@ export function nodeRolePolicyDocument(input: NodeRolePolicyInput): PolicyDocume
       Resource: `arn:${partition}:autoscaling:${region}:${accountId}:autoScalingGroup:*:autoScalingGroupName/${input.autoScalingGroupName}`,
     },
   );
+
+  if (input.initialWeightsArn) {
+    // One object, read-only: the weights a fine-tune starts from.
+    statements.push({ Sid: "ReadInitialWeights", Effect: "Allow", Action: ["s3:GetObject"], Resource: input.initialWeightsArn });
+  }
 
   if (input.wandbApiKeyParameterArn) {
     // SecureString under the AWS managed key aws/ssm: its key policy lets callers decrypt through

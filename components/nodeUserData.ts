@@ -162,7 +162,8 @@ export function renderNodeUserData(input: NodeBootstrapInput): string {
   if (problems.length > 0) {
     throw new Error(`Cannot render the node bootstrap; ${problems.length} problem(s):\n` + problems.map((p) => `  - ${p}`).join("\n"));
   }
-  const runSpecBase64 = Buffer.from(JSON.stringify(parseRunSpec(input.runSpec)), "utf8").toString("base64");
+  const runSpec = parseRunSpec(input.runSpec);
+  const runSpecBase64 = Buffer.from(JSON.stringify(runSpec), "utf8").toString("base64");
   const script = [
     header(input, runSpecBase64),
     imdsSection(),
@@ -172,6 +173,7 @@ export function renderNodeUserData(input: NodeBootstrapInput): string {
     runSpecSection(),
     imageSection(input.imageUri),
     runSection(),
+    finishSection(runSpec),
   ].join("\n");
   const bytes = Buffer.byteLength(script, "utf8");
   if (bytes > USER_DATA_MAX_BYTES) {
@@ -349,6 +351,26 @@ docker run --rm --name ${CONTAINER_NAME} --gpus all --ipc=host \\
   -e AWS_DEFAULT_REGION="$REGION" \\
   "$IMAGE_URI" || status=$?
 log "training container exited with status $status"
+`;
+}
+
+/**
+ * After the container: keep what the run produced, then give the GPU back. Terminating with
+ * ShouldDecrementDesiredCapacity lowers the group to 0 (minSize is 0), so Auto Scaling does not
+ * start a replacement that would train again; on failure too, as nothing here retries.
+ */
+function finishSection(runSpec: RunSpec): string {
+  const runDir = `$SCRATCH_DIR/runs/${runSpec.runId}/`;
+  const destination = `s3://${runSpec.artifacts.bucket}/${runSpec.artifacts.prefix}`;
+  return `# Keep the run's weights, results and exported model in the artifact bucket.
+if [ -d "${runDir}" ]; then
+  log "uploading ${runDir} to ${destination}"
+  aws s3 sync "${runDir}" ${shq(destination)} --only-show-errors || log "upload of the run's files failed"
+fi
+
+# Tear down: this instance leaves its group, and the group's desired capacity drops with it.
+log "terminating $INSTANCE_ID and decrementing the group's desired capacity (container status $status)"
+aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --should-decrement-desired-capacity
 exit "$status"
 `;
 }

@@ -162,6 +162,9 @@ export class TrainingRun extends pulumi.ComponentResource {
       signingKeyArn: this.otaBucket.signingKeyArn,
       ...(this.image.repositoryArn ? { ecrRepositoryArn: this.image.repositoryArn } : {}),
       ...(wandbParameter ? { wandbApiKeyParameterArn: wandbParameter.arn } : {}),
+      ...(config.modelSource.kind === "s3"
+        ? { initialWeightsArn: `arn:aws:s3:::${config.modelSource.bucket}/${config.modelSource.key}` }
+        : {}),
     };
 
     this.nodeGroup = new GpuNodeGroup(
@@ -229,7 +232,12 @@ export class TrainingRun extends pulumi.ComponentResource {
       case "builtin":
         return undefined;
       case "s3":
-        return { bucketName: source.bucket, bucketArn: `arn:aws:s3:::${source.bucket}`, prefix: source.prefix };
+        // Mountpoint's --prefix and the IAM prefix both want "" or a prefix ending in "/".
+        return {
+          bucketName: source.bucket,
+          bucketArn: `arn:aws:s3:::${source.bucket}`,
+          prefix: source.prefix === "" || source.prefix.endsWith("/") ? source.prefix : `${source.prefix}/`,
+        };
       case "dataset-bucket":
         return {
           bucketName: this.datasetBucket.bucketName,

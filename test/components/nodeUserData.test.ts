@@ -147,7 +147,8 @@ describe("renderNodeUserData", () => {
 
   it("mounts nothing for a built-in dataset", () => {
     const script = renderNodeUserData(inputFor("none"));
-    expect(script).not.toMatch(/mount-s3|lustre|aws s3 sync|mount --bind/);
+    expect(script).not.toMatch(/mount-s3|lustre|mount --bind/);
+    expect(script).not.toMatch(/aws s3 sync \S+ "\$DATASET_DIR"|DATASET_DIR.*aws s3 sync/);
   });
 
   it("logs in to the image's ECR registry, in the registry's region, before pulling", () => {
@@ -187,7 +188,23 @@ describe("renderNodeUserData", () => {
 
   it("keeps the container's exit status: logged, and the script's own", () => {
     const script = renderNodeUserData(inputFor("none"));
-    expect(script).toContain('"$IMAGE_URI" || status=$?\nlog "training container exited with status $status"\nexit "$status"\n');
+    expect(script).toContain('"$IMAGE_URI" || status=$?\nlog "training container exited with status $status"\n');
+    expect(script.trimEnd().endsWith('exit "$status"')).toBe(true);
+  });
+
+  it("after the container, uploads the run's folder to its artifact prefix, then terminates itself decrementing the group", () => {
+    const input = inputFor("none");
+    const script = renderNodeUserData(input);
+    const spec = parseRunSpec(input.runSpec);
+    const upload = script.indexOf(
+      `aws s3 sync "$SCRATCH_DIR/runs/${spec.runId}/" 's3://${spec.artifacts.bucket}/${spec.artifacts.prefix}'`,
+    );
+    const terminate = script.indexOf("aws autoscaling terminate-instance-in-auto-scaling-group");
+    expect(upload).toBeGreaterThan(script.indexOf("training container exited"));
+    expect(terminate).toBeGreaterThan(upload);
+    expect(script).toContain(
+      'aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --should-decrement-desired-capacity',
+    );
   });
 
   it("reads region and instance id over IMDSv2", () => {
