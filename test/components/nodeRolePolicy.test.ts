@@ -164,3 +164,20 @@ describe("nodeRolePolicyDocument", () => {
     expect(() => nodeRolePolicyDocument({ ...full, accountId: "x", artifactPrefix: "", otaPrefix: "/x" })).toThrow(/3 problem\(s\)/);
   });
 });
+
+describe("starting weights from S3", () => {
+  it("lets the node read exactly that one object, and only read it", () => {
+    const doc = nodeRolePolicyDocument({ ...full, initialWeightsArn: "arn:aws:s3:::model-zoo/pallets/v3/best.pt" });
+    const weights = statement(doc, "ReadInitialWeights");
+    expect(weights.Action).toEqual(["s3:GetObject"]);
+    expect(resources(weights)).toEqual(["arn:aws:s3:::model-zoo/pallets/v3/best.pt"]);
+  });
+
+  it("grants nothing for weights when the model is a pretrained release", () => {
+    expect(nodeRolePolicyDocument(full).Statement.map((s) => s.Sid)).not.toContain("ReadInitialWeights");
+  });
+
+  it("refuses a wildcard in place of the object", () => {
+    expect(() => nodeRolePolicyDocument({ ...full, initialWeightsArn: "arn:aws:s3:::model-zoo/*" })).toThrow(/initialWeightsArn/);
+  });
+});

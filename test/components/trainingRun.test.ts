@@ -141,6 +141,55 @@ describe("a TrainingRun for a dataset in the stack's bucket on FSx for Lustre wi
   });
 });
 
+describe("a TrainingRun for a dataset and starting weights in another bucket, copied to NVMe", () => {
+  const config = parseExperimentConfig(
+    {
+      data: "s3://shared-datasets/pallets/v3/data.yaml",
+      model: "s3://model-zoo/pallets/v2/best.pt",
+      datasetMount: "copy",
+      capacity: "on-demand",
+    },
+    context,
+  );
+  let run: TrainingRun;
+  beforeAll(async () => {
+    run = new TrainingRun("yt-shared", { config, launchTime: LAUNCH });
+    await settle(run);
+  });
+
+  function nodePolicy() {
+    const policy = runtime.ofType("aws:iam/rolePolicy:RolePolicy").find((r) => r.name.startsWith("yt-shared-gpu"))!;
+    return JSON.parse(policy.inputs.policy).Statement as { Sid: string; Action: string[]; Resource: string | string[] }[];
+  }
+
+  it("copies the dataset's prefix, with its trailing slash, and reads the yaml from /data", () => {
+    const userData = userDataOf("yt-shared");
+    expect(userData).toContain("readonly DATASET_BUCKET='shared-datasets'");
+    expect(userData).toContain("readonly DATASET_PREFIX='pallets/v3/'");
+    expect(runSpecIn(userData).data).toEqual({ kind: "mounted", yamlPath: "/data/data.yaml" });
+  });
+
+  it("lets the node read only that dataset prefix and that one weights file", () => {
+    const statements = nodePolicy();
+    const reads = statements.filter((s) => s.Action.includes("s3:GetObject")).flatMap((s) => [s.Resource].flat());
+    expect(reads).toEqual(expect.arrayContaining(["arn:aws:s3:::shared-datasets/pallets/v3/*", "arn:aws:s3:::model-zoo/pallets/v2/best.pt"]));
+    const writes = statements.filter((s) => s.Action.some((a) => a === "s3:PutObject")).flatMap((s) => [s.Resource].flat());
+    expect(writes.some((r) => r.includes("shared-datasets") || r.includes("model-zoo"))).toBe(false);
+  });
+
+  it("buys on-demand capacity only", () => {
+    const group = under(run, "aws:autoscaling/group:Group")[0]!;
+    const distribution = group.inputs.mixedInstancesPolicy.instancesDistribution;
+    expect(distribution.onDemandPercentageAboveBaseCapacity).toBe(100);
+  });
+
+  it("has no estimate without an image count, only the cap", () => {
+    expect(run.estimate.hours).toBeUndefined();
+    expect(run.estimate.capUsd).toBeGreaterThan(0);
+    expect(run.estimate.assumptions.join(" ")).toContain("datasetImages");
+  });
+});
+
 describe("a TrainingRun with W&B tracking but no key", () => {
   it("refuses before creating anything", () => {
     const config = parseExperimentConfig(
