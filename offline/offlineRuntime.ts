@@ -55,6 +55,26 @@ export class OfflineRuntime {
     return found[0]!;
   }
 
+  /** The one resource of a type with this name; fails when there are none or several. */
+  named(type: string, name: string): RecordedResource {
+    const found = this.ofType(type).filter((r) => r.name === name);
+    if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
+    return found[0]!;
+  }
+
+  /**
+   * Resolves once registrations have stopped for a few turns of the event loop: children
+   * declared inside `apply` callbacks register after the outputs a test awaited.
+   */
+  async settle(): Promise<void> {
+    let seen = -1;
+    for (let quiet = 0; quiet < 4; ) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      quiet = this.resources.length === seen ? quiet + 1 : 0;
+      seen = this.resources.length;
+    }
+  }
+
   /** Children (direct) of the resource with this URN. */
   childrenOf(urn: string | undefined): RecordedResource[] {
     return this.resources.filter((r) => r.parentUrn === urn);

@@ -8,20 +8,8 @@ beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
 });
 
-async function settle(): Promise<void> {
-  let seen = -1;
-  for (let quiet = 0; quiet < 4; ) {
-    await new Promise((r) => setTimeout(r, 5));
-    quiet = runtime.resources.length === seen ? quiet + 1 : 0;
-    seen = runtime.resources.length;
-  }
-}
 
-const find = (type: string, name: string) => {
-  const found = runtime.ofType(type).filter((r) => r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-};
+const find = (type: string, name: string) => runtime.named(type, name);
 const lifecycleOf = (name: string) =>
   find("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", `${name}-lifecycle`).inputs.rules as any[];
 
@@ -29,7 +17,7 @@ describe("ArtifactBucket", () => {
   beforeAll(async () => {
     await valueOf(new ArtifactBucket("artifacts", {}).bucketArn);
     await valueOf(new ArtifactBucket("artifacts-long", { noncurrentVersionExpirationDays: 90 }).bucketArn);
-    await settle();
+    await runtime.settle();
   });
 
   it("aborts multipart uploads a spot interruption left unfinished after 1 day", () => {
@@ -63,7 +51,7 @@ describe("ArtifactBucket", () => {
     expect(() => new ArtifactBucket("bad-artifacts", { noncurrentVersionExpirationDays: days })).toThrow(
       /ArtifactBucket\.noncurrentVersionExpirationDays/,
     );
-    await settle();
+    await runtime.settle();
     expect(runtime.resources.filter((r) => r.name.startsWith("bad-artifacts"))).toEqual([]);
   });
 });

@@ -8,27 +8,15 @@ beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
 });
 
-async function settle(): Promise<void> {
-  let seen = -1;
-  for (let quiet = 0; quiet < 4; ) {
-    await new Promise((r) => setTimeout(r, 5));
-    quiet = runtime.resources.length === seen ? quiet + 1 : 0;
-    seen = runtime.resources.length;
-  }
-}
 
-const find = (type: string, name: string) => {
-  const found = runtime.ofType(type).filter((r) => r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-};
+const find = (type: string, name: string) => runtime.named(type, name);
 
 describe("DatasetBucket", () => {
   let datasets: DatasetBucket;
   beforeAll(async () => {
     datasets = new DatasetBucket("datasets", { tags: { project: "yolo" } });
     await valueOf(datasets.bucketArn);
-    await settle();
+    await runtime.settle();
   });
 
   it("is a private bucket inside the component", () => {
@@ -76,7 +64,7 @@ describe("DatasetBucket", () => {
     expect(() => new DatasetBucket("My.Datasets", {})).toThrow(InvalidInputError);
     expect(() => new DatasetBucket("My.Datasets", {})).toThrow(/DatasetBucket\.name/);
     expect(() => new DatasetBucket("data2", { abortIncompleteUploadsAfterDays: 0 })).toThrow(/DatasetBucket\.abortIncompleteUploadsAfterDays/);
-    await settle();
+    await runtime.settle();
     expect(runtime.resources.filter((r) => r.name.startsWith("My.Datasets") || r.name.startsWith("data2"))).toEqual([]);
   });
 });

@@ -11,28 +11,16 @@ beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
 });
 
-async function settle(): Promise<void> {
-  let seen = -1;
-  for (let quiet = 0; quiet < 4; ) {
-    await new Promise((r) => setTimeout(r, 5));
-    quiet = runtime.resources.length === seen ? quiet + 1 : 0;
-    seen = runtime.resources.length;
-  }
-}
 
 const named = (type: string, name: string) => runtime.ofType(type).filter((r) => r.name === name);
-const find = (type: string, name: string) => {
-  const found = named(type, name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-};
+const find = (type: string, name: string) => runtime.named(type, name);
 
 describe("Network given an existing VPC", () => {
   let network: Network;
   beforeAll(async () => {
     network = new Network("given", { vpcId: VPC, subnetIds: SUBNETS });
     await valueOf(network.nodeSecurityGroupId);
-    await settle();
+    await runtime.settle();
   });
 
   it("creates no VPC and passes the given ids through", async () => {
@@ -58,7 +46,7 @@ describe("Network created", () => {
   beforeAll(async () => {
     network = new Network("net", { tags: { project: "yolo" } });
     await valueOf(network.nodeSecurityGroupId);
-    await settle();
+    await runtime.settle();
   });
 
   it("creates an awsx VPC with a public subnet in every available zone of the region", () => {
@@ -115,7 +103,7 @@ describe("Network with invalid arguments", () => {
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).problems.map((p) => p.key)).toEqual(keys);
     expect((error as Error).message).toContain(keys[0]);
-    await settle();
+    await runtime.settle();
     expect(runtime.resources.filter((r) => r.name.startsWith(name))).toEqual([]);
   });
 });

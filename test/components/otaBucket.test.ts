@@ -8,20 +8,8 @@ beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
 });
 
-async function settle(): Promise<void> {
-  let seen = -1;
-  for (let quiet = 0; quiet < 4; ) {
-    await new Promise((r) => setTimeout(r, 5));
-    quiet = runtime.resources.length === seen ? quiet + 1 : 0;
-    seen = runtime.resources.length;
-  }
-}
 
-const find = (type: string, name: string) => {
-  const found = runtime.ofType(type).filter((r) => r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-};
+const find = (type: string, name: string) => runtime.named(type, name);
 const asList = (v: string | string[]) => (typeof v === "string" ? [v] : v);
 
 describe("OtaBucket", () => {
@@ -31,7 +19,7 @@ describe("OtaBucket", () => {
     ota = new OtaBucket("ota", { tags: { project: "yolo" } });
     releases = new OtaBucket("ota-releases", { modelsPrefix: "fleet-a/releases/", signingKeyAlias: "alias/factory/ota", signingKeyDeletionWindowInDays: 7 });
     await Promise.all([valueOf(ota.signingPublicKeyPem), valueOf(releases.signingPublicKeyPem), valueOf(ota.edgeReadPolicyArn)]);
-    await settle();
+    await runtime.settle();
   });
 
   it("stores models in a versioned, private, TLS-only bucket kept on destroy", () => {
@@ -127,7 +115,7 @@ describe("OtaBucket", () => {
     }
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).problems.map((p) => p.key)).toEqual([key]);
-    await settle();
+    await runtime.settle();
     expect(runtime.resources.filter((r) => r.name.startsWith("bad-ota"))).toEqual([]);
   });
 });

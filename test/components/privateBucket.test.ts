@@ -19,27 +19,15 @@ beforeAll(async () => {
 });
 
 /** Waits until no new resource has been registered for a while: children register as their inputs resolve. */
-async function settle(): Promise<void> {
-  let seen = -1;
-  for (let quiet = 0; quiet < 4; ) {
-    await new Promise((r) => setTimeout(r, 5));
-    quiet = runtime.resources.length === seen ? quiet + 1 : 0;
-    seen = runtime.resources.length;
-  }
-}
 
-const find = (type: string, name: string) => {
-  const found = runtime.ofType(type).filter((r) => r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-};
+const find = (type: string, name: string) => runtime.named(type, name);
 
 describe("PrivateBucket with defaults", () => {
   let bucket: PrivateBucket;
   beforeAll(async () => {
     bucket = new PrivateBucket("plain", {});
     await valueOf(bucket.bucketArn);
-    await settle();
+    await runtime.settle();
   });
 
   it("creates its bucket and every setting as children of the component", () => {
@@ -121,7 +109,7 @@ describe("PrivateBucket with options", () => {
       tags: { team: "vision" },
     });
     await valueOf(b.bucketArn);
-    await settle();
+    await runtime.settle();
   });
 
   it("encrypts with the given KMS key", () => {
@@ -165,7 +153,7 @@ describe("PrivateBucket with invalid arguments", () => {
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).problems.map((p) => p.key)).toEqual(keys);
     expect((error as Error).message).toContain(keys[0]);
-    await settle();
+    await runtime.settle();
     expect(runtime.resources.filter((r) => r.name.startsWith(name))).toEqual([]);
   });
 });

@@ -18,20 +18,8 @@ afterAll(() => {
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function settle(): Promise<void> {
-  let seen = -1;
-  for (let quiet = 0; quiet < 4; ) {
-    await new Promise((r) => setTimeout(r, 5));
-    quiet = runtime.resources.length === seen ? quiet + 1 : 0;
-    seen = runtime.resources.length;
-  }
-}
 
-const find = (type: string, name: string) => {
-  const found = runtime.ofType(type).filter((r) => r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-};
+const find = (type: string, name: string) => runtime.named(type, name);
 
 function dockerContext(trainPy = "print('train')\n"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-image-"));
@@ -55,7 +43,7 @@ describe("TrainingImage built from a context", () => {
     same = new TrainingImage("trainer-copy", { context: dockerContext() });
     edited = new TrainingImage("trainer-edited", { context: dockerContext("print('train v2')\n") });
     await Promise.all([valueOf(image.imageUri), valueOf(same.imageUri), valueOf(edited.imageUri)]);
-    await settle();
+    await runtime.settle();
   });
 
   it("creates a private ECR repository that scans on push, has immutable tags and AES256 encryption", () => {
@@ -141,7 +129,7 @@ describe("TrainingImage from an existing image", () => {
     expect(await valueOf(image.imageUri)).toBe(uri);
     expect(image.repositoryArn === undefined ? undefined : await valueOf(image.repositoryArn)).toBe(arn);
     expect(image.contentTag).toBeUndefined();
-    await settle();
+    await runtime.settle();
     const component = find("yolo-train:image:TrainingImage", name);
     expect(runtime.childrenOf(component.urn)).toEqual([]);
     if (warns) {
@@ -169,7 +157,7 @@ describe("TrainingImage with invalid arguments", () => {
     }
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).problems.map((p) => p.key)).toEqual(keys);
-    await settle();
+    await runtime.settle();
     expect(runtime.resources.filter((r) => r.name === name || r.name.startsWith(`${name}-`))).toEqual([]);
   });
 });
