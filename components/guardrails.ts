@@ -186,8 +186,11 @@ export class Guardrails extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [schedulerRolePolicyResource],
         // launchTime defaults to "now": without this every later `pulumi up` of the same run
-        // would push the backstop out. A new run is a new resource name, chosen by the caller.
+        // would push the backstop out.
         ignoreChanges: ["scheduleExpression"],
+        // A new run is a new group (its name carries the run id), so the target input changes:
+        // replace the schedule then, and the new one is anchored at the new run's launch.
+        replaceOnChanges: ["target.input"],
       },
     );
 

@@ -23,6 +23,7 @@ const TYPES = {
 let runtime: OfflineRuntime;
 /** Resource options the component passed, by resource name (the recorder keeps only inputs). */
 const ignoreChangesByName = new Map<string, string[]>();
+const replaceOnChangesByName = new Map<string, string[]>();
 
 beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
@@ -30,6 +31,7 @@ beforeAll(async () => {
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, callback: any) => {
     ignoreChangesByName.set(req.getName(), req.getIgnorechangesList());
+    replaceOnChangesByName.set(req.getName(), req.getReplaceonchangesList());
     return register(req, callback);
   };
 });
@@ -198,6 +200,8 @@ describe("Guardrails with budget and alert email", () => {
   it("keeps the first backstop time on later updates of the same run", () => {
     const schedule = one("full", TYPES.schedule);
     expect(ignoreChangesByName.get(schedule.name)).toEqual(["scheduleExpression"]);
+    // ...but a new run (a new group in the target input) gets a new schedule, re-anchored.
+    expect(replaceOnChangesByName.get(schedule.name)).toEqual(["target.input"]);
   });
 
   it("backstop calls UpdateAutoScalingGroup with min and desired 0, as the scheduler role, with retries", () => {
