@@ -1,24 +1,87 @@
 import { readFileSync } from "fs";
-import { InvalidRunSpecError, parseRunSpec } from "../runspec";
+import { InvalidRunSpecError, parseRunSpec, type RunSpec } from "../runspec";
+import { parseAgentConfig } from "./agentConfig";
+import { createAutoScalingClient, createS3Client } from "./awsClients";
+import { CheckpointTransfer } from "./checkpointUploader";
+import { sampleGpuUtilisation } from "./gpuSampler";
+import { createLogger, describeError } from "./log";
+import { runLayout } from "./runLayout";
+import { downloadModel } from "./modelSource";
+import { RunRecordStore } from "./runRecordStore";
+import { readSecureParameter } from "./ssmParameter";
+import { ImdsClient } from "./spotNotice";
+import { EXIT, Supervisor, type ExitCode } from "./supervisor";
+import { terminateSelf } from "./teardown";
+import { TrainerProcess } from "./trainerProcess";
 
-/** Early skeleton: validates the spec; the supervisor is wired in next. */
-function main(): number {
-  const specPath = process.env.YOLO_TRAIN_RUN_SPEC;
-  if (!specPath) {
-    console.error("yolo-train agent: YOLO_TRAIN_RUN_SPEC is not set");
-    return 64;
+/**
+ * The run agent's entry point (the container's ENTRYPOINT): environment → settings → run spec →
+ * supervisor, and the exit code of docs/node-runtime.md. Nothing touches AWS before the spec is valid.
+ */
+async function main(): Promise<ExitCode> {
+  const log = createLogger();
+  const configResult = parseAgentConfig(process.env);
+  if (!configResult.ok) {
+    log.error("invalid-agent-config", { problems: configResult.problems });
+    process.stderr.write(`yolo-train agent: invalid settings:\n${configResult.problems.map((p) => `  - ${p}`).join("\n")}\n`);
+    return EXIT.invalidInput;
   }
+  const config = configResult.config;
+
+  let spec: RunSpec;
   try {
-    parseRunSpec(readFileSync(specPath, "utf8"));
+    spec = parseRunSpec(readFileSync(config.runSpecPath, "utf8"));
   } catch (error) {
-    if (error instanceof InvalidRunSpecError) {
-      console.error(error.message);
-      return 64;
-    }
-    throw error;
+    const message =
+      error instanceof InvalidRunSpecError ? error.message : `The run spec ${config.runSpecPath} could not be read: ${describeError(error)}`;
+    const problems = error instanceof InvalidRunSpecError ? error.problems.map((p) => `${p.path}: ${p.message}`) : [message];
+    log.error("invalid-run-spec", { path: config.runSpecPath, problems });
+    process.stderr.write(`yolo-train agent: ${message}\n`);
+    return EXIT.invalidInput;
   }
-  console.error("yolo-train agent: supervisor not wired yet");
-  return 70;
+
+  const clientOptions = { region: spec.region, s3ForcePathStyle: config.s3ForcePathStyle };
+  const s3 = createS3Client(clientOptions);
+  // Record writes retry in the agent, where a checkpoint upload can cut the waits short.
+  const recordS3 = createS3Client({ ...clientOptions, maxAttempts: 2 });
+  const autoScaling = createAutoScalingClient(clientOptions);
+  const imds = new ImdsClient(config.imdsEndpoint);
+  const layout = runLayout(spec, config.scratch);
+
+  const supervisor = new Supervisor({
+    config,
+    spec,
+    layout,
+    log,
+    store: new RunRecordStore(recordS3, layout, log),
+    transfer: new CheckpointTransfer(s3, layout.bucket, log),
+    spotNotice: () => imds.spotNotice(),
+    sampleGpu: () => sampleGpuUtilisation(config.gpuQueryCommand),
+    startTrainer: (launch) => new TrainerProcess(launch),
+    teardown: () => terminateSelf(autoScaling, () => imds.instanceId(), log),
+    fetchModel: (uri, path) => downloadModel(s3, uri, path, log),
+    readSecret: (name) => readSecureParameter({ name, region: spec.region, log }),
+    // OTA publishing (issue 4) plugs in here: publishModel: (model) => publishToOta(model, ...).
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => supervisor.requestStop(signal));
+
+  try {
+    return await supervisor.run();
+  } catch (error) {
+    log.error("internal-error", { error: describeError(error), stack: error instanceof Error ? error.stack : undefined });
+    supervisor.abort();
+    return EXIT.internalError;
+  } finally {
+    s3.destroy();
+    recordS3.destroy();
+    autoScaling.destroy();
+  }
 }
 
-process.exitCode = main();
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`yolo-train agent: ${describeError(error)}\n`);
+    process.exit(EXIT.internalError);
+  },
+);

@@ -5,6 +5,7 @@
  *
  * `contentTag` is pure; `digestContextFiles` reads the context folder (the only I/O here).
  */
+import createDockerignore from "@balena/dockerignore";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -44,30 +45,49 @@ export function contentTag(files: readonly ContextFileDigest[], salt: readonly s
 }
 
 /**
- * Digests every file under `contextDir`, recursively. Every file counts, `.dockerignore`d ones
- * too: a tag that changes more often than the image only costs a rebuild, whereas a tag that
- * stays while the docker provider sees a change would make it push to an immutable tag and fail.
+ * Digests the files of a build context: every file under `contextDir` that its `.dockerignore`
+ * lets through (Docker's own rules, via @balena/dockerignore), plus the Dockerfile, which docker
+ * reads even when it is ignored. Ignored files never reach the docker daemon, so they cannot
+ * change the image; counting them would rebuild on every `git` or `npm` operation.
  */
-export function digestContextFiles(contextDir: string): ContextFileDigest[] {
+export function digestContextFiles(contextDir: string, dockerfile?: string): ContextFileDigest[] {
+  const ignoreFile = path.join(contextDir, ".dockerignore");
+  const rules = fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, "utf8").split(/\r?\n/) : [];
+  const ignore = createDockerignore({ ignorecase: false }).add(rules);
+  // Exceptions (`!agent/`) can re-include files under an ignored folder; only folders that no
+  // exception reaches into are skipped whole (node_modules, .git).
+  const exceptions = rules.map((r) => r.trim()).filter((r) => r.startsWith("!")).map((r) => r.slice(1).replace(/^\/+/, ""));
+  const mayHoldException = (relDir: string) => exceptions.some((e) => e.startsWith(`${relDir}/`) || e.includes("*"));
+
   const out: ContextFileDigest[] = [];
   const walk = (dir: string, rel: string): void => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       const relPath = rel === "" ? entry.name : `${rel}/${entry.name}`;
       if (entry.isDirectory()) {
-        walk(full, relPath);
+        if (!ignore.ignores(relPath) || mayHoldException(relPath)) walk(full, relPath);
+      } else if (ignore.ignores(relPath)) {
+        continue;
       } else if (entry.isSymbolicLink()) {
         const target = fs.readlinkSync(full);
         out.push({ path: relPath, kind: "symlink", executable: false, sha256: sha256(Buffer.from(target)) });
       } else if (entry.isFile()) {
-        const executable = (fs.statSync(full).mode & 0o111) !== 0;
-        out.push({ path: relPath, kind: "file", executable, sha256: sha256(fs.readFileSync(full)) });
+        out.push(digestFile(full, relPath));
       }
       // Sockets, FIFOs and devices are not sent to the docker daemon.
     }
   };
   walk(contextDir, "");
+  if (dockerfile !== undefined) {
+    const relPath = path.relative(contextDir, dockerfile).split(path.sep).join("/");
+    if (!out.some((f) => f.path === relPath)) out.push(digestFile(dockerfile, relPath));
+  }
   return out;
+}
+
+function digestFile(full: string, relPath: string): ContextFileDigest {
+  const executable = (fs.statSync(full).mode & 0o111) !== 0;
+  return { path: relPath, kind: "file", executable, sha256: sha256(fs.readFileSync(full)) };
 }
 
 function sha256(data: Buffer): string {

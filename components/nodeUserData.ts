@@ -43,6 +43,15 @@ export const RUN_SPEC_ENV = "YOLO_TRAIN_RUN_SPEC";
 /** Container name on the node, for `docker logs` / `docker inspect` over SSM. */
 export const CONTAINER_NAME = "yolo-train";
 
+/** The training image's user and group id (docker/Dockerfile `USER 1000:1000`). */
+export const CONTAINER_UID = 1000;
+
+/** Seconds `docker stop` waits for the agent before SIGKILL: inside the 2-minute spot warning. */
+export const AGENT_STOP_TIMEOUT_SECONDS = 90;
+
+/** The run agent's exit statuses (docs/node-runtime.md): what the host does after each. */
+export const AGENT_EXIT = { done: 0, badRunSpec: 64, internalError: 70, interrupted: 75 } as const;
+
 /**
  * Mountpoint for Amazon S3, pinned: the bootstrap installs this release from the official
  * release bucket and refuses to continue if `mount-s3 --version` reports another.
@@ -172,8 +181,8 @@ export function renderNodeUserData(input: NodeBootstrapInput): string {
     datasetSection(input.datasetMount),
     runSpecSection(),
     imageSection(input.imageUri),
-    runSection(),
-    finishSection(runSpec),
+    runSection(runSpec),
+    finishSection(),
   ].join("\n");
   const bytes = Buffer.byteLength(script, "utf8");
   if (bytes > USER_DATA_MAX_BYTES) {
@@ -228,6 +237,8 @@ fi
 readonly SCRATCH_ROOT
 readonly SCRATCH_DIR="$SCRATCH_ROOT/scratch"
 mkdir -p "$SCRATCH_DIR" "$DATASET_DIR" "$RUN_SPEC_DIR"
+# The container runs as uid:gid 1000:1000 (docker/Dockerfile) and writes its work under /scratch.
+chown ${CONTAINER_UID}:${CONTAINER_UID} "$SCRATCH_DIR"
 `;
 }
 
@@ -334,43 +345,59 @@ done
 `;
 }
 
-function runSection(): string {
-  return `# Train. The container's status is the bootstrap's status, and is logged.
-log "starting the training container"
-status=0
-docker run --rm --name ${CONTAINER_NAME} --gpus all --ipc=host \\
-  --log-driver awslogs \\
-  --log-opt awslogs-group="$LOG_GROUP" \\
-  --log-opt awslogs-region="$REGION" \\
-  --log-opt awslogs-stream="$INSTANCE_ID" \\
-  -v "$DATASET_DIR":/data:ro \\
-  -v "$RUN_SPEC_DIR":${RUN_SPEC_HOST_DIR}:ro \\
-  -v "$SCRATCH_DIR":/scratch \\
-  -e ${RUN_SPEC_ENV}=${RUN_SPEC_FILE} \\
-  -e AWS_REGION="$REGION" \\
-  -e AWS_DEFAULT_REGION="$REGION" \\
-  "$IMAGE_URI" || status=$?
-log "training container exited with status $status"
+function runSection(runSpec: RunSpec): string {
+  return `# Train. The run agent in the container supervises the trainer, uploads every checkpoint
+# and terminates this node when the run ends; the host steps in only when the agent crashes.
+readonly MAX_ATTEMPTS=${runSpec.limits.maxAttempts}
+readonly NODE_EVENTS=${shq(`s3://${runSpec.artifacts.bucket}/${runSpec.artifacts.prefix}node-events/`)}
+attempt=1
+while :; do
+  log "starting the run agent (attempt $attempt of $MAX_ATTEMPTS)"
+  status=0
+  # --init reaps the trainer's orphans; --stop-timeout gives the agent time to upload the last
+  # checkpoint when the node is stopped (docker's default is 10 s, then SIGKILL).
+  docker run --rm --init --stop-timeout ${AGENT_STOP_TIMEOUT_SECONDS} --name ${CONTAINER_NAME} --gpus all --ipc=host \\
+    --log-driver awslogs \\
+    --log-opt awslogs-group="$LOG_GROUP" \\
+    --log-opt awslogs-region="$REGION" \\
+    --log-opt awslogs-stream="$INSTANCE_ID" \\
+    -v "$DATASET_DIR":/data:ro \\
+    -v "$RUN_SPEC_DIR":${RUN_SPEC_HOST_DIR}:ro \\
+    -v "$SCRATCH_DIR":/scratch \\
+    -e ${RUN_SPEC_ENV}=${RUN_SPEC_FILE} \\
+    -e YOLO_TRAIN_SCRATCH=/scratch \\
+    -e AWS_REGION="$REGION" \\
+    -e AWS_DEFAULT_REGION="$REGION" \\
+    "$IMAGE_URI" || status=$?
+  log "run agent exited with status $status"
+  case "$status" in
+    ${AGENT_EXIT.done}) log "the run reached its end; the agent asked for teardown"; exit 0 ;;
+    ${AGENT_EXIT.interrupted}) log "spot interruption: Auto Scaling replaces this node and the replacement resumes"; exit 0 ;;
+    ${AGENT_EXIT.badRunSpec}) log "the run spec is invalid: retrying cannot help"; break ;;
+  esac
+  # The agent crashed before it could record and tear down: say so where people look.
+  printf '{"instanceId":"%s","exitStatus":%d,"attempt":%d,"time":"%s"}\\n' \\
+    "$INSTANCE_ID" "$status" "$attempt" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" |
+    aws s3 cp - "$NODE_EVENTS$INSTANCE_ID-$attempt.json" --only-show-errors || log "could not record the crash"
+  if [ "$attempt" -ge "$MAX_ATTEMPTS" ]; then
+    break
+  fi
+  attempt=$((attempt + 1))
+  sleep 10
+done
 `;
 }
 
 /**
- * After the container: keep what the run produced, then give the GPU back. Terminating with
- * ShouldDecrementDesiredCapacity lowers the group to 0 (minSize is 0), so Auto Scaling does not
- * start a replacement that would train again; on failure too, as nothing here retries.
+ * The agent could not finish the run: give the GPU back. Terminating with
+ * ShouldDecrementDesiredCapacity lowers the group (minSize 0), so Auto Scaling does not start a
+ * replacement that would fail the same way.
  */
-function finishSection(runSpec: RunSpec): string {
-  const runDir = `$SCRATCH_DIR/runs/${runSpec.runId}/`;
-  const destination = `s3://${runSpec.artifacts.bucket}/${runSpec.artifacts.prefix}`;
-  return `# Keep the run's weights, results and exported model in the artifact bucket.
-if [ -d "${runDir}" ]; then
-  log "uploading ${runDir} to ${destination}"
-  aws s3 sync "${runDir}" ${shq(destination)} --only-show-errors || log "upload of the run's files failed"
-fi
-
-# Tear down: this instance leaves its group, and the group's desired capacity drops with it.
-log "terminating $INSTANCE_ID and decrementing the group's desired capacity (container status $status)"
-aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --should-decrement-desired-capacity
+function finishSection(): string {
+  return `# Tear down: this instance leaves its group, and the group's desired capacity drops with it.
+log "terminating $INSTANCE_ID and decrementing the group's desired capacity (agent status $status)"
+aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --should-decrement-desired-capacity ||
+  log "could not terminate; the idle alarm and the max-runtime backstop still will"
 exit "$status"
 `;
 }

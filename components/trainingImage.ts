@@ -17,9 +17,13 @@ export const TRAINING_IMAGE_PLATFORM = "linux/amd64";
  * `dist/components/` in the published package.
  */
 export function defaultDockerContext(): string {
-  const candidates = [path.join(__dirname, "..", "docker"), path.join(__dirname, "..", "..", "docker")];
-  return candidates.find((c) => fs.existsSync(path.join(c, "Dockerfile"))) ?? candidates[0]!;
+  // components/ in the source tree, dist/components/ once built: the package root is one or two up.
+  const candidates = [path.join(__dirname, ".."), path.join(__dirname, "..", "..")];
+  return candidates.find((c) => fs.existsSync(path.join(c, DEFAULT_DOCKERFILE))) ?? candidates[0]!;
 }
+
+/** The training image's Dockerfile, relative to the package root (the default context). */
+export const DEFAULT_DOCKERFILE = "docker/Dockerfile";
 
 export interface TrainingImageArgs {
   /**
@@ -30,13 +34,14 @@ export interface TrainingImageArgs {
    */
   readonly existingImageUri?: string;
   /**
-   * The docker build context folder.
-   * @default the package's `docker/` folder
+   * The docker build context folder; its `.dockerignore` decides what is sent to docker.
+   * @default the package root (the image bundles the run agent from `agent/` and the trainer
+   * from `docker/`; the root `.dockerignore` lets only those through)
    */
   readonly context?: string;
   /**
    * The Dockerfile, relative to `context` (and inside it).
-   * @default "Dockerfile"
+   * @default "docker/Dockerfile" with the default context, else "Dockerfile"
    */
   readonly dockerfile?: string;
   /**
@@ -68,6 +73,9 @@ export class TrainingImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingImageArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const contextDir = path.resolve(args.context ?? defaultDockerContext());
+    args = args.context === undefined && args.existingImageUri === undefined && args.dockerfile === undefined
+      ? { ...args, dockerfile: DEFAULT_DOCKERFILE }
+      : args;
     const problems = new ProblemList();
     for (const p of trainingImageArgsProblems(name, args, contextDir, fs.existsSync)) problems.add(p);
     problems.throwIfAny(`TrainingImage "${name}"`);
@@ -96,7 +104,7 @@ export class TrainingImage extends pulumi.ComponentResource {
     // Relative to the context, with `/`: the tag must not depend on where the checkout lives.
     const dockerfilePath = path.resolve(contextDir, args.dockerfile ?? "Dockerfile");
     const dockerfileRelative = path.relative(contextDir, dockerfilePath).split(path.sep).join("/");
-    const tag = contentTag(digestContextFiles(contextDir), [`platform=${TRAINING_IMAGE_PLATFORM}`, `dockerfile=${dockerfileRelative}`]);
+    const tag = contentTag(digestContextFiles(contextDir, dockerfilePath), [`platform=${TRAINING_IMAGE_PLATFORM}`, `dockerfile=${dockerfileRelative}`]);
 
     const repository = new aws.ecr.Repository(
       name,

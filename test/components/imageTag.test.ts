@@ -103,3 +103,37 @@ describe("digesting a context folder", () => {
     }
   });
 });
+
+describe("digesting a context with a .dockerignore", () => {
+  function context(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-train-ignore-"));
+    for (const [file, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), text);
+    }
+    return dir;
+  }
+
+  it("counts only what docker would receive, so ignored churn does not change the tag", () => {
+    const files = {
+      ".dockerignore": "*\n!app/\n**/*.pyc\n",
+      "app/main.py": "print('hi')",
+      "app/cache.pyc": "x",
+      "node_modules/big/index.js": "y",
+      "notes.txt": "z",
+    };
+    const a = context(files);
+    const b = context({ ...files, "node_modules/big/index.js": "changed", "notes.txt": "changed", "app/cache.pyc": "changed" });
+    expect(digestContextFiles(a).map((f) => f.path).sort()).toEqual(["app/main.py"]);
+    expect(contentTag(digestContextFiles(a))).toBe(contentTag(digestContextFiles(b)));
+    const c = context({ ...files, "app/main.py": "print('changed')" });
+    expect(contentTag(digestContextFiles(c))).not.toBe(contentTag(digestContextFiles(a)));
+  });
+
+  it("counts the Dockerfile even when the .dockerignore leaves it out", () => {
+    const a = context({ ".dockerignore": "*\n!app/\n", "app/x": "1", "build/Dockerfile": "FROM a:1" });
+    const b = context({ ".dockerignore": "*\n!app/\n", "app/x": "1", "build/Dockerfile": "FROM a:2" });
+    const tagOf = (dir: string) => contentTag(digestContextFiles(dir, path.join(dir, "build", "Dockerfile")));
+    expect(tagOf(a)).not.toBe(tagOf(b));
+  });
+});

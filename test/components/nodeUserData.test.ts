@@ -1,6 +1,10 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { spawnSync } from "child_process";
 import {
   BOOTSTRAP_LOG_FILE,
+  CONTAINER_UID,
   cloudWatchAgentConfig,
   ecrRegistryOf,
   MOUNTPOINT_S3_RPM_URL,
@@ -171,6 +175,8 @@ describe("renderNodeUserData", () => {
     const run = script.slice(script.indexOf("docker run"), script.indexOf('"$IMAGE_URI" || status=$?'));
     for (const part of [
       "--rm",
+      "--init",
+      "--stop-timeout 90",
       "--gpus all",
       "--ipc=host",
       "--log-driver awslogs",
@@ -186,25 +192,10 @@ describe("renderNodeUserData", () => {
     }
   });
 
-  it("keeps the container's exit status: logged, and the script's own", () => {
+  it("keeps the agent's exit status: logged, and the script's own", () => {
     const script = renderNodeUserData(inputFor("none"));
-    expect(script).toContain('"$IMAGE_URI" || status=$?\nlog "training container exited with status $status"\n');
+    expect(script).toContain('"$IMAGE_URI" || status=$?\n  log "run agent exited with status $status"\n');
     expect(script.trimEnd().endsWith('exit "$status"')).toBe(true);
-  });
-
-  it("after the container, uploads the run's folder to its artifact prefix, then terminates itself decrementing the group", () => {
-    const input = inputFor("none");
-    const script = renderNodeUserData(input);
-    const spec = parseRunSpec(input.runSpec);
-    const upload = script.indexOf(
-      `aws s3 sync "$SCRATCH_DIR/runs/${spec.runId}/" 's3://${spec.artifacts.bucket}/${spec.artifacts.prefix}'`,
-    );
-    const terminate = script.indexOf("aws autoscaling terminate-instance-in-auto-scaling-group");
-    expect(upload).toBeGreaterThan(script.indexOf("training container exited"));
-    expect(terminate).toBeGreaterThan(upload);
-    expect(script).toContain(
-      'aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --should-decrement-desired-capacity',
-    );
   });
 
   it("reads region and instance id over IMDSv2", () => {
@@ -231,5 +222,71 @@ describe("renderNodeUserData", () => {
     const spec = parseRunSpec(runSpecDocument({ train: { epochs: 10, imgsz: 640, batch: 16, gpus: 8, hyperparameters } }));
     const script = renderNodeUserData({ ...inputFor("mountpoint"), runSpec: spec });
     expect(Buffer.byteLength(script)).toBeLessThan(USER_DATA_MAX_BYTES);
+  });
+});
+
+/**
+ * Runs the bootstrap's last part, from "# Train." to the end, in bash with `docker`, `aws`,
+ * `sleep` and `log` replaced by recorders: the host's answer to each agent exit status is real
+ * behaviour, checked by running it.
+ */
+function runHostLoop(agentStatuses: number[]): { exitStatus: number | null; calls: string[] } {
+  const script = renderNodeUserData(inputFor("none"));
+  const loop = script.slice(script.indexOf("# Train."));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-train-host-"));
+  fs.writeFileSync(path.join(dir, "statuses"), agentStatuses.join("\n") + "\n");
+  const stubs = `set -euo pipefail
+CALLS=${JSON.stringify(path.join(dir, "calls"))}
+STATUSES=${JSON.stringify(path.join(dir, "statuses"))}
+INSTANCE_ID=i-0123456789abcdef0 LOG_GROUP=/lg REGION=us-west-2 IMAGE_URI=img DATASET_DIR=/d RUN_SPEC_DIR=/r SCRATCH_DIR=/s
+log() { :; }
+sleep() { :; }
+docker() {
+  echo "docker run" >> "$CALLS"
+  local next; next="$(head -n 1 "$STATUSES")"; sed -i 1d "$STATUSES"
+  return "$next"
+}
+aws() { cat > /dev/null; echo "aws $*" >> "$CALLS"; }
+`;
+  const result = spawnSync("bash", ["-c", stubs + loop], { encoding: "utf8", input: "" });
+  const callsFile = path.join(dir, "calls");
+  const calls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, "utf8").trim().split("\n") : [];
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { exitStatus: result.status, calls };
+}
+
+const TERMINATE = "aws autoscaling terminate-instance-in-auto-scaling-group --instance-id i-0123456789abcdef0 --should-decrement-desired-capacity";
+const crashRecord = (attempt: number) => expect.stringMatching(new RegExp(`^aws s3 cp - s3://.*/node-events/i-0123456789abcdef0-${attempt}\\.json`));
+
+describe("the host after the run agent exits", () => {
+  it("leaves teardown to the agent when the run ended (status 0)", () => {
+    expect(runHostLoop([0])).toEqual({ exitStatus: 0, calls: ["docker run"] });
+  });
+
+  it("leaves the node to Auto Scaling on a spot interruption (status 75): the replacement resumes", () => {
+    expect(runHostLoop([75])).toEqual({ exitStatus: 0, calls: ["docker run"] });
+  });
+
+  it("tears down at once on an invalid run spec (status 64), without retrying", () => {
+    expect(runHostLoop([64])).toEqual({ exitStatus: 64, calls: ["docker run", TERMINATE] });
+  });
+
+  it("records an agent crash and starts the agent again, which then finishes", () => {
+    expect(runHostLoop([70, 0])).toEqual({ exitStatus: 0, calls: ["docker run", crashRecord(1), "docker run"] });
+  });
+
+  it("records every crash and tears down itself after maxAttempts", () => {
+    const { exitStatus, calls } = runHostLoop([70, 137, 70, 0]);
+    expect(exitStatus).toBe(70);
+    expect(calls).toEqual(["docker run", crashRecord(1), "docker run", crashRecord(2), "docker run", crashRecord(3), TERMINATE]);
+  });
+});
+
+describe("the scratch folder", () => {
+  it("belongs to the user the training image runs as", () => {
+    const dockerfile = fs.readFileSync(path.resolve(__dirname, "..", "..", "docker", "Dockerfile"), "utf8");
+    const user = /^USER\s+(\d+):(\d+)\s*$/m.exec(dockerfile);
+    expect(user?.slice(1)).toEqual([String(CONTAINER_UID), String(CONTAINER_UID)]);
+    expect(renderNodeUserData(inputFor("none"))).toContain(`chown ${CONTAINER_UID}:${CONTAINER_UID} "$SCRATCH_DIR"`);
   });
 });

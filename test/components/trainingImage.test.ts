@@ -101,8 +101,19 @@ describe("TrainingImage built from a context", () => {
 });
 
 describe("the default build context", () => {
-  it("is the package's docker/ folder beside components/", () => {
-    expect(defaultDockerContext()).toBe(path.resolve(__dirname, "..", "..", "docker"));
+  it("is the package root, holding docker/Dockerfile", () => {
+    expect(defaultDockerContext()).toBe(path.resolve(__dirname, "..", ".."));
+  });
+
+  it("builds docker/Dockerfile from the package root, tagged by what .dockerignore lets through", async () => {
+    const image = new TrainingImage("default-context", {});
+    await valueOf(image.imageUri);
+    const built = runtime.named("docker:index/image:Image", "default-context");
+    expect(built.inputs.build.context).toBe(path.resolve(__dirname, "..", ".."));
+    expect(built.inputs.build.dockerfile).toBe(path.resolve(__dirname, "..", "..", "docker", "Dockerfile"));
+    const files = digestContextFiles(defaultDockerContext(), path.join(defaultDockerContext(), "docker", "Dockerfile")).map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "agent/main.ts", "docker/train.py", "docker/Dockerfile"]));
+    expect(files.some((f) => f.startsWith("node_modules/") || f.startsWith(".git/") || f.startsWith("test/"))).toBe(false);
   });
 });
 

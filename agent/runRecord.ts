@@ -1,0 +1,299 @@
+import { estimateCostUsd } from "./cost";
+import type { EpochProgress } from "./progress";
+
+/**
+ * The run record (`runs/<runId>/run.json`, docs/node-runtime.md) as a pure reducer: the agent
+ * turns what happens into events, {@link applyEvent} turns events into the next record, and the
+ * store writes whatever record is current. Nothing here reads a clock or touches S3.
+ */
+
+export const RUN_PHASES = ["starting", "training", "uploading", "completed", "interrupted", "hung", "timed-out", "failed"] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+/** Phases in which an agent stops. Only `completed` is final: the others are resumed by a relaunch. */
+export type EndPhase = "completed" | "interrupted" | "hung" | "timed-out" | "failed";
+
+/** A checkpoint that is complete in S3 (the record names it only after the upload was verified). */
+export interface CheckpointRef {
+  /** Full object key in the artifact bucket. */
+  readonly key: string;
+  readonly sha256: string;
+  readonly bytes: number;
+  /** Progressive phase the checkpoint belongs to (0 without `progressive`). */
+  readonly phase: number;
+  /** Epoch the checkpoint holds, from the order of writes (see `checkpointEpoch`); null if unknown. */
+  readonly epoch: number | null;
+}
+
+/** Full object keys of a completed run's outputs. */
+export interface ModelArtifacts {
+  readonly best: string;
+  readonly onnx: string;
+  readonly result: string;
+}
+
+export interface HistoryEntry {
+  readonly phase: RunPhase;
+  readonly at: string;
+  readonly attempt: number;
+  readonly note?: string;
+}
+
+export interface RunRecord {
+  readonly runId: string;
+  readonly phase: RunPhase;
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly trainingPhase: number;
+  readonly trainingPhases: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly imagesPerSecond: number | null;
+  readonly attempts: number;
+  readonly interruptions: number;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly checkpoint: CheckpointRef | null;
+  readonly billedSeconds: number;
+  readonly trainingSeconds: number;
+  readonly estimatedCostUsd: number;
+  readonly artifacts: ModelArtifacts | null;
+  readonly error: string | null;
+  readonly history: readonly HistoryEntry[];
+}
+
+/** The record plus the clocks it is computed from. */
+export interface RecordState {
+  readonly record: RunRecord;
+  readonly agentStartedAtMs: number;
+  /** Billed seconds of earlier nodes. */
+  readonly billedBeforeSeconds: number;
+  /** Trainer seconds of earlier nodes and of this agent's finished trainer runs. */
+  readonly trainingBeforeSeconds: number;
+  /** When the running trainer started; null when none runs. */
+  readonly trainerStartedAtMs: number | null;
+  readonly usdPerHour: number;
+}
+
+export type RunEvent =
+  | { readonly type: "trainer-started"; readonly atMs: number; readonly note?: string }
+  | { readonly type: "trainer-exited"; readonly atMs: number }
+  | { readonly type: "epoch"; readonly atMs: number; readonly progress: EpochProgress }
+  | { readonly type: "checkpoint-uploaded"; readonly atMs: number; readonly checkpoint: CheckpointRef }
+  /** The named checkpoint could not be restored; training starts afresh, so the record stops naming it. */
+  | { readonly type: "checkpoint-dropped"; readonly atMs: number }
+  | { readonly type: "uploading"; readonly atMs: number }
+  | {
+      readonly type: "ended";
+      readonly atMs: number;
+      readonly phase: EndPhase;
+      /** Why (stops and failures); becomes `error` unless the phase is `completed`. */
+      readonly note?: string;
+      readonly metrics?: Readonly<Record<string, number>>;
+      readonly artifacts?: ModelArtifacts;
+    }
+  /** Refreshes the clocks (billed time, cost) without other change. */
+  | { readonly type: "tick"; readonly atMs: number };
+
+export interface StartInput {
+  readonly runId: string;
+  /** The record an earlier node left, already checked with {@link parseStoredRecord}; null on a first start. */
+  readonly previous: RunRecord | null;
+  readonly atMs: number;
+  readonly trainingPhases: number;
+  /** Epochs of the first phase, for "epoch 0 of N" before any progress. */
+  readonly firstPhaseEpochs: number;
+  readonly usdPerHour: number;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** The `starting` record of an agent that just came up, continuing `previous` if there is one. */
+export function startRecord(input: StartInput): RecordState {
+  const p = input.previous;
+  const at = iso(input.atMs);
+  const interruptions = (p?.interruptions ?? 0) + (p?.phase === "interrupted" ? 1 : 0);
+  const attempts = p?.attempts ?? 0;
+  const note = p === null ? undefined : `resuming after "${p.phase}"${p.checkpoint ? ` from ${p.checkpoint.key}` : " without a checkpoint"}`;
+  const record: RunRecord = {
+    runId: input.runId,
+    phase: "starting",
+    epoch: p?.epoch ?? 0,
+    epochs: p?.epochs ?? input.firstPhaseEpochs,
+    trainingPhase: p?.trainingPhase ?? 0,
+    trainingPhases: p?.trainingPhases ?? input.trainingPhases,
+    metrics: p?.metrics ?? {},
+    imagesPerSecond: p?.imagesPerSecond ?? null,
+    attempts,
+    interruptions,
+    startedAt: p?.startedAt ?? at,
+    updatedAt: at,
+    checkpoint: p?.checkpoint ?? null,
+    billedSeconds: p?.billedSeconds ?? 0,
+    trainingSeconds: p?.trainingSeconds ?? 0,
+    estimatedCostUsd: 0,
+    artifacts: null,
+    error: null,
+    history: [...(p?.history ?? []), { phase: "starting", at, attempt: attempts, ...(note ? { note } : {}) }],
+  };
+  return withClocks(
+    {
+      record,
+      agentStartedAtMs: input.atMs,
+      billedBeforeSeconds: p?.billedSeconds ?? 0,
+      trainingBeforeSeconds: p?.trainingSeconds ?? 0,
+      trainerStartedAtMs: null,
+      usdPerHour: input.usdPerHour,
+    },
+    input.atMs,
+  );
+}
+
+function withClocks(state: RecordState, atMs: number): RecordState {
+  const billedSeconds = round3(state.billedBeforeSeconds + Math.max(0, atMs - state.agentStartedAtMs) / 1000);
+  const running = state.trainerStartedAtMs === null ? 0 : Math.max(0, atMs - state.trainerStartedAtMs) / 1000;
+  const trainingSeconds = round3(state.trainingBeforeSeconds + running);
+  return {
+    ...state,
+    record: {
+      ...state.record,
+      updatedAt: iso(atMs),
+      billedSeconds,
+      trainingSeconds,
+      estimatedCostUsd: estimateCostUsd(billedSeconds, state.usdPerHour),
+    },
+  };
+}
+
+function enter(record: RunRecord, phase: RunPhase, atMs: number, note?: string): RunRecord {
+  const entry: HistoryEntry = { phase, at: iso(atMs), attempt: record.attempts, ...(note ? { note } : {}) };
+  return { ...record, phase, history: [...record.history, entry] };
+}
+
+function stopTrainerClock(state: RecordState, atMs: number): RecordState {
+  if (state.trainerStartedAtMs === null) return state;
+  return {
+    ...state,
+    trainingBeforeSeconds: state.trainingBeforeSeconds + Math.max(0, atMs - state.trainerStartedAtMs) / 1000,
+    trainerStartedAtMs: null,
+  };
+}
+
+export function applyEvent(state: RecordState, event: RunEvent): RecordState {
+  const r = state.record;
+  switch (event.type) {
+    case "trainer-started": {
+      const record = enter({ ...r, attempts: r.attempts + 1, error: null }, "training", event.atMs, event.note);
+      return withClocks({ ...stopTrainerClock(state, event.atMs), record, trainerStartedAtMs: event.atMs }, event.atMs);
+    }
+    case "trainer-exited":
+      return withClocks(stopTrainerClock(state, event.atMs), event.atMs);
+    case "epoch": {
+      const p = event.progress;
+      return withClocks(
+        {
+          ...state,
+          record: {
+            ...r,
+            epoch: p.epoch,
+            epochs: p.epochs,
+            trainingPhase: p.phase,
+            trainingPhases: p.phases,
+            metrics: { ...p.metrics },
+            imagesPerSecond: p.imagesPerSecond,
+          },
+        },
+        event.atMs,
+      );
+    }
+    case "checkpoint-uploaded":
+      return withClocks({ ...state, record: { ...r, checkpoint: event.checkpoint } }, event.atMs);
+    case "checkpoint-dropped":
+      return withClocks({ ...state, record: { ...r, checkpoint: null } }, event.atMs);
+    case "uploading":
+      return withClocks({ ...state, record: enter(r, "uploading", event.atMs) }, event.atMs);
+    case "ended": {
+      const stopped = stopTrainerClock(state, event.atMs);
+      const record = enter(
+        {
+          ...r,
+          metrics: event.metrics ? { ...event.metrics } : r.metrics,
+          artifacts: event.artifacts ?? r.artifacts,
+          error: event.phase === "completed" ? null : (event.note ?? null),
+        },
+        event.phase,
+        event.atMs,
+        event.note,
+      );
+      return withClocks({ ...stopped, record }, event.atMs);
+    }
+    case "tick":
+      return withClocks(state, event.atMs);
+  }
+}
+
+export function reduceEvents(state: RecordState, events: readonly RunEvent[]): RecordState {
+  return events.reduce(applyEvent, state);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const num = (v: unknown, fallback: number): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : fallback);
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+function checkpointFrom(v: unknown): CheckpointRef | null {
+  if (!isObject(v)) return null;
+  const key = str(v.key);
+  const sha256 = str(v.sha256);
+  if (key === null || sha256 === null || !/^[0-9a-f]{64}$/.test(sha256)) return null;
+  if (typeof v.phase !== "number" || !Number.isInteger(v.phase) || v.phase < 0) return null;
+  return { key, sha256, bytes: num(v.bytes, 0), phase: v.phase, epoch: typeof v.epoch === "number" ? v.epoch : null };
+}
+
+/**
+ * Reads a record an earlier node wrote, leniently: unknown fields are dropped, missing numbers
+ * become 0. Returns null when it is not a record of this run (then the agent starts afresh).
+ * With `checkpointKey`, a checkpoint whose key is not the run's own key for its phase is dropped:
+ * the agent downloads only from where it uploads.
+ */
+export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: (phase: number) => string): RunRecord | null {
+  if (!isObject(json) || json.runId !== runId) return null;
+  const phase = RUN_PHASES.find((p) => p === json.phase);
+  if (phase === undefined) return null;
+  const metrics: Record<string, number> = {};
+  if (isObject(json.metrics)) for (const [k, v] of Object.entries(json.metrics)) if (typeof v === "number" && Number.isFinite(v)) metrics[k] = v;
+  const history: HistoryEntry[] = Array.isArray(json.history)
+    ? json.history.flatMap((h): HistoryEntry[] => {
+        if (!isObject(h)) return [];
+        const hp = RUN_PHASES.find((p) => p === h.phase);
+        const at = str(h.at);
+        if (hp === undefined || at === null) return [];
+        const note = str(h.note);
+        return [{ phase: hp, at, attempt: num(h.attempt, 0), ...(note !== null ? { note } : {}) }];
+      })
+    : [];
+  const artifacts = isObject(json.artifacts) && str(json.artifacts.best) && str(json.artifacts.onnx) && str(json.artifacts.result)
+    ? { best: json.artifacts.best as string, onnx: json.artifacts.onnx as string, result: json.artifacts.result as string }
+    : null;
+  const startedAt = str(json.startedAt) ?? str(json.updatedAt) ?? new Date(0).toISOString();
+  const checkpoint = checkpointFrom(json.checkpoint);
+  return {
+    runId,
+    phase,
+    epoch: num(json.epoch, 0),
+    epochs: num(json.epochs, 0),
+    trainingPhase: num(json.trainingPhase, 0),
+    trainingPhases: num(json.trainingPhases, 1),
+    metrics,
+    imagesPerSecond: typeof json.imagesPerSecond === "number" ? json.imagesPerSecond : null,
+    attempts: num(json.attempts, 0),
+    interruptions: num(json.interruptions, 0),
+    startedAt,
+    updatedAt: str(json.updatedAt) ?? startedAt,
+    checkpoint: checkpoint !== null && checkpointKey !== undefined && checkpoint.key !== checkpointKey(checkpoint.phase) ? null : checkpoint,
+    billedSeconds: num(json.billedSeconds, 0),
+    trainingSeconds: num(json.trainingSeconds, 0),
+    estimatedCostUsd: num(json.estimatedCostUsd, 0),
+    artifacts,
+    error: str(json.error),
+    history,
+  };
+}

@@ -1,0 +1,585 @@
+import { mkdir, readFile, stat, writeFile } from "fs/promises";
+import type { RunSpec } from "../runspec";
+import { effectiveLimits, type AgentConfig } from "./agentConfig";
+import type { FileDigest } from "./checkpointIntegrity";
+import { CheckpointShipper } from "./checkpointShipper";
+import type { CheckpointTransfer } from "./checkpointUploader";
+import { NOT_IDLE, observeGpu, type IdleState } from "./idleDetector";
+import { describeError, type Logger } from "./log";
+import { ProgressTail } from "./progressTail";
+import { localModelPath, parseS3Uri } from "./modelSource";
+import { specPhases, type RunLayout } from "./runLayout";
+import {
+  applyEvent,
+  parseStoredRecord,
+  startRecord,
+  type CheckpointRef,
+  type EndPhase,
+  type ModelArtifacts,
+  type RecordState,
+  type RunEvent,
+} from "./runRecord";
+import { RecordPublisher, type RunRecordStore } from "./runRecordStore";
+import type { SpotNotice } from "./spotNotice";
+import { parseTrainerResult, type TrainerResult } from "./trainerResult";
+import type { TrainerExit, TrainerLaunch, TrainerProcess } from "./trainerProcess";
+import { scanCheckpoints, signatureOf, StabilityTracker } from "./weightsWatcher";
+
+/** Exit codes of docs/node-runtime.md. */
+export const EXIT = { done: 0, invalidInput: 64, internalError: 70, interrupted: 75 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** What a completed run hands to the OTA publisher (issue 4) once its model files are in S3. */
+export interface CompletedModel {
+  readonly spec: RunSpec;
+  readonly result: TrainerResult;
+  /** Full keys in `spec.artifacts.bucket`. */
+  readonly artifacts: ModelArtifacts;
+  readonly digests: { readonly best: FileDigest; readonly onnx: FileDigest; readonly result: FileDigest };
+}
+
+/**
+ * Hook for OTA publishing (issue 4): called after the model files are durable in S3 and before
+ * the record says `completed`. A failure is logged and noted in the record's history; the run
+ * still counts as completed (the model is safe in the artifact bucket and can be published again).
+ */
+export type ModelPublisher = (model: CompletedModel) => Promise<void>;
+
+/** Everything with I/O that the supervisor uses; main.ts builds the real ones. */
+export interface SupervisorDeps {
+  readonly config: AgentConfig;
+  readonly spec: RunSpec;
+  readonly layout: RunLayout;
+  readonly log: Logger;
+  readonly store: RunRecordStore;
+  readonly transfer: CheckpointTransfer;
+  readonly spotNotice: () => Promise<SpotNotice | null>;
+  readonly sampleGpu: () => Promise<number[] | null>;
+  readonly startTrainer: (launch: TrainerLaunch) => TrainerProcess;
+  /** Requests teardown (TerminateInstanceInAutoScalingGroup); throws when it could not. */
+  readonly teardown: () => Promise<void>;
+  /** Fetches `s3://` starting weights to a local path (the trainer has no AWS access). */
+  readonly fetchModel: (uri: string, path: string) => Promise<void>;
+  /** Reads an SSM SecureString parameter (the W&B API key). The value is never logged. */
+  readonly readSecret: (name: string) => Promise<string>;
+  readonly publishModel?: ModelPublisher;
+  readonly now?: () => number;
+}
+
+type Outcome =
+  | { readonly kind: "exited"; readonly exit: TrainerExit }
+  | { readonly kind: "spot"; readonly notice: SpotNotice }
+  | { readonly kind: "signal"; readonly signal: string }
+  | { readonly kind: "hung"; readonly idleForMs: number }
+  | { readonly kind: "timed-out" };
+
+interface Resume {
+  readonly path: string;
+  readonly phase: number;
+}
+
+/** A loop that runs `tick`, waits `ms`, and again, until stopped; ticks never overlap. */
+class Ticker {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly ms: number,
+    private readonly tick: () => Promise<void>,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  start(immediately = false): this {
+    this.schedule(immediately ? 0 : this.ms);
+    return this;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.tick()
+        .catch(this.onError)
+        .finally(() => this.schedule(this.ms));
+    }, delay);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+const RECORD_TICK_MS = 60_000;
+/** Trainer exit status for unusable inputs (docs/node-runtime.md): a retry would fail the same way. */
+const TRAINER_EXIT_UNUSABLE_INPUTS = 2;
+/** Uploads after a spot notice must finish before the instance goes; AWS gives two minutes. */
+const SPOT_WARNING_MS = 120_000;
+const SPOT_SAFETY_MS = 10_000;
+
+function describeExit(exit: TrainerExit): string {
+  return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
+}
+
+/**
+ * The run agent's state machine (docs/node-runtime.md): resume or start, supervise the trainer,
+ * ship checkpoints, react to spot notices, idle GPUs, the runtime limit, failures and success,
+ * keep the run record current, and tear down at the end. Returns the process exit code.
+ */
+export class Supervisor {
+  private readonly now: () => number;
+  private readonly limits: ReturnType<typeof effectiveLimits>;
+  private readonly agentStartedAtMs: number;
+  private readonly deadlineMs: number;
+  private readonly tracker = new StabilityTracker();
+  private readonly publisher: RecordPublisher;
+  private readonly shipper: CheckpointShipper;
+  private state: RecordState | null = null;
+  private stopRequest: string | null = null;
+  private onStopRequest: ((signal: string) => void) | null = null;
+  private lastPublishMs = 0;
+  private trainer: TrainerProcess | null = null;
+  /** Extra trainer environment prepared once per agent (starting weights path, tracking secret). */
+  private trainerInputs: Record<string, string> = {};
+
+  constructor(private readonly deps: SupervisorDeps) {
+    this.now = deps.now ?? Date.now;
+    this.agentStartedAtMs = this.now();
+    this.limits = effectiveLimits(deps.config, deps.spec.limits);
+    this.deadlineMs = this.agentStartedAtMs + this.limits.maxRuntimeMs;
+    this.publisher = new RecordPublisher(deps.store, deps.layout.progressFile, deps.log);
+    this.shipper = new CheckpointShipper(
+      deps.transfer,
+      deps.layout,
+      this.tracker,
+      {
+        phaseEpochs: (phase) => specPhases(deps.spec)[phase]?.epochs ?? deps.spec.train.epochs,
+        recordedPhase: () => this.state?.record.checkpoint?.phase ?? null,
+        onShipped: (checkpoint) => this.dispatch({ type: "checkpoint-uploaded", atMs: this.now(), checkpoint }),
+        // The key is rewritten in place: no record may be written while it changes, or S3 could hold
+        // a newer checkpoint than the record names (see RecordPublisher.hold).
+        beforeUpload: () => this.publisher.hold(),
+        afterUpload: () => this.publisher.release(),
+      },
+      deps.log,
+    );
+  }
+
+  /** Kills the trainer's process group, if one runs; for an agent that is about to die of an internal error. */
+  abort(): void {
+    this.trainer?.signal("SIGKILL");
+  }
+
+  /** SIGTERM/SIGINT: handled like a spot notice (checkpoint, "interrupted", exit 75, no teardown). */
+  requestStop(signal: string): void {
+    if (this.stopRequest !== null) return;
+    this.stopRequest = signal;
+    this.deps.log.warn("stop-requested", { signal });
+    this.onStopRequest?.(signal);
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  private dispatch(event: RunEvent): void {
+    if (this.state === null) return;
+    const phaseBefore = this.state.record.phase;
+    this.state = applyEvent(this.state, event);
+    this.lastPublishMs = this.now();
+    const changedPhase = this.state.record.phase !== phaseBefore || event.type === "trainer-started" || event.type === "ended";
+    if (event.type === "checkpoint-uploaded" || event.type === "checkpoint-dropped") {
+      const checkpoint = this.state.record.checkpoint;
+      this.publisher.amendPending((record) => ({ ...record, checkpoint }));
+    }
+    this.publisher.publish(this.state.record, changedPhase);
+  }
+
+  private get record() {
+    if (this.state === null) throw new Error("record not started");
+    return this.state.record;
+  }
+
+  async run(): Promise<ExitCode> {
+    const { log, spec, layout } = this.deps;
+    log.info("agent-started", {
+      runId: spec.runId,
+      workdir: layout.workdir,
+      maxRuntimeMs: this.limits.maxRuntimeMs,
+      idleAfterMs: this.limits.idleAfterMs,
+      idleGpuPercent: this.limits.idleGpuPercent,
+      maxAttempts: spec.limits.maxAttempts,
+    });
+
+    let stored: { readonly json: unknown } | null;
+    try {
+      stored = await this.deps.store.readRecord();
+    } catch (error) {
+      log.error("record-read-failed", { key: layout.recordKey, error: describeError(error) });
+      return EXIT.internalError;
+    }
+    const previous = stored === null ? null : parseStoredRecord(stored.json, spec.runId, layout.checkpointKey);
+    if (stored !== null && previous === null) log.warn("record-unusable", { key: layout.recordKey, note: "not a record of this run; starting afresh" });
+
+    if (previous?.phase === "completed") {
+      log.info("already-completed", { runId: spec.runId, note: "not training again; tearing down" });
+      return this.teardown();
+    }
+
+    const phases = specPhases(spec);
+    this.state = startRecord({
+      runId: spec.runId,
+      previous,
+      atMs: this.agentStartedAtMs,
+      trainingPhases: phases.length,
+      firstPhaseEpochs: phases[0]?.epochs ?? spec.train.epochs,
+      usdPerHour: spec.pricing.usdPerHour,
+    });
+    this.publisher.publish(this.record, true);
+
+    await mkdir(layout.workdir, { recursive: true });
+    let resume: Resume | null = null;
+    let startNote: string | undefined;
+    if (this.record.attempts < spec.limits.maxAttempts && this.record.checkpoint !== null) {
+      ({ resume, note: startNote } = await this.prepareResume(this.record.checkpoint));
+    }
+    await this.restoreProgress();
+    // Files already on disk (the downloaded checkpoint; a previous container's) are not news.
+    for (const file of await scanCheckpoints(layout.workdir)) this.tracker.markShipped(file.path, file.signature);
+    const tail = new ProgressTail(layout.progressFile, (await stat(layout.progressFile).catch(() => null))?.size ?? 0);
+    if (this.record.attempts < spec.limits.maxAttempts) {
+      const problem = await this.prepareTrainerInputs();
+      if (problem !== null) return this.finish("failed", problem);
+    }
+
+    for (;;) {
+      if (this.record.attempts >= spec.limits.maxAttempts) {
+        return this.finish("failed", `attempts exhausted: ${this.record.attempts} of limits.maxAttempts = ${spec.limits.maxAttempts} used${startNote ? `; ${startNote}` : ""}`);
+      }
+      if (this.stopRequest !== null) return this.interrupted(`agent received ${this.stopRequest} before the trainer started`);
+      if (this.now() >= this.deadlineMs) return this.finish("timed-out", this.timeoutNote());
+
+      const outcome = await this.runAttempt(resume, tail, startNote);
+      switch (outcome.kind) {
+        case "spot": {
+          const deadline = this.spotDeadline(outcome.notice);
+          await this.shipper.shipFinal(deadline);
+          return this.interrupted(`spot interruption notice: ${outcome.notice.action}${outcome.notice.time ? ` at ${outcome.notice.time}` : ""}`);
+        }
+        case "signal":
+          await this.shipper.shipFinal(this.now() + SPOT_WARNING_MS - SPOT_SAFETY_MS);
+          return this.interrupted(`agent received ${outcome.signal}`);
+        case "hung":
+          await this.shipper.shipFinal();
+          return this.finish(
+            "hung",
+            `GPU utilisation below ${this.limits.idleGpuPercent}% for ${Math.round(outcome.idleForMs / 1000)} s during training (limit ${Math.round(this.limits.idleAfterMs / 1000)} s)`,
+          );
+        case "timed-out":
+          await this.shipper.shipFinal();
+          return this.finish("timed-out", this.timeoutNote());
+        case "exited": {
+          if (outcome.exit.code === 0) {
+            const completed = await this.complete();
+            if (completed !== null) return completed;
+            startNote = "retry: trainer exited 0 without a usable result.json";
+          } else {
+            startNote = `retry: trainer ${describeExit(outcome.exit)}`;
+          }
+          await this.shipper.shipFinal();
+          if (outcome.exit.code === TRAINER_EXIT_UNUSABLE_INPUTS) {
+            return this.finish("failed", `trainer ${describeExit(outcome.exit)}: its inputs are unusable (see its stderr); not retried`);
+          }
+          if (this.record.attempts >= spec.limits.maxAttempts) {
+            return this.finish("failed", `trainer failed on attempt ${this.record.attempts} of limits.maxAttempts = ${spec.limits.maxAttempts} (${startNote.replace(/^retry: /, "")})`);
+          }
+          const checkpoint = this.record.checkpoint;
+          if (checkpoint === null) resume = null;
+          else {
+            const prepared = await this.prepareResume(checkpoint);
+            resume = prepared.resume;
+            if (prepared.note) startNote += `; ${prepared.note}`;
+          }
+          log.warn("trainer-retry", { attempts: this.record.attempts, maxAttempts: spec.limits.maxAttempts, resume: resume?.path ?? null });
+          break;
+        }
+      }
+    }
+  }
+
+  private timeoutNote(): string {
+    return `max runtime of ${Math.round(this.limits.maxRuntimeMs / 1000)} s reached`;
+  }
+
+  private spotDeadline(notice: SpotNotice): number {
+    const at = Date.parse(notice.time);
+    const fallback = this.now() + SPOT_WARNING_MS;
+    return (Number.isFinite(at) && at > this.now() ? Math.min(at, fallback) : fallback) - SPOT_SAFETY_MS;
+  }
+
+  /**
+   * Puts the record's checkpoint at `<workdir>/phase-<k>/weights/last.pt`: the file already there if
+   * it is the one shipped, otherwise a verified download. Without it the trainer starts afresh.
+   */
+  private async prepareResume(checkpoint: CheckpointRef): Promise<{ resume: Resume | null; note?: string }> {
+    const path = this.deps.layout.lastCheckpointFile(checkpoint.phase);
+    const local = await signatureOf(path);
+    if (local !== null && this.tracker.isShipped(path, local)) return { resume: { path, phase: checkpoint.phase } };
+    try {
+      const started = this.now();
+      const got = await this.deps.transfer.downloadFile(checkpoint.key, path, checkpoint.sha256);
+      this.log.info("checkpoint-downloaded", { key: checkpoint.key, bytes: got.bytes, matched: got.matched, ms: this.now() - started });
+      if (got.matched === "metadata") {
+        this.dispatch({ type: "checkpoint-uploaded", atMs: this.now(), checkpoint: { ...checkpoint, sha256: got.sha256, bytes: got.bytes, epoch: null } });
+      }
+      const signature = await signatureOf(path);
+      if (signature !== null) this.tracker.markShipped(path, signature);
+      return { resume: { path, phase: checkpoint.phase } };
+    } catch (error) {
+      const note = `checkpoint ${checkpoint.key} could not be restored (${describeError(error)}); starting afresh`;
+      this.log.error("checkpoint-restore-failed", { key: checkpoint.key, error: describeError(error) });
+      // The object stays in S3 for a person to inspect, but the fresh run's checkpoints replace it.
+      this.dispatch({ type: "checkpoint-dropped", atMs: this.now() });
+      return { resume: null, note };
+    }
+  }
+
+  /**
+   * Starting weights from S3 and the W&B key from SSM, fetched once before the first launch.
+   * Returns why the run cannot start, or null.
+   */
+  private async prepareTrainerInputs(): Promise<string | null> {
+    const { spec, layout, log } = this.deps;
+    const inputs: Record<string, string> = {};
+    const location = parseS3Uri(spec.model);
+    if (location !== null) {
+      const path = localModelPath(layout.workdir, location.key);
+      try {
+        if ((await stat(path).catch(() => null)) === null) {
+          const started = this.now();
+          await this.deps.fetchModel(spec.model, path);
+          log.info("model-downloaded", { uri: spec.model, path, ms: this.now() - started });
+        }
+        inputs.YOLO_TRAIN_MODEL = path;
+      } catch (error) {
+        log.error("model-download-failed", { uri: spec.model, error: describeError(error) });
+        return `the starting weights ${spec.model} could not be downloaded: ${describeError(error)}`;
+      }
+    }
+    if (spec.tracking.kind === "wandb") {
+      const parameter = spec.tracking.apiKeyParameter;
+      try {
+        inputs.WANDB_API_KEY = await this.deps.readSecret(parameter);
+        log.info("tracking-key-read", { parameter });
+      } catch (error) {
+        log.error("tracking-key-failed", { parameter, error: describeError(error) });
+        return `the W&B API key could not be read from SSM parameter ${parameter}: ${describeError(error)}`;
+      }
+    }
+    this.trainerInputs = inputs;
+    return null;
+  }
+
+  /** Brings back the earlier nodes' progress lines so the trainer appends to them. Best effort. */
+  private async restoreProgress(): Promise<void> {
+    const file = this.deps.layout.progressFile;
+    try {
+      const local = await stat(file).catch(() => null);
+      const remote = await this.deps.store.readProgress();
+      if (remote !== null && (local === null || local.size < remote.length)) await writeFile(file, remote);
+    } catch (error) {
+      this.log.warn("progress-restore-failed", { error: describeError(error) });
+    }
+  }
+
+  private async runAttempt(resume: Resume | null, tail: ProgressTail, note: string | undefined): Promise<Outcome> {
+    const { config, layout, spec, log } = this.deps;
+    const env: NodeJS.ProcessEnv = { ...process.env, YOLO_TRAIN_RUN_SPEC: config.runSpecPath, YOLO_TRAIN_WORKDIR: layout.workdir, YOLO_TRAIN_SCRATCH: config.scratch };
+    for (const name of ["YOLO_TRAIN_RESUME", "YOLO_TRAIN_RESUME_PHASE", "YOLO_TRAIN_MODEL", "WANDB_API_KEY"]) delete env[name];
+    Object.assign(env, this.trainerInputs);
+    if (resume !== null) {
+      env.YOLO_TRAIN_RESUME = resume.path;
+      env.YOLO_TRAIN_RESUME_PHASE = String(resume.phase);
+    }
+    const launchNote = [note, resume ? `resuming phase ${resume.phase} from ${resume.path}` : "fresh start"].filter(Boolean).join("; ");
+    this.dispatch({ type: "trainer-started", atMs: this.now(), note: launchNote });
+    const trainer = this.deps.startTrainer({ command: config.trainerCommand, env, cwd: layout.workdir });
+    this.trainer = trainer;
+    log.info("trainer-started", { pid: trainer.pid ?? null, attempt: this.record.attempts, maxAttempts: spec.limits.maxAttempts, resume: resume?.path ?? null });
+
+    let settle!: (outcome: Outcome) => void;
+    const decided = new Promise<Outcome>((resolve) => {
+      let done = false;
+      settle = (outcome) => {
+        if (done) return;
+        done = true;
+        resolve(outcome);
+      };
+    });
+    void trainer.exited.then((exit) => settle({ kind: "exited", exit }));
+    this.onStopRequest = (signal) => settle({ kind: "signal", signal });
+    if (this.stopRequest !== null) settle({ kind: "signal", signal: this.stopRequest });
+
+    let epochLinesThisLaunch = 0;
+    let idle: IdleState = NOT_IDLE;
+    const queued = new Map<string, string>();
+
+    const readProgress = async (): Promise<void> => {
+      const { epochs, invalid } = await tail.read();
+      for (const reason of invalid) log.warn("progress-line-invalid", { reason });
+      for (const progress of epochs) {
+        epochLinesThisLaunch++;
+        this.dispatch({ type: "epoch", atMs: this.now(), progress });
+        log.info("epoch", { phase: progress.phase, phases: progress.phases, epoch: progress.epoch, epochs: progress.epochs, imagesPerSecond: progress.imagesPerSecond });
+      }
+    };
+
+    const onError = (what: string) => (error: unknown) => log.warn(`${what}-failed`, { error: describeError(error) });
+    const watcher = new Ticker(
+      config.watchMs,
+      async () => {
+        await readProgress();
+        for (const file of await scanCheckpoints(layout.workdir)) {
+          if (!this.tracker.observe(file.path, file.signature)) continue;
+          const id = `${file.signature.ino}:${file.signature.size}:${file.signature.mtimeMs}`;
+          if (queued.get(file.path) === id) continue;
+          queued.set(file.path, id);
+          void this.shipper.shipStable(file).catch(onError("checkpoint-ship"));
+        }
+        if (this.now() - this.lastPublishMs >= RECORD_TICK_MS) this.dispatch({ type: "tick", atMs: this.now() });
+      },
+      onError("watch"),
+    ).start();
+    const spot = new Ticker(
+      config.spotPollMs,
+      async () => {
+        const notice = await this.deps.spotNotice();
+        if (notice !== null) {
+          log.warn("spot-notice", { action: notice.action, terminationTime: notice.time });
+          settle({ kind: "spot", notice });
+        }
+      },
+      onError("spot-poll"),
+    ).start(true);
+    const gpu = new Ticker(
+      config.gpuPollMs,
+      async () => {
+        // Start-up and data loading leave the GPU idle legitimately: the clock starts with the first epoch line.
+        if (epochLinesThisLaunch === 0) return;
+        const utilisation = await this.deps.sampleGpu();
+        const verdict = observeGpu(idle, { atMs: this.now(), utilisation }, this.limits);
+        idle = verdict.state;
+        if (verdict.idle) log.info("gpu-idle", { utilisation, idleForMs: verdict.idleForMs });
+        if (verdict.hung) {
+          log.warn("gpu-hung", { idleForMs: verdict.idleForMs });
+          settle({ kind: "hung", idleForMs: verdict.idleForMs });
+        }
+      },
+      onError("gpu-sample"),
+    ).start();
+    const runtimeTimer = setTimeout(() => settle({ kind: "timed-out" }), Math.max(0, this.deadlineMs - this.now()));
+
+    const outcome = await decided;
+    watcher.stop();
+    spot.stop();
+    gpu.stop();
+    clearTimeout(runtimeTimer);
+    this.onStopRequest = null;
+
+    let exit: TrainerExit;
+    if (outcome.kind === "exited") exit = outcome.exit;
+    else {
+      log.warn("trainer-stopping", { reason: outcome.kind, graceMs: config.stopGraceMs });
+      exit = await trainer.stop(config.stopGraceMs);
+    }
+    // Leftover processes of the group (dataloader or DDP workers) must not write on or hold the GPU.
+    if (!(await trainer.killGroup())) log.warn("trainer-group-lingers", { pid: trainer.pid ?? null });
+    this.dispatch({ type: "trainer-exited", atMs: this.now() });
+    log.info("trainer-exited", { code: exit.code, signal: exit.signal, reason: outcome.kind });
+    await readProgress().catch(onError("watch"));
+    // An upload the watcher started may still run: every path after this ships through the same
+    // serial shipper (shipFinal queues behind it), and the model uploads after success need not wait.
+    return outcome;
+  }
+
+  /** Trainer exited 0: ship the model and finish; null when result.json is unusable (then it is a failure). */
+  private async complete(): Promise<ExitCode | null> {
+    const { layout, transfer, log, spec } = this.deps;
+    let result: TrainerResult;
+    try {
+      const parsed = parseTrainerResult(await readFile(layout.resultFile, "utf8"), layout.workdir);
+      if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+      result = parsed.result;
+      for (const path of [result.best, result.onnx]) if (!(await stat(path)).isFile()) throw new Error(`${path} is not a file`);
+    } catch (error) {
+      log.error("result-unusable", { file: layout.resultFile, error: describeError(error) });
+      return null;
+    }
+    log.info("trainer-succeeded", { status: result.status, metrics: result.metrics });
+    this.dispatch({ type: "uploading", atMs: this.now() });
+    const keys = layout.modelKeys;
+    let digests: CompletedModel["digests"];
+    try {
+      // The final last.pt goes up beside the model, in parallel (teardown waits for the slowest
+      // upload, not for their sum): the record then names the last epoch, and a relaunch after a
+      // failed model upload resumes to "already complete" instead of training an epoch again.
+      const [best, onnx, resultDigest] = await Promise.all([
+        transfer.uploadFile({ path: result.best, key: keys.best }),
+        transfer.uploadFile({ path: result.onnx, key: keys.onnx }),
+        transfer.uploadFile({ path: layout.resultFile, key: keys.result, contentType: "application/json" }),
+        this.shipper.shipFinal(),
+      ]);
+      digests = { best, onnx, result: resultDigest };
+    } catch (error) {
+      await this.shipper.idle();
+      return this.finish("failed", `training finished but the model upload failed: ${describeError(error)}`);
+    }
+    const artifacts: ModelArtifacts = { best: keys.best, onnx: keys.onnx, result: keys.result };
+    let note: string | undefined;
+    if (this.deps.publishModel) {
+      try {
+        await this.deps.publishModel({ spec, result, artifacts, digests });
+      } catch (error) {
+        note = `OTA publishing failed: ${describeError(error)}`;
+        log.error("publish-failed", { error: describeError(error) });
+      }
+    }
+    return this.finish("completed", note, { metrics: result.metrics, artifacts });
+  }
+
+  private async writeFinal(phase: EndPhase, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts } = {}): Promise<boolean> {
+    this.dispatch({ type: "ended", atMs: this.now(), phase, ...(note !== undefined ? { note } : {}), ...extra });
+    this.log.info("run-ended", { phase, note: note ?? null, attempts: this.record.attempts, billedSeconds: this.record.billedSeconds, estimatedCostUsd: this.record.estimatedCostUsd });
+    try {
+      await this.publisher.flush();
+      return true;
+    } catch (error) {
+      this.log.error("final-record-failed", { phase, error: describeError(error) });
+      return false;
+    }
+  }
+
+  /** Records an end state and tears down. */
+  private async finish(phase: Exclude<EndPhase, "interrupted">, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts } = {}): Promise<ExitCode> {
+    const written = await this.writeFinal(phase, note, extra);
+    const code = await this.teardown();
+    return written ? code : EXIT.internalError;
+  }
+
+  /** Records "interrupted" and leaves the node to the group (no teardown). */
+  private async interrupted(note: string): Promise<ExitCode> {
+    await this.writeFinal("interrupted", note);
+    return EXIT.interrupted;
+  }
+
+  private async teardown(): Promise<ExitCode> {
+    try {
+      await this.deps.teardown();
+      return EXIT.done;
+    } catch (error) {
+      this.log.error("teardown-failed", { error: describeError(error) });
+      return EXIT.internalError;
+    }
+  }
+}

@@ -1,0 +1,3 @@
+from ultralytics.engine.model import YOLO
+
+__all__ = ("YOLO",)

@@ -1,0 +1,234 @@
+"""One training run as the run spec describes it, per docs/node-runtime.md.
+
+Phase by phase (one phase without `progressive`): phase k starts from the spec's model (k = 0)
+or from phase k-1's best weights, or resumes from YOLO_TRAIN_RESUME when the agent names a
+checkpoint of phase k. A checkpoint of a finished phase is not resumed (ultralytics cannot); the
+run goes on with the next phase, or, after the last one, reports "already-complete". Then the
+final weights are evaluated and exported to ONNX, and result.json is written last.
+
+Exit status: 0 done; 2 the inputs are unusable (spec, model, data, tracking credentials), so a
+retry would fail the same way; 1 training, evaluation or export failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import tracking
+from .checkpoint import is_nothing_to_resume, read_checkpoint
+from .data import DEFAULT_MOUNT, data_argument
+from .records import numbers, write_json_atomically
+from .spec import InputError, Phase, RunSpec, load_run_spec
+
+# ONNX opset of the exported model: 17 is read by every ONNX Runtime since 1.11 and TensorRT 8.6,
+# so the edge boxes' runtime does not have to follow the training image's torch.
+ONNX_OPSET = 17
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main() -> int:
+    try:
+        return run(os.environ)
+    except InputError as error:
+        print(f"train.py: {tracking.redact(str(error), os.environ)}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    except Exception:  # noqa: BLE001 - report, exit non-zero, let the agent decide on a retry
+        print(tracking.redact(traceback.format_exc(), os.environ), file=sys.stderr, flush=True)
+        print("train.py: training failed (see above)", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+
+
+def run(env: os._Environ[str] | dict[str, str]) -> int:
+    spec_path = env.get("YOLO_TRAIN_RUN_SPEC")
+    if not spec_path:
+        raise InputError("YOLO_TRAIN_RUN_SPEC is not set: it must name the run spec JSON file")
+    spec = load_run_spec(spec_path)
+
+    scratch = Path(env.get("YOLO_TRAIN_SCRATCH") or "/scratch")
+    workdir = Path(env.get("YOLO_TRAIN_WORKDIR") or scratch / "runs" / spec.run_id)
+    resume, resume_phase = resume_request(env, spec)
+    model = model_weights(spec, env)
+    workdir.mkdir(parents=True, exist_ok=True)
+    result_path = workdir / "result.json"
+    result_path.unlink(missing_ok=True)  # never leave a previous attempt's result for the agent to read
+
+    data = data_argument(spec.data, workdir, env.get("YOLO_TRAIN_DATA_MOUNT") or DEFAULT_MOUNT)
+    env.update(tracking.run_environment(spec, env))
+    make_importable_by_workers(env)
+
+    from ultralytics import YOLO, settings
+
+    applied = tracking.apply_settings(settings, {**tracking.wanted_settings(spec.tracking.get("kind", "off")), **directories(scratch)})
+    log(f"run {spec.run_id}: {len(spec.phases)} phase(s), device {spec.device}, tracking {spec.tracking.get('kind')} ({sorted(k for k, v in applied.items() if v is True) or 'no integrations'})")
+
+    from .hooks import HOOKS_ENV, YoloTrainDetectionTrainer
+
+    training_seconds = 0.0
+    trained = False
+    weights = model
+    first = resume_phase if resume else 0
+    for phase in spec.phases[first:]:
+        phase_dir = workdir / phase.name
+        env[HOOKS_ENV] = json.dumps(hooks_settings(spec, phase, workdir))
+        env.update(tracking.phase_environment(spec, phase))
+        started = time.monotonic()
+        if resume and phase.index == first:
+            save_dir = resume_phase_training(YOLO, YoloTrainDetectionTrainer, spec, phase, resume, data, phase_dir)
+            if save_dir is None:
+                # Finished before this attempt: its best.pt if this node still has it, else the final checkpoint.
+                weights = first_file(phase_dir / "weights" / "best.pt", Path(resume))
+                continue
+        else:
+            save_dir = fresh_phase_training(YOLO, YoloTrainDetectionTrainer, spec, phase, weights, data, workdir, keep=resume)
+        training_seconds += time.monotonic() - started
+        trained = True
+        # best.pt; a resumed phase whose best epoch came before the interruption may have none on
+        # this node, and then its final last.pt is what it hands on.
+        weights = first_file(save_dir / "weights" / "best.pt", save_dir / "weights" / "last.pt")
+
+    final = spec.final_phase
+    log(f"evaluating {weights}")
+    evaluation = YOLO(weights).val(data=data, imgsz=final.imgsz, device=0, project=str(workdir), name="val", exist_ok=True, plots=False)
+    metrics = numbers(getattr(evaluation, "results_dict", {}) or {})
+    log(f"exporting {weights} to ONNX (opset {ONNX_OPSET}, imgsz {final.imgsz})")
+    exported = YOLO(weights).export(format="onnx", imgsz=final.imgsz, opset=ONNX_OPSET, simplify=True, dynamic=False, half=False, batch=1)
+    onnx = Path(str(exported))
+    if not onnx.is_file():
+        raise RuntimeError(f"ONNX export returned {exported!r}, which is not a file")
+
+    result = {
+        "status": "completed" if trained else "already-complete",
+        "best": str(weights),
+        "onnx": str(onnx),
+        "metrics": metrics,
+        "trainingSeconds": round(training_seconds, 1),
+    }
+    write_json_atomically(result_path, result)
+    log(f"{result['status']}: {result_path}")
+    return EXIT_OK
+
+
+def resume_request(env: Mapping[str, str], spec: RunSpec) -> tuple[str | None, int]:
+    resume = env.get("YOLO_TRAIN_RESUME") or None
+    raw_phase = env.get("YOLO_TRAIN_RESUME_PHASE") or "0"
+    try:
+        phase = int(raw_phase)
+    except ValueError as error:
+        raise InputError(f"YOLO_TRAIN_RESUME_PHASE {raw_phase!r} is not a phase number") from error
+    if resume is None:
+        return None, 0
+    if not Path(resume).is_file():
+        raise InputError(f"YOLO_TRAIN_RESUME {resume} is not a file")
+    if not 0 <= phase < len(spec.phases):
+        raise InputError(f"YOLO_TRAIN_RESUME_PHASE {phase} is not a phase of this run (0 to {len(spec.phases) - 1})")
+    return resume, phase
+
+
+def model_weights(spec: RunSpec, env: Mapping[str, str]) -> str:
+    """The spec's weights name (ultralytics downloads it), or the local copy of an s3:// model."""
+    if not spec.model.startswith("s3://"):
+        return spec.model
+    local = env.get("YOLO_TRAIN_MODEL")
+    if not local:
+        raise InputError(f"model {spec.model} is in S3: the agent must download it and pass its path in YOLO_TRAIN_MODEL")
+    if not Path(local).is_file():
+        raise InputError(f"YOLO_TRAIN_MODEL {local} (the copy of {spec.model}) is not a file")
+    return local
+
+
+def directories(scratch: Path) -> dict[str, str]:
+    """Where ultralytics keeps downloaded datasets and weights: the node's scratch disk."""
+    return {"datasets_dir": str(scratch / "datasets"), "weights_dir": str(scratch / "weights")}
+
+
+def hooks_settings(spec: RunSpec, phase: Phase, workdir: Path) -> dict[str, Any]:
+    settings: dict[str, Any] = {"progress": str(workdir / "progress.jsonl"), "phase": phase.index, "phases": len(spec.phases)}
+    if spec.tracking.get("kind") == "wandb":
+        name = f"{spec.run_id}-{phase.name}"
+        settings["wandb"] = {"project": str(spec.tracking["project"]), "name": name, "id": name}
+    return settings
+
+
+def fresh_phase_training(YOLO: Any, trainer: type, spec: RunSpec, phase: Phase, weights: str, data: str, workdir: Path, keep: str | None) -> Path:
+    phase_dir = workdir / phase.name
+    # Left over from an attempt that failed before its first checkpoint: start clean, as ultralytics'
+    # own DDP launch does, so results and weights of two attempts never mix.
+    if phase_dir.exists() and not (keep and _inside(Path(keep), phase_dir)):
+        shutil.rmtree(phase_dir)
+    log(f"{phase.name}: training {weights} for {phase.epochs} epochs at imgsz {phase.imgsz}")
+    arguments = {
+        **spec.hyperparameters,
+        "data": data,
+        "epochs": phase.epochs,
+        "imgsz": phase.imgsz,
+        "batch": spec.batch,
+        "device": spec.device,
+        "project": str(workdir),
+        "name": phase.name,
+        "exist_ok": True,
+    }
+    model = YOLO(weights)
+    model.train(trainer=trainer, **arguments)
+    return trained_save_dir(model, phase_dir)
+
+
+def resume_phase_training(YOLO: Any, trainer: type, spec: RunSpec, phase: Phase, checkpoint: str, data: str, phase_dir: Path) -> Path | None:
+    """Resumes phase training from the checkpoint; None when that phase had already finished."""
+    state = read_checkpoint(checkpoint)
+    if state is not None and state.finished:
+        log(f"{phase.name}: checkpoint {checkpoint} is of a finished phase; nothing to resume")
+        return None
+    if state is not None and state.save_dir and Path(state.save_dir) != phase_dir:
+        log(f"warning: {checkpoint} trains into {state.save_dir}, not {phase_dir}; the agent watches {phase_dir}/weights")
+    log(f"{phase.name}: resuming from {checkpoint}")
+    model = YOLO(checkpoint)
+    try:
+        # ultralytics takes every other argument from the checkpoint; data only where the
+        # checkpoint's data yaml is not on this node, device because the node may differ.
+        model.train(trainer=trainer, resume=True, data=data, device=spec.device)
+    except Exception as error:
+        if is_nothing_to_resume(error):
+            log(f"{phase.name}: ultralytics says the run is finished; nothing to resume")
+            return None
+        raise
+    return trained_save_dir(model, phase_dir)
+
+
+def trained_save_dir(model: Any, expected: Path) -> Path:
+    save_dir = getattr(getattr(model, "trainer", None), "save_dir", None)
+    return Path(save_dir) if save_dir else expected
+
+
+def first_file(*candidates: Path) -> str:
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    raise RuntimeError("no weights to hand on: none of " + ", ".join(str(c) for c in candidates) + " exists")
+
+
+def make_importable_by_workers(env: Any) -> None:
+    """DDP workers import trainer.hooks by name: put this package's folder on their PYTHONPATH."""
+    app_dir = str(Path(__file__).resolve().parent.parent)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if app_dir not in parts:
+        env["PYTHONPATH"] = os.pathsep.join([app_dir, *parts])
+
+
+def log(message: str) -> None:
+    print(f"train.py: {message}", flush=True)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False

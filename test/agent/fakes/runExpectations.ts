@@ -1,0 +1,95 @@
+import type { AgentExit, AgentRun, NodeWorld } from "./nodeWorld";
+import type { RunRecord } from "./runRecordAuditor";
+import { checkpointHeader, sha256Hex, type StandInCheckpointHeader, type StandInEvent } from "./standInCheckpoint";
+
+/**
+ * Assertions the lifecycle scenarios share. They throw plain errors that carry the agent's output,
+ * so a failing scenario shows what the agent logged.
+ */
+
+/** Waits for the agent and checks its exit code. */
+export async function expectExit(agent: AgentRun, code: number): Promise<AgentExit> {
+  const exit = await agent.exit;
+  if (exit.code !== code) throw new Error(`agent (node ${agent.node}) exited ${String(exit.code)} (signal ${String(exit.signal)}), expected ${code}\n${agent.output}`);
+  return exit;
+}
+
+/** The one teardown a finished node asks for: itself, desired capacity decremented. */
+export function teardownOf(instanceId: string): Record<string, string> {
+  return { Action: "TerminateInstanceInAutoScalingGroup", InstanceId: instanceId, ShouldDecrementDesiredCapacity: "true" };
+}
+
+/** Every Auto Scaling call the run made, in order, as `{Action, ...parameters}`: compare with `[teardownOf(id), …]`. */
+export function autoScalingCalls(world: NodeWorld): Array<Record<string, string>> {
+  return world.asg.calls.map((c) => ({ Action: c.action, ...c.params }));
+}
+
+/** The run record as S3 holds it; fails when there is none. */
+export async function storedRecord(world: NodeWorld): Promise<RunRecord> {
+  const record = await world.record();
+  if (!record) throw new Error(`no run record at ${world.prefix}run.json; keys: ${(await world.allKeys()).join(", ")}`);
+  return record;
+}
+
+/** Keys under the run's prefix, without the prefix. */
+export async function runKeys(world: NodeWorld): Promise<string[]> {
+  return (await world.allKeys()).map((k) => (k.startsWith(world.prefix) ? k.slice(world.prefix.length) : `(outside the run prefix) ${k}`));
+}
+
+/**
+ * The record's checkpoint is in S3 whole (size and sha256 as recorded), is a stand-in `last.pt` of
+ * `expected.phase` and, when given, `expected.epoch`, and the record labels it with the phase and
+ * epoch the object holds; returns the object's header.
+ */
+export async function expectDurableCheckpoint(world: NodeWorld, record: RunRecord, expected: { phase: number; epoch?: number }): Promise<StandInCheckpointHeader> {
+  const checkpoint = record.checkpoint;
+  if (!checkpoint) throw new Error(`the ${record.phase} record names no checkpoint`);
+  if (checkpoint.key !== `${world.prefix}checkpoints/phase-${expected.phase}/last.pt`) throw new Error(`record names checkpoint ${checkpoint.key}`);
+  const bytes = await world.s3.getObject(world.bucket, checkpoint.key);
+  if (!bytes) throw new Error(`record names ${checkpoint.key}, which is not in S3`);
+  const header = checkpointHeader(bytes);
+  const epoch = expected.epoch ?? header.epoch;
+  const actual = { key: checkpoint.key, sha256: sha256Hex(bytes), bytes: bytes.length, kind: header.kind, phase: header.phase, epoch: header.epoch, recordedPhase: checkpoint.phase, recordedEpoch: checkpoint.epoch };
+  const wanted = { key: checkpoint.key, sha256: checkpoint.sha256, bytes: checkpoint.bytes, kind: "last", phase: expected.phase, epoch, recordedPhase: expected.phase, recordedEpoch: epoch };
+  if (JSON.stringify(actual) !== JSON.stringify(wanted)) throw new Error(`checkpoint in S3 ${JSON.stringify(actual)}\nexpected ${JSON.stringify(wanted)}`);
+  return header;
+}
+
+/** The stand-in's events of one trainer process (by start order, 1-based). */
+export function eventsOfStart(events: readonly StandInEvent[], start: number): StandInEvent[] {
+  const starts = events.filter((e) => e.event === "start");
+  const pid = starts[start - 1]?.pid;
+  if (pid === undefined) throw new Error(`the trainer did not start ${start} times (${starts.length})`);
+  return events.filter((e) => e.pid === pid);
+}
+
+/** The newest checkpoint a trainer process wrote: `{phase, epoch}`. */
+export function lastCheckpointWritten(events: readonly StandInEvent[]): { phase: number; epoch: number } {
+  const last = [...events].reverse().find((e) => e.event === "checkpoint");
+  if (!last || last.phase === undefined || last.epoch === undefined) throw new Error("the trainer wrote no checkpoint");
+  return { phase: last.phase, epoch: last.epoch };
+}
+
+/** Phase names of the record's history, in order, consecutive repeats collapsed. */
+export function historyPhases(record: RunRecord): string[] {
+  const out: string[] = [];
+  for (const entry of record.history ?? []) if (out[out.length - 1] !== entry.phase) out.push(entry.phase);
+  return out;
+}
+
+/** Parsed lines of an uploaded progress.jsonl. */
+export function progressLines(bytes: Buffer | undefined): Array<{ phase: number; epoch: number; epochs: number }> {
+  if (!bytes) return [];
+  return bytes
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as { phase: number; epoch: number; epochs: number });
+}
+
+/** The checks every scenario ends with: no record ever named a missing or partial object; no trainer left running. */
+export async function expectCleanRun(world: NodeWorld): Promise<void> {
+  if (world.auditor.violations.length > 0) throw new Error(`run records named objects S3 did not hold whole:\n${world.auditor.violations.join("\n")}`);
+  const live = await world.survivingTrainers();
+  if (live.length > 0) throw new Error(`trainer processes still running after the agent exited: ${live.join(", ")}`);
+}

@@ -1,0 +1,131 @@
+import { createHash } from "crypto";
+import type { S3Fake } from "./s3Fake";
+import type { S3FaultProxy } from "./s3FaultProxy";
+import { checkpointHeader } from "./standInCheckpoint";
+
+/** The run record (`runs/<runId>/run.json`) as docs/node-runtime.md defines it. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly phase: "starting" | "training" | "uploading" | "completed" | "interrupted" | "hung" | "timed-out" | "failed";
+  readonly epoch?: number | null;
+  readonly epochs?: number | null;
+  readonly trainingPhase?: number | null;
+  readonly trainingPhases?: number | null;
+  readonly metrics?: Record<string, number> | null;
+  readonly imagesPerSecond?: number | null;
+  readonly attempts: number;
+  readonly interruptions: number;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly checkpoint?: { key: string; sha256: string; bytes: number; phase: number; epoch: number } | null;
+  readonly billedSeconds?: number | null;
+  readonly trainingSeconds?: number | null;
+  readonly estimatedCostUsd?: number | null;
+  readonly artifacts?: { best?: string; onnx?: string; result?: string } | null;
+  readonly error?: string | null;
+  readonly history?: ReadonlyArray<{ phase: string; at?: string; time?: string }> | null;
+}
+
+/** A version of the run record as the agent sent it, and when. */
+export interface RecordedRunRecord {
+  readonly at: number;
+  readonly record: RunRecord;
+}
+
+/**
+ * Watches every run record the agent writes, at the moment it writes it (the proxy holds the
+ * PUT until the check is done), and checks that every object it names is already complete in
+ * S3: the checkpoint with the recorded size, sha256, phase and epoch; the model artifacts.
+ * A record naming a missing or partial object is a violation, whatever happens later.
+ *
+ * One case is not: checkpoints of a phase share one key, so between a newer checkpoint's upload
+ * completing and the record naming it, the record names a key that holds a newer, whole
+ * checkpoint. docs/node-runtime.md allows it (a resume then verifies the object against its own
+ * `sha256` metadata); the auditor lists it under {@link RunRecordAuditor.superseded}.
+ */
+export class RunRecordAuditor {
+  readonly versions: RecordedRunRecord[] = [];
+  /** Records naming an object that is missing, or differs from what the record says (size, sha256). */
+  readonly violations: string[] = [];
+  /**
+   * Records whose checkpoint `epoch` is not the epoch the object holds. The agent learns the epoch
+   * from progress.jsonl, which the trainer appends just after rewriting last.pt, so a checkpoint
+   * taken in between is labelled one epoch early: worth knowing, but not a missing object.
+   */
+  readonly mislabels: string[] = [];
+  /** Records naming a checkpoint key that already holds a newer whole checkpoint of the phase (allowed). */
+  readonly superseded: string[] = [];
+
+  constructor(
+    proxy: S3FaultProxy,
+    private readonly s3: S3Fake,
+    private readonly bucket: string,
+    prefix: string,
+  ) {
+    proxy.inspect(
+      (r) => r.method === "PUT" && r.bucket === bucket && r.key === `${prefix}run.json` && !/(^|&)(uploadId|partNumber)=/.test(r.query),
+      async (request, body) => this.audit(request.startedAt, body),
+    );
+  }
+
+  /** The phases the record went through, consecutive repeats collapsed. */
+  get phases(): string[] {
+    const out: string[] = [];
+    for (const { record } of this.versions) if (out[out.length - 1] !== record.phase) out.push(record.phase);
+    return out;
+  }
+
+  private checkCheckpoint(where: string, checkpoint: NonNullable<RunRecord["checkpoint"]>, bytes: Buffer, metadata: Record<string, string>): void {
+    const hash = createHash("sha256").update(bytes).digest();
+    let header: ReturnType<typeof checkpointHeader> | undefined;
+    try {
+      header = checkpointHeader(bytes);
+    } catch (error) {
+      this.violations.push(`${where}: checkpoint ${checkpoint.key} is not a whole stand-in checkpoint: ${(error as Error).message}`);
+    }
+    const sameBytes = checkpoint.sha256 === hash.toString("hex") || checkpoint.sha256 === hash.toString("base64");
+    if (!sameBytes) {
+      const wholeNewer =
+        metadata.sha256 === hash.toString("hex") && header?.phase === checkpoint.phase && (checkpoint.epoch === null || header.epoch > checkpoint.epoch);
+      if (wholeNewer && header) {
+        this.superseded.push(`${where} names ${checkpoint.key} at epoch ${String(checkpoint.epoch)}; S3 already holds epoch ${header.epoch}`);
+        return;
+      }
+      this.violations.push(`${where} names checkpoint ${checkpoint.key} with sha256 ${checkpoint.sha256}, but S3 holds ${hash.toString("hex")}`);
+    }
+    if (checkpoint.bytes !== bytes.length) {
+      this.violations.push(`${where} names checkpoint ${checkpoint.key} of ${checkpoint.bytes} bytes, but S3 holds ${bytes.length}`);
+    }
+    if (header === undefined) return;
+    if (header.phase !== checkpoint.phase) {
+      this.violations.push(`${where} says phase ${checkpoint.phase}, but the object is phase ${header.phase}`);
+    } else if (sameBytes && header.epoch !== checkpoint.epoch) {
+      this.mislabels.push(`${where} says phase ${checkpoint.phase} epoch ${checkpoint.epoch}, but the object is phase ${header.phase} epoch ${header.epoch}`);
+    }
+  }
+
+  private async audit(at: number, body: Buffer): Promise<void> {
+    let record: RunRecord;
+    try {
+      record = JSON.parse(body.toString("utf8")) as RunRecord;
+    } catch {
+      this.violations.push(`run record at ${at} is not JSON: ${body.subarray(0, 80).toString("utf8")}`);
+      return;
+    }
+    this.versions.push({ at, record });
+    const where = `run record #${this.versions.length} (${record.phase})`;
+    const checkpoint = record.checkpoint;
+    if (checkpoint) {
+      const object = await this.s3.getObjectWithMetadata(this.bucket, checkpoint.key);
+      if (object === undefined) {
+        this.violations.push(`${where} names checkpoint ${checkpoint.key}, which is not in S3`);
+      } else {
+        this.checkCheckpoint(where, checkpoint, object.bytes, object.metadata);
+      }
+    }
+    for (const [name, key] of Object.entries(record.artifacts ?? {})) {
+      if (typeof key !== "string") continue;
+      if ((await this.s3.getObject(this.bucket, key)) === undefined) this.violations.push(`${where} names artifact ${name} ${key}, which is not in S3`);
+    }
+  }
+}

@@ -1,0 +1,169 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { Readable } from "stream";
+import { RunRecordAuditor } from "./runRecordAuditor";
+import { localS3Client, S3Fake } from "./s3Fake";
+import type { S3FaultProxy } from "./s3FaultProxy";
+import { sha256Hex } from "./standInCheckpoint";
+
+const BUCKET = "yolo-train-test-artifacts";
+let s3: S3Fake;
+let proxy: S3FaultProxy;
+let viaProxy: S3Client;
+beforeEach(async () => {
+  s3 = await S3Fake.start([BUCKET]);
+  proxy = s3.proxy;
+  viaProxy = localS3Client(s3.endpoint);
+});
+afterEach(async () => {
+  viaProxy.destroy();
+  await s3.close();
+});
+
+/** A stand-in checkpoint's bytes, as standInTrainer.js writes them. */
+function checkpoint(phase: number, epoch: number, size = 4096): Buffer {
+  const header = Buffer.from(JSON.stringify({ magic: "YOLO-TRAIN-STANDIN-CHECKPOINT", kind: "last", runId: "r", phase, epoch }) + "\n");
+  return Buffer.concat([header, Buffer.alloc(size - header.length, epoch)]);
+}
+
+describe("S3Fake and S3FaultProxy", () => {
+  it("store what the SDK puts through the proxy, streamed (aws-chunked) bodies decoded, and record each request", async () => {
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "runs/r/a b.txt", Body: "hello" }));
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "runs/r/stream", Body: Readable.from([Buffer.from("streamed ")]), ContentLength: 9 }));
+    const got = await viaProxy.send(new GetObjectCommand({ Bucket: BUCKET, Key: "runs/r/a b.txt" }));
+    expect(await got.Body!.transformToString()).toBe("hello");
+    expect((await s3.getObject(BUCKET, "runs/r/stream"))?.toString()).toBe("streamed ");
+    expect(await s3.listKeys(BUCKET)).toEqual(["runs/r/a b.txt", "runs/r/stream"]);
+    expect(proxy.requests.map((r) => [r.method, r.key, r.status])).toEqual([
+      ["PUT", "runs/r/a b.txt", 200],
+      ["PUT", "runs/r/stream", 200],
+      ["GET", "runs/r/a b.txt", 200],
+    ]);
+    expect(proxy.writes).toHaveLength(2);
+  });
+
+  it("checks streamed uploads' trailing checksums and echoes the checksum as S3 does", async () => {
+    const answer = await viaProxy.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: "summed", Body: Readable.from([Buffer.from("checked ")]), ContentLength: 8, ChecksumAlgorithm: "SHA256" }),
+    );
+    expect(answer.ChecksumSHA256).toBe(Buffer.from(sha256Hex(Buffer.from("checked ")), "hex").toString("base64"));
+  });
+
+  it("refuses a body whose checksum does not match with BadDigest, and stores nothing", async () => {
+    const wrong = Buffer.from(sha256Hex(Buffer.from("other")), "hex").toString("base64");
+    await expect(viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "damaged", Body: Buffer.from("payload"), ChecksumSHA256: wrong }))).rejects.toMatchObject({
+      name: "BadDigest",
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(await s3.listKeys(BUCKET)).toEqual([]);
+  });
+
+  it("passes multipart uploads through whole", async () => {
+    const body = Buffer.alloc(11 * 1024 * 1024, 3);
+    await new Upload({ client: viaProxy, params: { Bucket: BUCKET, Key: "big", Body: body, ChecksumAlgorithm: "SHA256" }, partSize: 5 * 1024 * 1024 }).done();
+    expect(sha256Hex((await s3.getObject(BUCKET, "big"))!)).toBe(sha256Hex(body));
+    expect(proxy.requests.filter((r) => /partNumber=/.test(r.query))).toHaveLength(3);
+  });
+
+  it("fails every request inside a failEvery:1 window with S3's InternalError, without reaching S3", async () => {
+    proxy.injectFaults([{ forMs: 60_000, failEvery: 1, status: 500 }]);
+    await expect(viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "k", Body: "x" }))).rejects.toMatchObject({ name: "InternalError", $metadata: { httpStatusCode: 500 } });
+    // The SDK's own retries (3 attempts) all failed too.
+    expect(proxy.failures).toHaveLength(3);
+    expect(await s3.listKeys(BUCKET)).toEqual([]);
+  });
+
+  it("answers 503 SlowDown when asked, which the SDK retries", async () => {
+    proxy.injectFaults([{ forMs: 60_000, failEvery: 2, status: 503 }]);
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "k1", Body: "x" }));
+    const second = await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "k2", Body: "y" }));
+    expect(second.$metadata.attempts).toBe(2);
+    expect(proxy.requests.map((r) => r.status)).toEqual([200, 503, 200]);
+  });
+
+  it("counts request windows in requests, then moves to the next window", async () => {
+    proxy.injectFaults([{ requests: 2, failEvery: 1 }, { requests: 2, failEvery: 2, status: 503 }]);
+    const put = (key: string): Promise<unknown> => viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: "x" }));
+    await put("k1"); // fails twice (window 1), then passes (window 2, first request)
+    await put("k2"); // 503 (window 2, second request), then passes (no window left)
+    expect(proxy.requests.map((r) => r.status)).toEqual([500, 500, 200, 503, 200]);
+  });
+
+  it("holds answers back in a slow window and stops after it ends", async () => {
+    proxy.injectFaults([{ forMs: 400, delayMs: 300 }]);
+    const started = Date.now();
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "slow", Body: "x" }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "fast", Body: "x" }));
+    expect(proxy.requests.map((r) => r.fault)).toEqual(["delayed", "none"]);
+  });
+});
+
+describe("RunRecordAuditor", () => {
+  const prefix = "runs/r/";
+  const putRecord = (record: object): Promise<unknown> => viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}run.json`, Body: JSON.stringify(record) }));
+
+  it("accepts a record naming a checkpoint that is whole in S3", async () => {
+    const auditor = new RunRecordAuditor(proxy, s3, BUCKET, prefix);
+    const bytes = checkpoint(0, 2);
+    await s3.putObject(BUCKET, `${prefix}checkpoints/phase-0/last.pt`, bytes);
+    await putRecord({ phase: "training", checkpoint: { key: `${prefix}checkpoints/phase-0/last.pt`, sha256: sha256Hex(bytes), bytes: bytes.length, phase: 0, epoch: 2 } });
+    expect(auditor.violations).toEqual([]);
+    expect(auditor.phases).toEqual(["training"]);
+  });
+
+  it("reports a record naming a checkpoint S3 does not have yet", async () => {
+    const auditor = new RunRecordAuditor(proxy, s3, BUCKET, prefix);
+    await putRecord({ phase: "training", checkpoint: { key: `${prefix}checkpoints/phase-0/last.pt`, sha256: "00", bytes: 1, phase: 0, epoch: 1 } });
+    expect(auditor.violations).toEqual([`run record #1 (training) names checkpoint ${prefix}checkpoints/phase-0/last.pt, which is not in S3`]);
+  });
+
+  it("reports a record whose checkpoint differs from the object (a partial or older upload)", async () => {
+    const auditor = new RunRecordAuditor(proxy, s3, BUCKET, prefix);
+    const bytes = checkpoint(0, 2);
+    await s3.putObject(BUCKET, `${prefix}checkpoints/phase-0/last.pt`, bytes.subarray(0, 40));
+    await putRecord({ phase: "interrupted", checkpoint: { key: `${prefix}checkpoints/phase-0/last.pt`, sha256: sha256Hex(bytes), bytes: bytes.length, phase: 0, epoch: 3 } });
+    expect(auditor.violations).toHaveLength(3);
+    expect(auditor.violations).toEqual([
+      expect.stringMatching(/is not a whole stand-in checkpoint/),
+      expect.stringMatching(/with sha256 \w+, but S3 holds \w+$/),
+      expect.stringMatching(/of 4096 bytes, but S3 holds 40$/),
+    ]);
+  });
+
+  it("tells a checkpoint labelled with another epoch apart from a missing one", async () => {
+    const auditor = new RunRecordAuditor(proxy, s3, BUCKET, prefix);
+    const bytes = checkpoint(0, 3);
+    await s3.putObject(BUCKET, `${prefix}checkpoints/phase-0/last.pt`, bytes);
+    await putRecord({ phase: "training", checkpoint: { key: `${prefix}checkpoints/phase-0/last.pt`, sha256: sha256Hex(bytes), bytes: bytes.length, phase: 0, epoch: 2 } });
+    expect(auditor.violations).toEqual([]);
+    expect(auditor.mislabels).toEqual(["run record #1 (training) says phase 0 epoch 2, but the object is phase 0 epoch 3"]);
+  });
+
+  it("allows a record naming a key that already holds a newer whole checkpoint (one key per phase)", async () => {
+    const auditor = new RunRecordAuditor(proxy, s3, BUCKET, prefix);
+    const older = checkpoint(0, 2);
+    const newer = checkpoint(0, 3);
+    await s3.putObject(BUCKET, `${prefix}checkpoints/phase-0/last.pt`, newer, { sha256: sha256Hex(newer) });
+    await putRecord({ phase: "training", checkpoint: { key: `${prefix}checkpoints/phase-0/last.pt`, sha256: sha256Hex(older), bytes: older.length, phase: 0, epoch: 2 } });
+    expect(auditor.violations).toEqual([]);
+    expect(auditor.superseded).toEqual([`run record #1 (training) names ${prefix}checkpoints/phase-0/last.pt at epoch 2; S3 already holds epoch 3`]);
+  });
+
+  it("does not take an older object under the key for a newer one", async () => {
+    const auditor = new RunRecordAuditor(proxy, s3, BUCKET, prefix);
+    const older = checkpoint(0, 2);
+    const newer = checkpoint(0, 3);
+    await s3.putObject(BUCKET, `${prefix}checkpoints/phase-0/last.pt`, older, { sha256: sha256Hex(older) });
+    await putRecord({ phase: "training", checkpoint: { key: `${prefix}checkpoints/phase-0/last.pt`, sha256: sha256Hex(newer), bytes: newer.length, phase: 0, epoch: 3 } });
+    expect(auditor.violations).toEqual([expect.stringMatching(/with sha256 .* but S3 holds/)]);
+  });
+
+  it("reports artifacts named before they exist", async () => {
+    const auditor = new RunRecordAuditor(proxy, s3, BUCKET, prefix);
+    await s3.putObject(BUCKET, `${prefix}model/best.pt`, "w");
+    await putRecord({ phase: "completed", artifacts: { best: `${prefix}model/best.pt`, onnx: `${prefix}model/best.onnx` } });
+    expect(auditor.violations).toEqual([`run record #1 (completed) names artifact onnx ${prefix}model/best.onnx, which is not in S3`]);
+  });
+});

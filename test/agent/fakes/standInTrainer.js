@@ -1,0 +1,258 @@
+#!/usr/bin/env node
+/*
+ * A stand-in for docker/train.py (ultralytics) that keeps the trainer contract of
+ * docs/node-runtime.md without a GPU, so the lifecycle suite can run the real agent against it.
+ *
+ * Contract side (what the agent sees):
+ * - reads YOLO_TRAIN_RUN_SPEC, YOLO_TRAIN_WORKDIR, YOLO_TRAIN_RESUME, YOLO_TRAIN_RESUME_PHASE;
+ * - every epoch rewrites <workdir>/phase-<k>/weights/last.pt whole (one write, not atomic, as
+ *   ultralytics' save_model does), then best.pt, then appends one line to progress.jsonl
+ *   (ultralytics saves the model before its on_fit_epoch_end callbacks run);
+ * - at the end writes best.onnx beside best.pt and <workdir>/result.json, exit 0;
+ * - resuming from a checkpoint of the last epoch of the last phase reports "already-complete".
+ *
+ * Test side (never read by the agent), all optional environment variables:
+ *   STANDIN_LOG               JSON-lines journal of what happened (start, checkpoint, exit…), outside the workdir
+ *   STANDIN_EPOCH_MS          time per epoch (default 200)
+ *   STANDIN_STARTUP_MS        "data loading" before the first epoch, GPU idle meanwhile (default 0)
+ *   STANDIN_CHECKPOINT_BYTES  size of last.pt / best.pt (default 300000)
+ *   STANDIN_CRASH_AT_EPOCH    exit non-zero during this epoch (1-based, counted over all phases)
+ *   STANDIN_CRASH_ATTEMPTS    only the first N starts crash (default: every start); starts are counted in STANDIN_LOG
+ *   STANDIN_CRASH_CODE        exit status of a crash (default 1)
+ *   STANDIN_HANG_AT_EPOCH     during this epoch stop writing and idle the GPU, but keep running
+ *   STANDIN_GPU_FILE          file the stand-in keeps at its "GPU utilisation" (one line per GPU),
+ *                             for YOLO_TRAIN_GPU_QUERY="cat <file>"
+ *
+ * Checkpoint format (see standInCheckpoint.ts): one JSON header line, then filler bytes derived
+ * from (phase, epoch), so a test can tell exactly which checkpoint an object or a resume was.
+ */
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const crypto = require("crypto");
+
+const MAGIC = "YOLO-TRAIN-STANDIN-CHECKPOINT";
+const env = process.env;
+const logPath = env.STANDIN_LOG || "";
+
+function now() {
+  return Date.now();
+}
+
+function journal(event, fields) {
+  if (!logPath) return;
+  fs.appendFileSync(logPath, JSON.stringify({ event, pid: process.pid, at: now(), ...fields }) + "\n");
+}
+
+function intEnv(name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${raw}`);
+  return n;
+}
+
+function fail(message, code) {
+  process.stderr.write(`stand-in trainer: ${message}\n`);
+  journal("exit", { code, reason: message });
+  process.exit(code);
+}
+
+function previousStarts() {
+  if (!logPath || !fs.existsSync(logPath)) return 0;
+  return fs
+    .readFileSync(logPath, "utf8")
+    .split("\n")
+    .filter((line) => line.includes('"event":"start"')).length;
+}
+
+function setGpu(percent, gpus) {
+  if (!env.STANDIN_GPU_FILE) return;
+  fs.writeFileSync(env.STANDIN_GPU_FILE, `${percent}\n`.repeat(gpus));
+}
+
+function sha256(buffer) {
+  return crypto.createHash("sha256").update(buffer).digest("hex");
+}
+
+/** A checkpoint whose bytes depend only on (kind, runId, phase, epoch): AES-CTR keystream, fast even at hundreds of MiB. */
+function checkpointBytes(kind, runId, phase, epoch, size) {
+  const header = Buffer.from(JSON.stringify({ magic: MAGIC, kind, runId, phase, epoch }) + "\n");
+  const seed = crypto.createHash("sha256").update(`${kind}/${runId}/${phase}/${epoch}`).digest();
+  const cipher = crypto.createCipheriv("aes-128-ctr", seed.subarray(0, 16), seed.subarray(16, 32));
+  const body = cipher.update(Buffer.alloc(Math.max(0, size - header.length)));
+  return Buffer.concat([header, body]);
+}
+
+function readCheckpointHeader(file) {
+  const bytes = fs.readFileSync(file);
+  const newline = bytes.indexOf(10);
+  const { magic, ...header } = JSON.parse(bytes.subarray(0, newline).toString("utf8"));
+  if (magic !== MAGIC) throw new Error(`${file} is not a stand-in checkpoint`);
+  return { header, sha256: sha256(bytes), bytes: bytes.length };
+}
+
+/** Deterministic metrics that improve with the overall epoch number. */
+function metricsAt(overallEpoch) {
+  const progress = 1 - 1 / (1 + overallEpoch / 4);
+  const round = (x) => Math.round(x * 1e5) / 1e5;
+  return {
+    metrics: {
+      "metrics/precision(B)": round(0.3 + 0.6 * progress),
+      "metrics/recall(B)": round(0.25 + 0.6 * progress),
+      "metrics/mAP50(B)": round(0.2 + 0.7 * progress),
+      "metrics/mAP50-95(B)": round(0.1 + 0.5 * progress),
+    },
+    losses: {
+      "train/box_loss": round(1.6 - progress),
+      "train/cls_loss": round(2.4 - 1.5 * progress),
+      "train/dfl_loss": round(1.3 - 0.4 * progress),
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main() {
+  const specPath = env.YOLO_TRAIN_RUN_SPEC;
+  const workdir = env.YOLO_TRAIN_WORKDIR;
+  if (!specPath) fail("YOLO_TRAIN_RUN_SPEC is not set", 2);
+  if (!workdir) fail("YOLO_TRAIN_WORKDIR is not set", 2);
+  const spec = JSON.parse(fs.readFileSync(specPath, "utf8"));
+  const phases = spec.train.progressive ?? [{ imgsz: spec.train.imgsz, epochs: spec.train.epochs }];
+  const gpus = spec.train.gpus ?? 1;
+  const epochMs = intEnv("STANDIN_EPOCH_MS", 200);
+  const size = intEnv("STANDIN_CHECKPOINT_BYTES", 300_000);
+  const attempt = previousStarts() + 1;
+  const crashAt = intEnv("STANDIN_CRASH_AT_EPOCH", 0);
+  const crashAttempts = intEnv("STANDIN_CRASH_ATTEMPTS", Number.MAX_SAFE_INTEGER);
+  const hangAt = intEnv("STANDIN_HANG_AT_EPOCH", 0);
+  const startedAt = now();
+  /** Epochs of the phases before `phase`: epoch numbers counted over all phases. */
+  const overallBefore = (phase) => phases.slice(0, phase).reduce((sum, p) => sum + p.epochs, 0);
+
+  const resume = env.YOLO_TRAIN_RESUME || "";
+  const resumePhaseRaw = env.YOLO_TRAIN_RESUME_PHASE;
+  let resumed = null;
+  if (resume) {
+    if (!fs.existsSync(resume)) fail(`YOLO_TRAIN_RESUME names a missing file: ${resume}`, 3);
+    resumed = readCheckpointHeader(resume);
+    if (String(resumed.header.phase) !== String(resumePhaseRaw ?? "")) {
+      fail(`YOLO_TRAIN_RESUME_PHASE=${resumePhaseRaw} but the checkpoint belongs to phase ${resumed.header.phase}`, 3);
+    }
+  }
+  journal("start", {
+    attempt,
+    workdir,
+    runId: spec.runId,
+    resume: resume || null,
+    resumePhase: resumePhaseRaw ?? null,
+    resumedFrom: resumed ? { ...resumed.header, sha256: resumed.sha256, bytes: resumed.bytes } : null,
+    argv: process.argv.slice(2),
+  });
+
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"]) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      journal("signal", { signal });
+      setGpu(0, gpus);
+      journal("exit", { code: 143, reason: signal });
+      process.exit(143);
+    });
+  }
+
+  // Where to start: after the resumed checkpoint's epoch, in its phase.
+  let startPhase = 0;
+  let startEpoch = 1;
+  if (resumed) {
+    startPhase = resumed.header.phase;
+    startEpoch = resumed.header.epoch + 1;
+    const lastPhase = phases.length - 1;
+    if (startPhase === lastPhase && startEpoch > phases[lastPhase].epochs) {
+      // ultralytics refuses to resume a finished run; the wrapper reports it instead.
+      await finish("already-complete", startPhase, phases[lastPhase].epochs, resume);
+      return;
+    }
+    if (startEpoch > phases[startPhase].epochs) {
+      startPhase += 1;
+      startEpoch = 1;
+    }
+  }
+
+  setGpu(0, gpus);
+  const startupMs = intEnv("STANDIN_STARTUP_MS", 0);
+  if (startupMs > 0) await sleep(startupMs);
+
+  let last = null;
+  for (let phase = startPhase; phase < phases.length; phase += 1) {
+    const weights = path.join(workdir, `phase-${phase}`, "weights");
+    fs.mkdirSync(weights, { recursive: true });
+    const epochs = phases[phase].epochs;
+    for (let epoch = phase === startPhase ? startEpoch : 1; epoch <= epochs; epoch += 1) {
+      const overall = overallBefore(phase) + epoch;
+      setGpu(97, gpus);
+      journal("epoch-start", { phase, epoch, overall });
+      if (crashAt === overall && attempt <= crashAttempts) {
+        await sleep(Math.floor(epochMs / 2));
+        setGpu(0, gpus);
+        const code = intEnv("STANDIN_CRASH_CODE", 1);
+        process.stderr.write(`stand-in trainer: simulated crash in epoch ${epoch} (CUDA error: an illegal memory access was encountered)\n`);
+        journal("exit", { code, reason: "crash", phase, epoch });
+        process.exit(code);
+      }
+      if (hangAt === overall) {
+        setGpu(0, gpus);
+        journal("hang", { phase, epoch });
+        // Keep the process alive, writing nothing, until the agent stops it.
+        setInterval(() => undefined, 60_000);
+        await new Promise(() => undefined);
+      }
+      await sleep(epochMs);
+      const lastPt = checkpointBytes("last", spec.runId, phase, epoch, size);
+      const lastSha = sha256(lastPt);
+      fs.writeFileSync(path.join(weights, "last.pt"), lastPt);
+      journal("checkpoint", { phase, epoch, overall, path: path.join(weights, "last.pt"), sha256: lastSha, bytes: lastPt.length });
+      fs.writeFileSync(path.join(weights, "best.pt"), checkpointBytes("best", spec.runId, phase, epoch, size));
+      const { metrics, losses } = metricsAt(overall);
+      const line = {
+        type: "epoch",
+        phase,
+        phases: phases.length,
+        epoch,
+        epochs,
+        metrics,
+        losses,
+        imagesPerSecond: 100 + overall,
+        time: new Date().toISOString(),
+      };
+      fs.appendFileSync(path.join(workdir, "progress.jsonl"), JSON.stringify(line) + "\n");
+      last = { phase, epoch };
+    }
+  }
+  await finish("completed", last.phase, last.epoch, null);
+
+  async function finish(status, phase, epoch, resumedFile) {
+    const weights = path.join(workdir, `phase-${phase}`, "weights");
+    fs.mkdirSync(weights, { recursive: true });
+    const best = path.join(weights, "best.pt");
+    if (resumedFile && !fs.existsSync(best)) fs.copyFileSync(resumedFile, best);
+    const onnx = path.join(weights, "best.onnx");
+    fs.writeFileSync(onnx, Buffer.concat([Buffer.from(`ONNX stand-in for ${spec.runId} phase ${phase} epoch ${epoch}\n`), Buffer.alloc(4096, 1)]));
+    const overall = overallBefore(phase) + epoch;
+    const result = {
+      status,
+      best,
+      onnx,
+      metrics: metricsAt(overall).metrics,
+      trainingSeconds: Math.round((now() - startedAt) / 10) / 100,
+    };
+    fs.writeFileSync(path.join(workdir, "result.json"), JSON.stringify(result, null, 2));
+    setGpu(0, gpus);
+    journal("exit", { code: 0, reason: status, phase, epoch });
+    process.exit(0);
+  }
+}
+
+main().catch((error) => fail(String(error && error.stack ? error.stack : error), 1));

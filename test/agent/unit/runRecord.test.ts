@@ -1,0 +1,233 @@
+import fc from "fast-check";
+import type { EpochProgress } from "../../../agent/progress";
+import { applyEvent, parseStoredRecord, reduceEvents, startRecord, type RunEvent, type RunRecord } from "../../../agent/runRecord";
+
+const T0 = Date.parse("2026-03-01T10:00:00.000Z");
+const KEY = (phase: number) => `runs/r1/checkpoints/phase-${phase}/last.pt`;
+const SHA = "a".repeat(64);
+
+const fresh = () => startRecord({ runId: "r1", previous: null, atMs: T0, trainingPhases: 1, firstPhaseEpochs: 10, usdPerHour: 3.6 });
+
+const epoch = (e: number, phase = 0, metrics: Record<string, number> = { "metrics/mAP50-95(B)": e / 100 }): EpochProgress => ({
+  type: "epoch",
+  phase,
+  phases: 2,
+  epoch: e,
+  epochs: 10,
+  metrics,
+  losses: {},
+  imagesPerSecond: 100 + e,
+  time: null,
+});
+
+describe("startRecord", () => {
+  it("starts a first run at epoch 0 of the first phase's epochs, with no attempts yet", () => {
+    const { record } = fresh();
+    expect(record).toMatchObject({
+      runId: "r1",
+      phase: "starting",
+      epoch: 0,
+      epochs: 10,
+      trainingPhase: 0,
+      trainingPhases: 1,
+      metrics: {},
+      imagesPerSecond: null,
+      attempts: 0,
+      interruptions: 0,
+      startedAt: "2026-03-01T10:00:00.000Z",
+      checkpoint: null,
+      billedSeconds: 0,
+      trainingSeconds: 0,
+      estimatedCostUsd: 0,
+      artifacts: null,
+      error: null,
+    });
+    expect(record.history).toEqual([{ phase: "starting", at: "2026-03-01T10:00:00.000Z", attempt: 0 }]);
+  });
+
+  it("counts an interruption when the previous node was interrupted, and carries progress, clocks and history", () => {
+    let state = fresh();
+    state = reduceEvents(state, [
+      { type: "trainer-started", atMs: T0 + 1_000 },
+      { type: "epoch", atMs: T0 + 60_000, progress: epoch(3) },
+      { type: "checkpoint-uploaded", atMs: T0 + 61_000, checkpoint: { key: KEY(0), sha256: SHA, bytes: 10, phase: 0, epoch: 3 } },
+      { type: "ended", atMs: T0 + 100_000, phase: "interrupted", note: "spot" },
+    ]);
+    const previous = state.record;
+    const next = startRecord({ runId: "r1", previous, atMs: T0 + 500_000, trainingPhases: 1, firstPhaseEpochs: 10, usdPerHour: 3.6 });
+    expect(next.record).toMatchObject({
+      phase: "starting",
+      attempts: 1,
+      interruptions: 1,
+      epoch: 3,
+      checkpoint: { key: KEY(0), epoch: 3 },
+      startedAt: previous.startedAt,
+      billedSeconds: 100,
+      trainingSeconds: 99,
+      error: null,
+    });
+    expect(next.record.history.map((h) => h.phase)).toEqual(["starting", "training", "interrupted", "starting"]);
+    expect(next.record.history[3]?.note).toMatch(/resuming after "interrupted" from runs\/r1\/checkpoints\/phase-0\/last.pt/);
+  });
+
+  it.each(["failed", "hung", "timed-out", "training"] as const)("does not count an interruption after a record in phase %s", (phase) => {
+    const previous: RunRecord = { ...fresh().record, phase, attempts: 2, interruptions: 1 };
+    const next = startRecord({ runId: "r1", previous, atMs: T0, trainingPhases: 1, firstPhaseEpochs: 10, usdPerHour: 1 });
+    expect(next.record.interruptions).toBe(1);
+    expect(next.record.attempts).toBe(2);
+  });
+});
+
+describe("applyEvent", () => {
+  it("counts an attempt per trainer launch and enters training with a history note", () => {
+    const state = reduceEvents(fresh(), [
+      { type: "trainer-started", atMs: T0 + 10, note: "fresh start" },
+      { type: "trainer-exited", atMs: T0 + 20 },
+      { type: "trainer-started", atMs: T0 + 30, note: "retry: trainer exit code 1" },
+    ]);
+    expect(state.record.attempts).toBe(2);
+    expect(state.record.phase).toBe("training");
+    expect(state.record.history.slice(1)).toEqual([
+      { phase: "training", at: new Date(T0 + 10).toISOString(), attempt: 1, note: "fresh start" },
+      { phase: "training", at: new Date(T0 + 30).toISOString(), attempt: 2, note: "retry: trainer exit code 1" },
+    ]);
+  });
+
+  it("takes epoch, phase, metrics and images/s from the newest progress line", () => {
+    const state = reduceEvents(fresh(), [
+      { type: "trainer-started", atMs: T0 },
+      { type: "epoch", atMs: T0 + 1, progress: epoch(1, 0, { a: 1 }) },
+      { type: "epoch", atMs: T0 + 2, progress: epoch(2, 1, { b: 2 }) },
+    ]);
+    expect(state.record).toMatchObject({ epoch: 2, epochs: 10, trainingPhase: 1, trainingPhases: 2, metrics: { b: 2 }, imagesPerSecond: 102 });
+  });
+
+  it("bills time since the agent started plus earlier nodes, and trains only while the trainer runs", () => {
+    const previous: RunRecord = { ...fresh().record, phase: "interrupted", billedSeconds: 1_000, trainingSeconds: 900 };
+    const start = startRecord({ runId: "r1", previous, atMs: T0, trainingPhases: 1, firstPhaseEpochs: 10, usdPerHour: 3.6 });
+    const state = reduceEvents(start, [
+      { type: "trainer-started", atMs: T0 + 10_000 },
+      { type: "trainer-exited", atMs: T0 + 70_000 },
+      { type: "trainer-started", atMs: T0 + 80_000 },
+      { type: "tick", atMs: T0 + 100_000 },
+    ]);
+    expect(state.record.billedSeconds).toBe(1_100);
+    expect(state.record.trainingSeconds).toBe(900 + 60 + 20);
+    // 1100 s at $3.60/h.
+    expect(state.record.estimatedCostUsd).toBe(1.1);
+    expect(state.record.updatedAt).toBe(new Date(T0 + 100_000).toISOString());
+  });
+
+  it("records a completed run with the trainer's metrics and artifact keys, and no error", () => {
+    const artifacts = { best: "runs/r1/model/best.pt", onnx: "runs/r1/model/best.onnx", result: "runs/r1/model/result.json" };
+    const state = reduceEvents(fresh(), [
+      { type: "trainer-started", atMs: T0 },
+      { type: "epoch", atMs: T0 + 1, progress: epoch(10) },
+      { type: "trainer-exited", atMs: T0 + 2 },
+      { type: "uploading", atMs: T0 + 3 },
+      { type: "ended", atMs: T0 + 4, phase: "completed", metrics: { final: 0.7 }, artifacts },
+    ]);
+    expect(state.record).toMatchObject({ phase: "completed", metrics: { final: 0.7 }, artifacts, error: null });
+    expect(state.record.history.map((h) => h.phase)).toEqual(["starting", "training", "uploading", "completed"]);
+  });
+
+  it.each(["failed", "hung", "timed-out", "interrupted"] as const)("keeps the reason of a %s stop as the error and in the history", (phase) => {
+    const state = reduceEvents(fresh(), [
+      { type: "trainer-started", atMs: T0 },
+      { type: "ended", atMs: T0 + 5_000, phase, note: `why ${phase}` },
+    ]);
+    expect(state.record.phase).toBe(phase);
+    expect(state.record.error).toBe(`why ${phase}`);
+    expect(state.record.history.at(-1)).toMatchObject({ phase, note: `why ${phase}`, attempt: 1 });
+    // The trainer clock stops at the end even without a trainer-exited event.
+    expect(state.record.trainingSeconds).toBe(5);
+  });
+
+  it("stops naming a checkpoint that could not be restored", () => {
+    const state = reduceEvents(fresh(), [
+      { type: "checkpoint-uploaded", atMs: T0, checkpoint: { key: KEY(2), sha256: SHA, bytes: 1, phase: 2, epoch: 4 } },
+      { type: "checkpoint-dropped", atMs: T0 + 1 },
+    ]);
+    expect(state.record.checkpoint).toBeNull();
+  });
+
+  it("names a checkpoint only through a checkpoint-uploaded event", () => {
+    const events = fc.array(
+      fc.oneof(
+        fc.record({ type: fc.constant("epoch" as const), progress: fc.integer({ min: 1, max: 10 }).map((e) => epoch(e)) }),
+        fc.record({ type: fc.constant("tick" as const) }),
+        fc.record({ type: fc.constant("trainer-started" as const) }),
+        fc.record({ type: fc.constant("trainer-exited" as const) }),
+        fc.record({ type: fc.constant("uploading" as const) }),
+      ),
+      { maxLength: 30 },
+    );
+    fc.assert(
+      fc.property(events, (list) => {
+        let at = T0;
+        const state = list.reduce((s, e) => applyEvent(s, { ...e, atMs: (at += 1_000) } as RunEvent), fresh());
+        return state.record.checkpoint === null;
+      }),
+    );
+  });
+
+  it("keeps clocks monotonic and cost consistent with billed time for any event sequence", () => {
+    const kinds = fc.constantFrom("trainer-started", "trainer-exited", "tick", "uploading") as fc.Arbitrary<"trainer-started" | "trainer-exited" | "tick" | "uploading">;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(kinds, fc.integer({ min: 0, max: 100_000 })), { maxLength: 40 }), (steps) => {
+        let state = fresh();
+        let at = T0;
+        for (const [type, gap] of steps) {
+          at += gap;
+          const before = state.record;
+          state = applyEvent(state, { type, atMs: at });
+          const r = state.record;
+          if (r.billedSeconds < before.billedSeconds || r.trainingSeconds < before.trainingSeconds) return false;
+          if (r.trainingSeconds > r.billedSeconds + 1e-9) return false;
+          if (Math.abs(r.estimatedCostUsd - (r.billedSeconds / 3600) * 3.6) > 0.0001) return false;
+        }
+        return true;
+      }),
+    );
+  });
+});
+
+describe("parseStoredRecord", () => {
+  const stored = (): Record<string, unknown> => JSON.parse(JSON.stringify(reduceEvents(fresh(), [{ type: "trainer-started", atMs: T0 }]).record));
+
+  it("reads back what the agent writes", () => {
+    const record = reduceEvents(fresh(), [
+      { type: "trainer-started", atMs: T0 },
+      { type: "checkpoint-uploaded", atMs: T0 + 1, checkpoint: { key: KEY(0), sha256: SHA, bytes: 5, phase: 0, epoch: 2 } },
+      { type: "ended", atMs: T0 + 2, phase: "interrupted", note: "spot" },
+    ]).record;
+    expect(parseStoredRecord(JSON.parse(JSON.stringify(record)), "r1", KEY)).toEqual(record);
+  });
+
+  it.each([
+    ["another run's record", { runId: "r2" }],
+    ["an unknown phase", { phase: "exploded" }],
+  ])("rejects %s", (_label, patch) => {
+    expect(parseStoredRecord({ ...stored(), ...patch }, "r1")).toBeNull();
+  });
+
+  it("rejects what is not an object", () => {
+    expect(parseStoredRecord("run.json", "r1")).toBeNull();
+    expect(parseStoredRecord(null, "r1")).toBeNull();
+  });
+
+  it("drops a checkpoint outside the run's own checkpoint keys (never downloads from elsewhere)", () => {
+    const json = { ...stored(), checkpoint: { key: "runs/other/checkpoints/phase-0/last.pt", sha256: SHA, bytes: 1, phase: 0, epoch: 1 } };
+    expect(parseStoredRecord(json, "r1", KEY)?.checkpoint).toBeNull();
+  });
+
+  it("drops a checkpoint without a proper sha256", () => {
+    const json = { ...stored(), checkpoint: { key: KEY(0), sha256: "abc", bytes: 1, phase: 0, epoch: 1 } };
+    expect(parseStoredRecord(json, "r1", KEY)?.checkpoint).toBeNull();
+  });
+
+  it("fills missing or malformed numbers with defaults", () => {
+    const parsed = parseStoredRecord({ runId: "r1", phase: "training", attempts: "two", billedSeconds: -4, history: [{ phase: "bogus", at: "x" }, { phase: "training", at: "t" }] }, "r1");
+    expect(parsed).toMatchObject({ attempts: 0, billedSeconds: 0, interruptions: 0, checkpoint: null, history: [{ phase: "training", at: "t", attempt: 0 }] });
+  });
+});
