@@ -11,6 +11,7 @@ import {
   costAllocationFilterValue,
   type CostAllocationTag,
   type GpuAlarmSpec,
+  type GuardrailSettingsInput,
   idleAlarmSpec,
   parseArn,
   parseAtExpression,
@@ -20,63 +21,11 @@ import {
   starvedAlarmSpec,
 } from "./guardrailPlan";
 
-export interface GuardrailsArgs {
+export interface GuardrailsArgs extends GuardrailSettingsInput {
   /** Name of the Auto Scaling group the guardrails watch and scale to zero. */
   readonly groupName: pulumi.Input<string>;
   /** ARN of that group; the backstop's IAM role may update this group only. */
   readonly groupArn: pulumi.Input<string>;
-  /**
-   * Minutes every GPU of the group must stay below `idleGpuPercent` before the group is scaled
-   * to zero (training hung). A whole number from 1 to 1440.
-   * @default 15
-   */
-  readonly idleMinutes?: number;
-  /**
-   * GPU utilisation (percent) below which a GPU counts as idle.
-   * @default 5
-   */
-  readonly idleGpuPercent?: number;
-  /**
-   * Mean GPU utilisation (percent) below which the GPUs count as starved by the data pipeline;
-   * only notifies. Must be above `idleGpuPercent`.
-   * @default 60
-   */
-  readonly starvedGpuPercent?: number;
-  /**
-   * Minutes the GPUs must stay starved before the notification.
-   * @default 15
-   */
-  readonly starvedMinutes?: number;
-  /**
-   * Hard cap on the run: at launch + this many hours an EventBridge Scheduler one-time schedule
-   * sets the group's min and desired capacity to 0, whatever the node is doing.
-   */
-  readonly maxRuntimeHours: number;
-  /**
-   * When the run started; the backstop fires at `launchTime + maxRuntimeHours` (UTC). Read once:
-   * later `pulumi up`s of the same run keep the first backstop time.
-   * @default the current time
-   */
-  readonly launchTime?: Date;
-  /**
-   * Monthly AWS Budgets cost limit in US dollars for costs carrying `costAllocationTag`; alerts at
-   * 80 % and 100 % actual and 100 % forecast.
-   * @default no budget
-   * @see https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html
-   */
-  readonly budgetUsd?: number;
-  /**
-   * Email address subscribed to the alert topic (AWS sends a confirmation mail that must be
-   * accepted) and to the budget notifications.
-   * @default alerts go to the SNS topic only
-   */
-  readonly alertEmail?: string;
-  /**
-   * The tag the budget filters on, e.g. `{ key: "yolo-train:stack", value: "dev" }`. It must be
-   * activated as a cost allocation tag in the Billing console, or the budget sees no costs.
-   * @see https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html
-   */
-  readonly costAllocationTag: CostAllocationTag;
   /**
    * Tags for every taggable child (topic, alarms, role, budget).
    * @default no tags
