@@ -1,4 +1,5 @@
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 
 /**
@@ -37,4 +38,9 @@ export function createS3Client(options: AwsClientOptions): S3Client {
 
 export function createAutoScalingClient(options: AwsClientOptions): AutoScalingClient {
   return new AutoScalingClient({ region: options.region, maxAttempts: sdkMaxAttempts(options), retryMode: "standard", requestHandler });
+}
+
+/** Signs OTA manifests; `AWS_ENDPOINT_URL_KMS` points it elsewhere, as for the other clients. */
+export function createKmsClient(options: AwsClientOptions): KMSClient {
+  return new KMSClient({ region: options.region, maxAttempts: sdkMaxAttempts(options), retryMode: "standard", requestHandler });
 }

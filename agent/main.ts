@@ -1,10 +1,12 @@
 import { readFileSync } from "fs";
 import { InvalidRunSpecError, parseRunSpec, type RunSpec } from "../runspec";
 import { parseAgentConfig } from "./agentConfig";
-import { createAutoScalingClient, createS3Client } from "./awsClients";
+import { KmsSigner } from "../ota/signature";
+import { createAutoScalingClient, createKmsClient, createS3Client } from "./awsClients";
 import { CheckpointTransfer } from "./checkpointUploader";
 import { sampleGpuUtilisation } from "./gpuSampler";
 import { createLogger, describeError } from "./log";
+import { createOtaPublisher } from "./otaRelease";
 import { runLayout } from "./runLayout";
 import { downloadModel } from "./modelSource";
 import { RunRecordStore } from "./runRecordStore";
@@ -45,6 +47,7 @@ async function main(): Promise<ExitCode> {
   // Record writes retry in the agent, where a checkpoint upload can cut the waits short.
   const recordS3 = createS3Client({ ...clientOptions, maxAttempts: 2 });
   const autoScaling = createAutoScalingClient(clientOptions);
+  const kms = createKmsClient(clientOptions);
   const imds = new ImdsClient(config.imdsEndpoint);
   const layout = runLayout(spec, config.scratch);
 
@@ -61,7 +64,7 @@ async function main(): Promise<ExitCode> {
     teardown: () => terminateSelf(autoScaling, () => imds.instanceId(), log),
     fetchModel: (uri, path) => downloadModel(s3, uri, path, log),
     readSecret: (name) => readSecureParameter({ name, region: spec.region, log }),
-    // OTA publishing (issue 4) plugs in here: publishModel: (model) => publishToOta(model, ...).
+    publishModel: createOtaPublisher({ s3, signer: new KmsSigner({ keyId: spec.ota.signingKeyId, client: kms }), log }),
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => supervisor.requestStop(signal));
 
@@ -75,6 +78,7 @@ async function main(): Promise<ExitCode> {
     s3.destroy();
     recordS3.destroy();
     autoScaling.destroy();
+    kms.destroy();
   }
 }
 

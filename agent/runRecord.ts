@@ -31,6 +31,19 @@ export interface ModelArtifacts {
   readonly result: string;
 }
 
+/** What a completed run published over the air (docs/ota.md), and what became of the promotion. */
+export interface ReleaseRef {
+  readonly modelName: string;
+  readonly version: number;
+  /** Bucket and full key of the signed manifest. */
+  readonly bucket: string;
+  readonly manifestKey: string;
+  /** Channels that named this version once the agent was done (`candidate`, `stable`). */
+  readonly channels: readonly string[];
+  /** Whether the release went to `stable`, and why or why not (the gate's verdict). */
+  readonly promotion: { readonly promoted: boolean; readonly reason: string };
+}
+
 export interface HistoryEntry {
   readonly phase: RunPhase;
   readonly at: string;
@@ -56,6 +69,8 @@ export interface RunRecord {
   readonly trainingSeconds: number;
   readonly estimatedCostUsd: number;
   readonly artifacts: ModelArtifacts | null;
+  /** The OTA release of the model; null until one is published. */
+  readonly release: ReleaseRef | null;
   readonly error: string | null;
   readonly history: readonly HistoryEntry[];
 }
@@ -81,6 +96,8 @@ export type RunEvent =
   /** The named checkpoint could not be restored; training starts afresh, so the record stops naming it. */
   | { readonly type: "checkpoint-dropped"; readonly atMs: number }
   | { readonly type: "uploading"; readonly atMs: number }
+  /** The model was published over the air (before `ended` with `completed`). */
+  | { readonly type: "release-published"; readonly atMs: number; readonly release: ReleaseRef }
   | {
       readonly type: "ended";
       readonly atMs: number;
@@ -132,6 +149,7 @@ export function startRecord(input: StartInput): RecordState {
     trainingSeconds: p?.trainingSeconds ?? 0,
     estimatedCostUsd: 0,
     artifacts: null,
+    release: null,
     error: null,
     history: [...(p?.history ?? []), { phase: "starting", at, attempt: attempts, ...(note ? { note } : {}) }],
   };
@@ -211,6 +229,8 @@ export function applyEvent(state: RecordState, event: RunEvent): RecordState {
       return withClocks({ ...state, record: { ...r, checkpoint: null } }, event.atMs);
     case "uploading":
       return withClocks({ ...state, record: enter(r, "uploading", event.atMs) }, event.atMs);
+    case "release-published":
+      return withClocks({ ...state, record: { ...r, release: event.release } }, event.atMs);
     case "ended": {
       const stopped = stopTrainerClock(state, event.atMs);
       const record = enter(
@@ -275,6 +295,7 @@ export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: 
     : null;
   const startedAt = str(json.startedAt) ?? str(json.updatedAt) ?? new Date(0).toISOString();
   const checkpoint = checkpointFrom(json.checkpoint);
+  const release = releaseFrom(json.release);
   return {
     runId,
     phase,
@@ -293,7 +314,20 @@ export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: 
     trainingSeconds: num(json.trainingSeconds, 0),
     estimatedCostUsd: num(json.estimatedCostUsd, 0),
     artifacts,
+    release,
     error: str(json.error),
     history,
   };
+}
+
+function releaseFrom(v: unknown): ReleaseRef | null {
+  if (!isObject(v) || !isObject(v.promotion)) return null;
+  const modelName = str(v.modelName);
+  const bucket = str(v.bucket);
+  const manifestKey = str(v.manifestKey);
+  const reason = str(v.promotion.reason);
+  if (modelName === null || bucket === null || manifestKey === null || reason === null) return null;
+  if (typeof v.version !== "number" || !Number.isInteger(v.version) || v.version < 1) return null;
+  const channels = Array.isArray(v.channels) ? v.channels.filter((c): c is string => typeof c === "string") : [];
+  return { modelName, version: v.version, bucket, manifestKey, channels, promotion: { promoted: v.promotion.promoted === true, reason } };
 }

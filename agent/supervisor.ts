@@ -17,6 +17,7 @@ import {
   type EndPhase,
   type ModelArtifacts,
   type RecordState,
+  type ReleaseRef,
   type RunEvent,
 } from "./runRecord";
 import { RecordPublisher, type RunRecordStore } from "./runRecordStore";
@@ -40,10 +41,11 @@ export interface CompletedModel {
 
 /**
  * Hook for OTA publishing (issue 4): called after the model files are durable in S3 and before
- * the record says `completed`. A failure is logged and noted in the record's history; the run
- * still counts as completed (the model is safe in the artifact bucket and can be published again).
+ * the record says `completed`; what it returns goes into the record's `release`. A failure is
+ * logged and noted in the record's history; the run still counts as completed (the model is safe
+ * in the artifact bucket and can be published again).
  */
-export type ModelPublisher = (model: CompletedModel) => Promise<void>;
+export type ModelPublisher = (model: CompletedModel) => Promise<ReleaseRef | void>;
 
 /** Everything with I/O that the supervisor uses; main.ts builds the real ones. */
 export interface SupervisorDeps {
@@ -539,7 +541,8 @@ export class Supervisor {
     let note: string | undefined;
     if (this.deps.publishModel) {
       try {
-        await this.deps.publishModel({ spec, result, artifacts, digests });
+        const release = await this.deps.publishModel({ spec, result, artifacts, digests });
+        if (release) this.dispatch({ type: "release-published", atMs: this.now(), release });
       } catch (error) {
         note = `OTA publishing failed: ${describeError(error)}`;
         log.error("publish-failed", { error: describeError(error) });

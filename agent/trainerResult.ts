@@ -10,6 +10,10 @@ export interface TrainerResult {
   readonly onnx: string;
   readonly metrics: Readonly<Record<string, number>>;
   readonly trainingSeconds: number | null;
+  /** Input size of the ONNX model (optional; for the OTA manifest). */
+  readonly imgsz?: number;
+  /** Class names in class-index order (optional; for the OTA manifest). */
+  readonly classNames?: readonly string[];
 }
 
 export type TrainerResultParse = { readonly ok: true; readonly result: TrainerResult } | { readonly ok: false; readonly problems: readonly string[] };
@@ -48,6 +52,9 @@ export function parseTrainerResult(text: string, workdir: string): TrainerResult
       onnx,
       metrics,
       trainingSeconds: typeof v.trainingSeconds === "number" && Number.isFinite(v.trainingSeconds) ? v.trainingSeconds : null,
+      // Optional and informational: a value of the wrong shape is left out, not an error.
+      ...(typeof v.imgsz === "number" && Number.isInteger(v.imgsz) && v.imgsz > 0 ? { imgsz: v.imgsz } : {}),
+      ...(Array.isArray(v.classNames) && v.classNames.every((n) => typeof n === "string") ? { classNames: v.classNames as string[] } : {}),
     },
   };
 }

@@ -277,6 +277,18 @@ class RecordsTest(unittest.TestCase):
         self.assertEqual(records.numbers({"a": Scalar(), "b": "text", "c": 2, "d": float("inf")}), {"a": 0.5, "c": 2.0, "d": None})
 
 
+class ClassNamesTest(unittest.TestCase):
+    def test_orders_ultralytics_names_by_class_index(self) -> None:
+        self.assertEqual(records.class_names({1: "box", 0: "pallet"}), ["pallet", "box"])
+        self.assertEqual(records.class_names({"0": "pallet", "1": "box"}), ["pallet", "box"])
+        self.assertEqual(records.class_names(["pallet", "box"]), ["pallet", "box"])
+
+    def test_gives_none_for_names_it_cannot_order(self) -> None:
+        self.assertIsNone(records.class_names({0: "pallet", 2: "box"}))  # a gap
+        self.assertIsNone(records.class_names({"a": "pallet"}))
+        self.assertIsNone(records.class_names(None))
+
+
 class TrackingSettingsTest(unittest.TestCase):
     class Settings(dict):
         """Like ultralytics' settings: update() rejects keys it does not know."""
@@ -365,6 +377,8 @@ class FreshRunTest(unittest.TestCase):
         self.assertTrue(Path(result["onnx"]).is_file())
         self.assertEqual(result["metrics"]["metrics/mAP50-95(B)"], 0.41)
         self.assertGreaterEqual(result["trainingSeconds"], 0)
+        self.assertEqual(result["imgsz"], 640)
+        self.assertEqual(result["classNames"], ["pallet", "box"])
 
     def test_writes_a_progress_line_per_epoch(self) -> None:
         node = Node(self)

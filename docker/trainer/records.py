@@ -52,6 +52,21 @@ def numbers(values: Mapping[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def class_names(names: Any) -> list[str] | None:
+    """Class names in class-index order from ultralytics' `names` ({0: "person", ...} or a list); None when unusable."""
+    if isinstance(names, Mapping):
+        try:
+            indexed = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            return None
+        if sorted(indexed) != list(range(len(indexed))):
+            return None
+        return [indexed[i] for i in range(len(indexed))]
+    if isinstance(names, (list, tuple)):
+        return [str(n) for n in names]
+    return None
+
+
 def append_line(path: str, record: dict[str, Any]) -> None:
     line = json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n"
     with open(path, "a", encoding="utf-8") as handle:

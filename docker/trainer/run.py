@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from . import tracking
 from .checkpoint import is_nothing_to_resume, read_checkpoint
 from .data import DEFAULT_MOUNT, data_argument
-from .records import numbers, write_json_atomically
+from .records import class_names, numbers, write_json_atomically
 from .spec import InputError, Phase, RunSpec, load_run_spec
 
 # ONNX opset of the exported model: 17 is read by every ONNX Runtime since 1.11 and TensorRT 8.6,
@@ -110,7 +110,13 @@ def run(env: os._Environ[str] | dict[str, str]) -> int:
         "onnx": str(onnx),
         "metrics": metrics,
         "trainingSeconds": round(training_seconds, 1),
+        # For the OTA manifest: the size the ONNX model takes, and its classes in index order
+        # (the validator's `names`, which it takes from the model).
+        "imgsz": final.imgsz,
     }
+    names = class_names(getattr(evaluation, "names", None))
+    if names is not None:
+        result["classNames"] = names
     write_json_atomically(result_path, result)
     log(f"{result['status']}: {result_path}")
     return EXIT_OK

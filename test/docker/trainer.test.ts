@@ -76,6 +76,9 @@ describe("docker/train.py", () => {
           onnx: path.join(workdir, "phase-1", "weights", "best.onnx"),
           metrics: expect.objectContaining({ "metrics/mAP50-95(B)": expect.any(Number) }),
           trainingSeconds: expect.any(Number),
+          // For the OTA manifest: the last phase's imgsz and the (stand-in) model's classes.
+          imgsz: 320,
+          classNames: ["pallet", "box"],
         },
       });
       if (parsed.ok) {

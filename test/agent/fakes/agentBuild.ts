@@ -8,7 +8,7 @@ const ROOT = join(__dirname, "..", "..", "..");
 export const AGENT_BUNDLE = join(ROOT, "dist-agent", "agent.js");
 
 /** Folders whose sources go into the bundle. */
-const SOURCES = ["agent", "runspec"];
+const SOURCES = ["agent", "runspec", "ota"];
 
 function newestSourceMtime(): number {
   let newest = 0;

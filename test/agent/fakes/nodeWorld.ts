@@ -6,6 +6,7 @@ import type { RunSpecInput } from "../../../runspec";
 import { runSpecDocument } from "../../runspec/experimentConfig";
 import { AGENT_BUNDLE, ensureAgentBuilt } from "./agentBuild";
 import { AutoScalingFake } from "./autoScalingFake";
+import { KmsFake } from "../../ota/fakes/kmsFake";
 import { ImdsFake } from "./imdsFake";
 import { RunRecordAuditor, type RunRecord } from "./runRecordAuditor";
 import { S3Fake, S3RVER_CREDENTIALS } from "./s3Fake";
@@ -73,6 +74,8 @@ export class NodeWorld {
     readonly asg: AutoScalingFake,
     readonly auditor: RunRecordAuditor,
     rawSpec: string | undefined,
+    /** Signs OTA manifests under the spec's `ota.signingKeyId` (its alias). */
+    readonly kms: KmsFake,
   ) {
     this.bucket = spec.artifacts.bucket;
     this.prefix = spec.artifacts.prefix;
@@ -94,7 +97,8 @@ export class NodeWorld {
     const asg = await AutoScalingFake.start();
     asg.addGroup(spec.autoScalingGroupName, [imds.instanceId]);
     const auditor = new RunRecordAuditor(proxy, s3, spec.artifacts.bucket, spec.artifacts.prefix);
-    return new NodeWorld(root, spec, s3, proxy, imds, asg, auditor, options.rawSpec);
+    const kms = await KmsFake.start({ alias: spec.ota.signingKeyId });
+    return new NodeWorld(root, spec, s3, proxy, imds, asg, auditor, options.rawSpec, kms);
   }
 
   /**
@@ -121,6 +125,7 @@ export class NodeWorld {
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_S3: this.proxy.endpoint,
       AWS_ENDPOINT_URL_AUTO_SCALING: this.asg.endpoint,
+      AWS_ENDPOINT_URL_KMS: this.kms.endpoint,
       AWS_EC2_METADATA_SERVICE_ENDPOINT: this.imds.endpoint,
       // No shared config or credentials files of whoever runs the tests.
       AWS_CONFIG_FILE: join(this.root, "no-aws-config"),
@@ -180,7 +185,7 @@ export class NodeWorld {
 
   async close(): Promise<void> {
     for (const pid of this.liveTrainers()) process.kill(pid, "SIGKILL");
-    await Promise.all([this.imds.close(), this.asg.close()]);
+    await Promise.all([this.imds.close(), this.asg.close(), this.kms.close()]);
     await this.s3.close();
     rmSync(this.root, { recursive: true, force: true });
   }

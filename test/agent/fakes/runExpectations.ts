@@ -31,9 +31,18 @@ export async function storedRecord(world: NodeWorld): Promise<RunRecord> {
   return record;
 }
 
-/** Keys under the run's prefix, without the prefix. */
+/**
+ * Keys under the run's prefix, without the prefix. The OTA release under the model's prefix in the
+ * OTA bucket is left out (see {@link otaKeys}); anything else outside the run's prefix is shown as such.
+ */
 export async function runKeys(world: NodeWorld): Promise<string[]> {
-  return (await world.allKeys()).map((k) => (k.startsWith(world.prefix) ? k.slice(world.prefix.length) : `(outside the run prefix) ${k}`));
+  const release = `ota:${world.spec.ota.prefix}`;
+  return (await world.allKeys()).filter((k) => !k.startsWith(release)).map((k) => (k.startsWith(world.prefix) ? k.slice(world.prefix.length) : `(outside the run prefix) ${k}`));
+}
+
+/** Keys under the model's prefix in the OTA bucket, without the prefix. */
+export async function otaKeys(world: NodeWorld): Promise<string[]> {
+  return (await world.s3.listKeys(world.spec.ota.bucket, world.spec.ota.prefix)).map((k) => k.slice(world.spec.ota.prefix.length));
 }
 
 /**

@@ -22,6 +22,7 @@ export interface RunRecord {
   readonly trainingSeconds?: number | null;
   readonly estimatedCostUsd?: number | null;
   readonly artifacts?: { best?: string; onnx?: string; result?: string } | null;
+  readonly release?: { modelName: string; version: number; bucket: string; manifestKey: string; channels: string[]; promotion: { promoted: boolean; reason: string } } | null;
   readonly error?: string | null;
   readonly history?: ReadonlyArray<{ phase: string; at?: string; time?: string }> | null;
 }

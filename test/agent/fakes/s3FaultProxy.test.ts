@@ -98,6 +98,36 @@ describe("S3Fake and S3FaultProxy", () => {
     await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "fast", Body: "x" }));
     expect(proxy.requests.map((r) => r.fault)).toEqual(["delayed", "none"]);
   });
+
+  it("refuses a PUT with If-None-Match: * when the key exists (412 PreconditionFailed) and keeps the first object", async () => {
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "claim", Body: "first", IfNoneMatch: "*" }));
+    await expect(viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "claim", Body: "second", IfNoneMatch: "*" }))).rejects.toMatchObject({
+      name: "PreconditionFailed",
+      $metadata: { httpStatusCode: 412 },
+    });
+    expect((await s3.getObject(BUCKET, "claim"))?.toString()).toBe("first");
+    expect(proxy.requests.map((r) => r.status)).toEqual([200, 412]);
+  });
+
+  it("lets exactly one of many concurrent If-None-Match: * writes to one key through", async () => {
+    const bodies = Array.from({ length: 8 }, (_, i) => `writer-${i}`);
+    const results = await Promise.allSettled(bodies.map((Body) => viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "contended", Body, IfNoneMatch: "*" }))));
+    const won = results.flatMap((r, i) => (r.status === "fulfilled" ? [bodies[i]] : []));
+    expect(won).toHaveLength(1);
+    expect(results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason.name)).toEqual(Array(7).fill("PreconditionFailed"));
+    expect((await s3.getObject(BUCKET, "contended"))?.toString()).toBe(won[0]);
+  });
+
+  it("applies If-Match: a PUT with the current ETag replaces, a stale ETag gets 412, a missing key 404", async () => {
+    const first = await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "pointer", Body: "v1" }));
+    const second = await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "pointer", Body: "v2", IfMatch: first.ETag }));
+    await expect(viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "pointer", Body: "v3", IfMatch: first.ETag }))).rejects.toMatchObject({ name: "PreconditionFailed" });
+    await expect(viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "absent", Body: "x", IfMatch: second.ETag }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
+    expect((await s3.getObject(BUCKET, "pointer"))?.toString()).toBe("v2");
+    expect(await s3.listKeys(BUCKET)).toEqual(["pointer"]);
+  });
 });
 
 describe("RunRecordAuditor", () => {

@@ -41,8 +41,9 @@ export type RequestInspector = (request: ProxiedRequest, body: Buffer) => Promis
  * An HTTP proxy in front of s3rver that clients under test use as their S3 endpoint. It makes
  * s3rver 3.7 behave like S3 where the SDK needs it: `aws-chunked` bodies (streamed uploads with
  * trailing checksums) are decoded, and `x-amz-checksum-*` values are checked (400 `BadDigest`
- * otherwise, and the object is not stored) and echoed as S3 does; everything else is forwarded
- * unchanged, Host included. (s3rver does not check SigV4 signatures at all.) It records every
+ * otherwise, and the object is not stored) and echoed as S3 does; conditional writes
+ * (`If-None-Match: *`, `If-Match`) are decided atomically per key (412 `PreconditionFailed`);
+ * everything else is forwarded unchanged, Host included. (s3rver does not check SigV4 signatures at all.) It records every
  * request, can inject faults for a while (500 `InternalError` / 503 `SlowDown`, slow answers),
  * and lets inspectors see chosen request bodies (the run record) before S3 does.
  */
@@ -138,6 +139,20 @@ export class S3FaultProxy {
       if (delay) {
         record.fault = "delayed";
         delayMs = delay;
+      }
+    }
+
+    const condition = writeCondition(req, key, query);
+    if (condition) {
+      // S3 decides a conditional write atomically; s3rver 3.7 ignores the headers on writes, so
+      // the proxy serialises conditional writes per key and checks the condition against what
+      // s3rver holds, the write's answer included, before the next one to that key may look.
+      const release = await this.lockKey(`${bucket}/${key}`);
+      res.once("close", release);
+      const refusal = await this.checkCondition(rawPath, condition);
+      if (refusal) {
+        await readBody(req);
+        return this.answerRefusal(req, res, record, refusal);
       }
     }
 
@@ -241,6 +256,54 @@ export class S3FaultProxy {
     return upstream;
   }
 
+  /** Conditional writes waiting for (or holding) each `bucket/key`, the last one at the end. */
+  private readonly keyLocks = new Map<string, Promise<void>>();
+
+  /** Waits for earlier conditional writes to the key, then holds it until `release` is called. */
+  private async lockKey(id: string): Promise<() => void> {
+    const previous = this.keyLocks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => held);
+    this.keyLocks.set(id, tail);
+    void tail.then(() => {
+      if (this.keyLocks.get(id) === tail) this.keyLocks.delete(id);
+    });
+    await previous;
+    return release;
+  }
+
+  /** What S3 answers when the write's condition does not hold (from a HEAD to s3rver), or undefined. */
+  private async checkCondition(rawPath: string, condition: WriteCondition): Promise<Refusal | undefined> {
+    const current = await new Promise<{ status: number; etag: string | undefined }>((resolve, reject) => {
+      const head = httpRequest({ host: this.upstream.hostname, port: this.upstream.port, method: "HEAD", path: rawPath }, (answer) => {
+        answer.resume();
+        answer.on("end", () => resolve({ status: answer.statusCode ?? 500, etag: answer.headers.etag }));
+      });
+      head.on("error", reject);
+      head.end();
+    });
+    if (current.status !== 200 && current.status !== 404) throw new Error(`HEAD ${rawPath} for a conditional write answered ${current.status}`);
+    const exists = current.status === 200;
+    if (condition.ifNoneMatch !== undefined && exists) return { status: 412, code: "PreconditionFailed", condition: "If-None-Match" };
+    if (condition.ifMatch !== undefined) {
+      if (!exists) return { status: 404, code: "NoSuchKey", condition: "If-Match" };
+      if (condition.ifMatch !== "*" && unquote(condition.ifMatch) !== unquote(current.etag ?? "")) return { status: 412, code: "PreconditionFailed", condition: "If-Match" };
+    }
+    return undefined;
+  }
+
+  private answerRefusal(req: IncomingMessage, res: ServerResponse, record: ProxiedRequest, refusal: Refusal): void {
+    const message = refusal.code === "NoSuchKey" ? "The specified key does not exist." : "At least one of the pre-conditions you specified did not hold";
+    const requestId = randomBytes(8).toString("hex").toUpperCase();
+    const detail = refusal.code === "PreconditionFailed" ? `<Condition>${refusal.condition}</Condition>` : "";
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${message}</Message>${detail}<RequestId>${requestId}</RequestId></Error>`;
+    res.writeHead(refusal.status, { "content-type": "application/xml", "x-amz-request-id": requestId, "content-length": Buffer.byteLength(xml) });
+    res.end(req.method === "HEAD" ? undefined : xml);
+    record.status = refusal.status;
+    record.endedAt = Date.now();
+  }
+
   private answerBadDigest(res: ServerResponse, record: ProxiedRequest, message: string): void {
     const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>BadDigest</Code><Message>${message}</Message><RequestId>${randomBytes(8).toString("hex").toUpperCase()}</RequestId></Error>`;
     res.writeHead(400, { "content-type": "application/xml", "content-length": Buffer.byteLength(xml) });
@@ -314,4 +377,37 @@ function echoHeader(echo: { name: string } | undefined, req: IncomingMessage, pa
   if (!echo || req.method !== "PUT") return {};
   const value = chunked ? (payload as AwsChunkedDecoder).trailers[echo.name] : String(req.headers[echo.name]);
   return value ? { [echo.name]: value } : {};
+}
+
+/** The condition of a conditional write (`If-None-Match: *` or `If-Match: <etag>`). */
+interface WriteCondition {
+  readonly ifNoneMatch?: string;
+  readonly ifMatch?: string;
+}
+
+interface Refusal {
+  readonly status: 404 | 412;
+  readonly code: "PreconditionFailed" | "NoSuchKey";
+  readonly condition: "If-None-Match" | "If-Match";
+}
+
+/**
+ * The condition of a write S3 makes conditional: PutObject (not UploadPart) and
+ * CompleteMultipartUpload with `If-None-Match` or `If-Match`; undefined for every other request.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+ */
+function writeCondition(req: IncomingMessage, key: string, query: string): WriteCondition | undefined {
+  if (key === "") return undefined;
+  const params = new URLSearchParams(query);
+  const putObject = req.method === "PUT" && !params.has("partNumber") && !params.has("uploadId");
+  const completeUpload = req.method === "POST" && params.has("uploadId");
+  if (!putObject && !completeUpload) return undefined;
+  const ifNoneMatch = req.headers["if-none-match"];
+  const ifMatch = req.headers["if-match"];
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  return { ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}), ...(ifMatch !== undefined ? { ifMatch } : {}) };
+}
+
+function unquote(etag: string): string {
+  return etag.replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
 }

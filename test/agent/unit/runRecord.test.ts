@@ -131,6 +131,29 @@ describe("applyEvent", () => {
     expect(state.record.history.map((h) => h.phase)).toEqual(["starting", "training", "uploading", "completed"]);
   });
 
+  it("records what was published over the air and why it was not promoted, and keeps it when the run completes", () => {
+    const release = {
+      modelName: "widgets",
+      version: 3,
+      bucket: "ota",
+      manifestKey: "models/widgets/versions/0000000003/manifest.json",
+      channels: ["candidate"],
+      promotion: { promoted: false, reason: "metrics/mAP50-95(B) 0.41 is below the minimum 0.5 (ota.promote.min)" },
+    };
+    expect(fresh().record.release).toBeNull();
+    const state = reduceEvents(fresh(), [
+      { type: "trainer-started", atMs: T0 },
+      { type: "uploading", atMs: T0 + 3 },
+      { type: "release-published", atMs: T0 + 4, release },
+      { type: "ended", atMs: T0 + 5, phase: "completed" },
+    ]);
+    expect(state.record).toMatchObject({ phase: "completed", release, error: null });
+    // Not a phase of its own: the history goes from uploading to completed.
+    expect(state.record.history.map((h) => h.phase)).toEqual(["starting", "training", "uploading", "completed"]);
+    expect(parseStoredRecord(JSON.parse(JSON.stringify(state.record)), "r1", KEY)).toEqual(state.record);
+    expect(parseStoredRecord({ ...JSON.parse(JSON.stringify(state.record)), release: { ...release, version: "3" } }, "r1", KEY)?.release).toBeNull();
+  });
+
   it.each(["failed", "hung", "timed-out", "interrupted"] as const)("keeps the reason of a %s stop as the error and in the history", (phase) => {
     const state = reduceEvents(fresh(), [
       { type: "trainer-started", atMs: T0 },

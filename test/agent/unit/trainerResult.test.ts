@@ -22,6 +22,15 @@ describe("parseTrainerResult", () => {
     expect(parsed.ok && parsed.result).toMatchObject({ status: "already-complete", metrics: {}, trainingSeconds: null });
   });
 
+  it("reads the optional input size and class names, and leaves out values of the wrong shape", () => {
+    const base = { status: "completed", best: "b.pt", onnx: "b.onnx" };
+    const good = parseTrainerResult(JSON.stringify({ ...base, imgsz: 640, classNames: ["pallet", "box"] }), WORKDIR);
+    expect(good.ok && good.result).toMatchObject({ imgsz: 640, classNames: ["pallet", "box"] });
+    const odd = parseTrainerResult(JSON.stringify({ ...base, imgsz: "640", classNames: ["pallet", 1] }), WORKDIR);
+    expect(odd.ok && odd.result).not.toHaveProperty("imgsz");
+    expect(odd.ok && odd.result).not.toHaveProperty("classNames");
+  });
+
   it("lists every problem of a bad result", () => {
     const parsed = parseTrainerResult(JSON.stringify({ status: "done", best: "", onnx: 3 }), WORKDIR);
     expect(parsed).toEqual({

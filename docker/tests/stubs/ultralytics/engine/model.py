@@ -56,7 +56,9 @@ class Model:
                 "metrics/mAP50(B)": 0.58,
                 "metrics/mAP50-95(B)": 0.41,
                 "fitness": 0.427,
-            }
+            },
+            # As DetMetrics after DetectionValidator.init_metrics: the model's names by class index.
+            names={0: "pallet", 1: "box"},
         )
 
     def export(self, **kwargs):

@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+// The `yolo-train` command: `plan` (cli/plan.ts) and `edge pull|rollback|status`, the puller an
+// edge box runs from a timer (docs/edge.md). Exit codes of `edge`: see EXIT_HELP.
+import * as fs from "fs";
+import { Command, CommanderError, Option } from "commander";
+import {
+  EXIT_CODES,
+  EdgeError,
+  EdgeUsageError,
+  HttpModelSource,
+  S3ModelSource,
+  VerificationRefusedError,
+  pullModel,
+  rollback,
+  status,
+  type EdgeStatus,
+  type ModelSource,
+  type PullResult,
+  type RollbackResult,
+} from "../ota/edge";
+import { DEFAULT_MODELS_PREFIX } from "../ota/edge/s3ModelSource";
+import { planCommand } from "./plan";
+
+const EXIT_HELP = `
+Exit codes:
+  0  installed, already up to date, or done
+  1  unexpected error (a bug: please report it with the message)
+  ${EXIT_CODES.usage}  usage: a wrong option, an unreadable or unsuitable key file, a folder holding another model, nothing to roll back
+  ${EXIT_CODES.refused}  refused: the release failed verification (unsigned, tampered, signed with another key, older than installed,
+     expired, wrong length or sha256); nothing was installed and the current model still runs
+  ${EXIT_CODES.source}  source unreachable, or a key missing there (channel, manifest, file); nothing changed; retry later
+  ${EXIT_CODES.local}  local I/O error in --dest (disk full, permissions, another pull holds the lock); nothing changed`;
+
+interface PullFlags {
+  model: string;
+  channel: string;
+  publicKey: string;
+  dest: string;
+  bucket?: string;
+  prefix: string;
+  region?: string;
+  baseUrl?: string;
+  urlQuery?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+interface DestFlags {
+  dest: string;
+  json?: boolean;
+}
+
+/** The whole command tree; `run` parses argv with it. */
+export function yoloTrainProgram(): Command {
+  const program = new Command("yolo-train")
+    .description("Train YOLO detectors on AWS spot GPUs, and deliver the models to edge boxes.")
+    .exitOverride()
+    .showHelpAfterError("(add --help for usage)");
+  program.addCommand(planCommand("plan"));
+
+  const edge = program
+    .command("edge")
+    .description("On an edge box: install signed models from the OTA bucket, roll back, show what runs.")
+    .addHelpText("after", EXIT_HELP);
+
+  edge
+    .command("pull")
+    .summary("install the channel's newer, verified release into --dest")
+    .description(
+      "Install the channel's release into --dest if it is newer than anything installed there and verifies with the pinned key: " +
+        "signature, model, version, expiry, then each file's length and sha256 while downloading. Atomic: the current model runs until the new one is complete.",
+    )
+    .requiredOption("--model <name>", "model name (the stack's ota.modelName)")
+    .option("--channel <name>", "channel to follow", "stable")
+    .requiredOption("--public-key <file>", "pinned public key, PEM (the stack output otaPublicKeyPem)")
+    .requiredOption("--dest <dir>", "destination folder, one per model; the model runs from <dir>/current/model.onnx")
+    .addOption(new Option("--bucket <name>", "read from this S3 bucket (stack output otaBucketName) with the standard AWS credentials").conflicts(["baseUrl", "urlQuery"]))
+    .addOption(new Option("--prefix <prefix>", "models prefix in the bucket (not the stack output otaPrefix, which ends with the model name)").default(DEFAULT_MODELS_PREFIX).conflicts("baseUrl"))
+    .addOption(new Option("--region <region>", "AWS region of the bucket (default: AWS_REGION or the profile's)").conflicts("baseUrl"))
+    .addOption(new Option("--base-url <url>", "read over HTTPS from the model's folder instead, e.g. https://models.example.com/models/widgets/").conflicts("bucket"))
+    .addOption(new Option("--url-query <query>", "query string appended to every request (signed URLs, e.g. CloudFront Policy=…&Signature=…&Key-Pair-Id=…)"))
+    .option("--json", "print the result (or the error) as JSON on stdout")
+    .option("-q, --quiet", "no progress lines on stderr")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  yolo-train edge pull --model widgets --public-key /etc/yolo-train/widgets.pem \\
+    --dest /var/lib/yolo-train/widgets --bucket my-ota-bucket --region eu-west-1
+  yolo-train edge pull --model widgets --channel candidate --public-key key.pem --dest ./widgets \\
+    --base-url https://models.example.com/models/widgets/ --url-query "$SIGNED_QUERY"
+
+S3 credentials come the standard way (environment, profile, instance role); they need only the
+stack's edgeReadPolicyArn. AWS_ENDPOINT_URL_S3 and YOLO_TRAIN_S3_FORCE_PATH_STYLE=true point it at an
+S3-compatible store.
+${EXIT_HELP}`,
+    )
+    .action(async (flags: PullFlags) => {
+      const log = flags.quiet || flags.json ? undefined : (line: string) => process.stderr.write(`yolo-train edge pull: ${line}\n`);
+      await runEdge("pull", flags.json, async () => {
+        const publicKeyPem = readKeyFile(flags.publicKey);
+        const source = sourceFrom(flags);
+        try {
+          return await pullModel({ source, modelName: flags.model, channel: flags.channel, publicKeyPem, dest: flags.dest, ...(log ? { log } : {}) });
+        } finally {
+          source.destroy?.();
+        }
+      }, renderPull);
+    });
+
+  edge
+    .command("rollback")
+    .summary("go back to the version that ran before the last install")
+    .description(
+      "Point <dest>/current back at the version that ran before the last install, after re-checking its files' sha256. " +
+        "Pulls keep refusing the version rolled back from; the next release above it installs.",
+    )
+    .requiredOption("--dest <dir>", "destination folder a pull installed into")
+    .option("--json", "print the result (or the error) as JSON on stdout")
+    .addHelpText("after", EXIT_HELP)
+    .action(async (flags: DestFlags) => {
+      await runEdge("rollback", flags.json, () => rollback(flags.dest), renderRollback);
+    });
+
+  edge
+    .command("status")
+    .summary("show what runs in --dest")
+    .description("Show what runs in <dest>: model, current and previous version, the floor, expiry, files. Reads only.")
+    .requiredOption("--dest <dir>", "destination folder a pull installed into")
+    .option("--json", "print the status (or the error) as JSON on stdout")
+    .addHelpText("after", EXIT_HELP)
+    .action(async (flags: DestFlags) => {
+      await runEdge(
+        "status",
+        flags.json,
+        async () => {
+          const found = await status(flags.dest);
+          if (!found) throw new EdgeUsageError(`Nothing is installed in ${flags.dest}.`);
+          return found;
+        },
+        renderStatus,
+      );
+    });
+
+  return program;
+}
+
+function readKeyFile(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new EdgeUsageError(`Cannot read the pinned public key --public-key ${file}: ${(error as Error).message}. Provision it from the stack output otaPublicKeyPem.`);
+  }
+}
+
+function sourceFrom(flags: PullFlags): ModelSource {
+  if (flags.bucket !== undefined) {
+    const forcePathStyle = /^(1|true)$/i.test(process.env.YOLO_TRAIN_S3_FORCE_PATH_STYLE ?? "");
+    return new S3ModelSource({
+      bucket: flags.bucket,
+      modelsPrefix: flags.prefix,
+      modelName: flags.model,
+      clientConfig: { ...(flags.region ? { region: flags.region } : {}), ...(forcePathStyle ? { forcePathStyle } : {}) },
+    });
+  }
+  if (flags.baseUrl !== undefined) return new HttpModelSource({ baseUrl: flags.baseUrl, ...(flags.urlQuery !== undefined ? { query: flags.urlQuery } : {}) });
+  throw new EdgeUsageError("Say where the releases are: --bucket NAME (S3) or --base-url URL (HTTPS).");
+}
+
+/** Runs one edge command: prints its result, or its error with the exit code of its kind. */
+async function runEdge<T>(command: string, json: boolean | undefined, run: () => Promise<T>, render: (value: T) => string): Promise<void> {
+  try {
+    const value = await run();
+    process.stdout.write(json ? JSON.stringify(value, null, 2) + "\n" : render(value));
+  } catch (error) {
+    if (!(error instanceof EdgeError)) throw error;
+    const reason = error instanceof VerificationRefusedError ? error.reason : undefined;
+    if (json) process.stdout.write(JSON.stringify({ error: { kind: error.kind, ...(reason ? { reason } : {}), message: error.message, exitCode: error.exitCode } }, null, 2) + "\n");
+    process.stderr.write(`yolo-train edge ${command}: ${KIND_LABELS[error.kind]}: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  }
+}
+
+const KIND_LABELS: Record<EdgeError["kind"], string> = {
+  usage: "usage error",
+  refused: "REFUSED",
+  source: "source unavailable",
+  local: "local I/O error",
+};
+
+function renderPull(r: PullResult): string {
+  const lines =
+    r.status === "installed"
+      ? [
+          `installed ${r.modelName} version ${r.version} from channel ${r.channel}${r.previousVersion !== undefined ? ` (previous: version ${r.previousVersion}, kept for rollback)` : ""}`,
+          `  ${r.currentPath}/model.onnx`,
+        ]
+      : [`${r.modelName} is up to date: channel ${r.channel} is at version ${r.version}; current is version ${r.currentVersion}`];
+  for (const warning of r.warnings) lines.push(`warning: ${warning}`);
+  return lines.join("\n") + "\n";
+}
+
+function renderRollback(r: RollbackResult): string {
+  return `rolled back ${r.modelName} from version ${r.from} to version ${r.to}; pulls install only versions above ${r.highestVersion}\n  ${r.currentPath}/model.onnx\n`;
+}
+
+function renderStatus(s: EdgeStatus): string {
+  const m = s.manifest;
+  const rows: Array<[string, string]> = [
+    ["model", s.modelName],
+    ["channel", s.channel],
+    ["current", `version ${s.currentVersion} (since ${s.updatedAt})${s.rolledBackFrom !== undefined ? `, rolled back from version ${s.rolledBackFrom}` : ""}`],
+    ["previous", s.previousVersion !== undefined ? `version ${s.previousVersion}` : "none"],
+    ["floor", `pulls install only versions above ${s.highestVersion}`],
+    ["expires", `${m.expires}${s.expired ? "  EXPIRED: no newer release has reached this box" : ""}`],
+    ["run", m.runId],
+    ["metrics", Object.entries(m.metrics).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
+    ...m.files.map((f): [string, string] => ["file", `${f.path} ${f.length} bytes sha256 ${f.sha256}`]),
+    ["on disk", s.versionsOnDisk.map((v) => `version ${v}`).join(", ")],
+    ["path", `${s.currentPath}/model.onnx`],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join("\n") + "\n";
+}
+
+/** Parses `argv` and runs the command; resolves to the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = yoloTrainProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_CODES.usage;
+    if (error instanceof EdgeError) {
+      process.stderr.write(`yolo-train: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`yolo-train failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void run(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * Why a pull, rollback or status did not succeed, sorted by what an operator does about it. Each
+ * kind has its own exit code in `yolo-train edge` (docs/edge.md, "Exit codes"), so a timer, a
+ * fleet agent or a human can tell "the bucket holds something I refuse" from "I cannot reach the
+ * bucket" from "this box's disk is the problem".
+ */
+
+/** What went wrong, by who has to act. */
+export type EdgeErrorKind =
+  /** The arguments (or the pinned key file, or the destination folder's owner) are wrong: fix the invocation. */
+  | "usage"
+  /** What the source serves does not pass verification (signature, model, version, expiry, length, sha256): nothing was installed. */
+  | "refused"
+  /** The source cannot be reached, or lacks an object it should hold. Retrying later may help. */
+  | "source"
+  /** Reading or writing the destination folder failed (disk full, permissions, a held lock). */
+  | "local";
+
+/** The exit code of `yolo-train edge` for each kind; 0 is success, 1 an unexpected error (a bug). */
+export const EXIT_CODES: Readonly<Record<EdgeErrorKind, number>> = {
+  usage: 2,
+  refused: 3,
+  source: 4,
+  local: 5,
+};
+
+/** Base class of every error the edge puller throws on purpose. */
+export abstract class EdgeError extends Error {
+  abstract readonly kind: EdgeErrorKind;
+
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+/** The invocation is wrong (bad option, unreadable or unsuitable key file, a folder that holds another model). */
+export class EdgeUsageError extends EdgeError {
+  readonly kind = "usage";
+
+  constructor(message: string) {
+    super(message);
+    this.name = "EdgeUsageError";
+  }
+}
+
+/** Which device rule refused a release (docs/ota.md, "Device rules"). */
+export type RefusalReason =
+  | "invalid-pointer"
+  | "unsigned"
+  | "bad-signature"
+  | "invalid-manifest"
+  | "wrong-model"
+  | "version-mismatch"
+  | "rollback"
+  | "expired"
+  | "oversized"
+  | "truncated"
+  | "hash-mismatch"
+  | "too-large";
+
+/**
+ * A release (or the channel pointer naming it) failed verification. Nothing was installed and
+ * nothing in the destination changed; the message says what was refused and why.
+ */
+export class VerificationRefusedError extends EdgeError {
+  readonly kind = "refused";
+
+  constructor(
+    readonly reason: RefusalReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = "VerificationRefusedError";
+  }
+}
+
+/** The source could not be reached, or an object is missing (`missing`: a 404, or a 403 S3 gives for a key it cannot show). */
+export class SourceError extends EdgeError {
+  readonly kind = "source";
+
+  constructor(
+    message: string,
+    readonly missing: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SourceError";
+  }
+}
+
+/** Reading or writing the destination folder failed. */
+export class LocalIoError extends EdgeError {
+  readonly kind = "local";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LocalIoError";
+  }
+}
+
+/** `error`'s message for an operator (node's fs errors already carry their code and path). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,124 @@
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from "http";
+import { request as httpsRequest } from "https";
+import { EdgeUsageError, SourceError } from "./errors";
+import type { ModelSource, ObjectBody } from "./modelSource";
+
+/** Where the model's folder is served over HTTPS. */
+export interface HttpModelSourceOptions {
+  /**
+   * URL of the model's folder, the one holding `channels/` and `versions/`: e.g.
+   * `https://models.example.com/models/widgets/` (a CloudFront distribution in front of the OTA
+   * bucket, or a mirror). A missing trailing `/` is added. `http:` only for loopback hosts.
+   */
+  readonly baseUrl: string;
+  /**
+   * A query string appended to every request, for signed-URL setups that sign a whole folder:
+   * e.g. CloudFront's `Policy=…&Signature=…&Key-Pair-Id=…` with a custom policy for
+   * `https://…/models/widgets/*`. A leading `?` is dropped.
+   * @default none
+   * @see https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-creating-signed-url-custom-policy.html
+   */
+  readonly query?: string;
+  /**
+   * Gives up on a request after this long without any data.
+   * @default 60000
+   */
+  readonly timeoutMs?: number;
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * Reads releases with plain GETs under a base URL: each a range request for what the puller may
+ * read (the declared length and one byte more), and the connection is closed when a server that
+ * ignores ranges sends past that. Redirects are not followed: point the base URL at the final
+ * location.
+ */
+export class HttpModelSource implements ModelSource {
+  readonly location: string;
+  private readonly base: URL;
+  private readonly query: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: HttpModelSourceOptions) {
+    let base: URL;
+    try {
+      base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`);
+    } catch {
+      throw new EdgeUsageError(`The base URL ${JSON.stringify(options.baseUrl)} is not a URL; give the model's folder, e.g. https://models.example.com/models/widgets/`);
+    }
+    if (base.protocol !== "https:" && !(base.protocol === "http:" && LOOPBACK_HOSTS.has(base.hostname))) {
+      throw new EdgeUsageError(
+        `The base URL ${base.href} must use https: (plain http is allowed on loopback only): signed URLs and model files must not cross the network in the clear.`,
+      );
+    }
+    if (base.search !== "" || base.hash !== "") {
+      throw new EdgeUsageError(`The base URL ${base.href} must not carry a query or fragment; pass a signed-URL query with --url-query.`);
+    }
+    this.base = base;
+    this.location = base.href;
+    this.query = (options.query ?? "").replace(/^\?/, "");
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** The URL of `key` (relative to the model's folder), query string included. */
+  urlOf(key: string): URL {
+    const url = new URL(key.split("/").map(encodeURIComponent).join("/"), this.base);
+    url.search = this.query;
+    return url;
+  }
+
+  open(key: string, maxBytes: number): Promise<ObjectBody> {
+    const where = `${this.location}${key}`;
+    const url = this.urlOf(key);
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise<ObjectBody>((resolve, reject) => {
+      const request: ClientRequest = send(url, {
+        method: "GET",
+        headers: { range: `bytes=0-${maxBytes - 1}`, "accept-encoding": "identity" },
+      });
+      // The response only says "aborted" when the request is destroyed; keep the reason.
+      let failure: Error | undefined;
+      request.setTimeout(this.timeoutMs, () => {
+        failure = new Error(`no data for ${this.timeoutMs / 1000} s`);
+        request.destroy(failure);
+      });
+      request.once("error", (error) => reject(new SourceError(`${where} could not be read: ${error.message}`, false, { cause: error })));
+      request.once("response", (response: IncomingMessage) => {
+        const status = response.statusCode ?? 0;
+        const abort = (): void => {
+          response.destroy();
+          request.destroy();
+        };
+        if (status === 200 || status === 206) {
+          resolve({ chunks: withReason(response, () => failure), abort });
+          return;
+        }
+        abort();
+        // A range starting at byte 0 is unsatisfiable only for an empty object.
+        if (status === 416) resolve({ chunks: (async function* () {})(), abort: () => undefined });
+        else if (status === 404 || status === 410) reject(new SourceError(`${where} does not exist (HTTP ${status}).`, true));
+        else if (status === 403 || status === 401) {
+          reject(
+            new SourceError(
+              `${where}: HTTP ${status}. Either it does not exist (S3 and CloudFront answer 403 for a missing key) or the signed-URL query (--url-query) is missing, expired or does not cover it.`,
+              true,
+            ),
+          );
+        } else if (status >= 300 && status < 400) {
+          reject(new SourceError(`${where} redirects (HTTP ${status}) to ${String(response.headers.location)}; redirects are not followed: use the final location as the base URL.`, false));
+        } else reject(new SourceError(`${where} could not be read: HTTP ${status} ${response.statusMessage ?? ""}`.trim(), false));
+      });
+      request.end();
+    });
+  }
+}
+
+/** The response's chunks; an error while reading is replaced by the reason the request was ended, when there is one. */
+async function* withReason(response: IncomingMessage, reason: () => Error | undefined): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of response) yield chunk as Buffer;
+  } catch (error) {
+    throw reason() ?? error;
+  }
+}

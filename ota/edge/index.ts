@@ -1,0 +1,15 @@
+/** The edge puller as a library: `pullModel`, `rollback`, `status`, and the sources it reads from. */
+export { pullModel, publicKeyFingerprint, MAX_MANIFEST_BYTES, MAX_POINTER_BYTES, MAX_SIGNATURE_BYTES } from "./puller";
+export type { InstallStep, PullOptions, PullResult } from "./puller";
+export { rollback, status } from "./localRelease";
+export type { EdgeStatus, RollbackOptions, RollbackResult } from "./localRelease";
+export { S3ModelSource, DEFAULT_MODELS_PREFIX } from "./s3ModelSource";
+export type { S3ModelSourceOptions } from "./s3ModelSource";
+export { HttpModelSource } from "./httpModelSource";
+export type { HttpModelSourceOptions } from "./httpModelSource";
+export type { ModelSource, ObjectBody } from "./modelSource";
+export { EdgeError, EdgeUsageError, LocalIoError, SourceError, VerificationRefusedError, EXIT_CODES } from "./errors";
+export type { EdgeErrorKind, RefusalReason } from "./errors";
+export { STATE_FILE, readState } from "./stateStore";
+export type { EdgeState } from "./stateStore";
+export { CURRENT_LINK, VERSIONS_DIR } from "./edgeFolder";

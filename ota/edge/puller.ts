@@ -1,0 +1,372 @@
+/**
+ * `pullModel`: brings one model's channel to this box, or refuses. The device rules of
+ * docs/ota.md, checked in this order, each before anything is trusted that depends on it:
+ *
+ * 1. the channel pointer names a version (it is not trusted beyond that);
+ * 2. the manifest's signature verifies with the pinned key, before the manifest is even parsed;
+ * 3. the manifest is for the model asked for, and for the version the pointer named;
+ * 4. its version is above the highest ever installed here (equal: already up to date);
+ * 5. it has not expired;
+ * 6. every file has exactly its declared length (reading stops one byte past it) and sha256.
+ *
+ * Then the install is atomic (edgeFolder.ts). A refusal, a source that cannot be reached or a
+ * failure halfway leaves `current`, `versions/` and `state.json` as they were.
+ */
+import { createHash, createPublicKey } from "crypto";
+import { promises as fs } from "fs";
+import * as path from "path";
+import { InvalidManifestError, layoutFor, manifestExpired, parseChannelPointer, parseManifest, versionKey, type Manifest, type ModelLayout } from "../manifest";
+import { SigningKeyError, readPublicKey, verifyManifestSignature } from "../signature";
+import { EdgeFolder, reconcileState, requireSameModel } from "./edgeFolder";
+import { EdgeUsageError, LocalIoError, SourceError, VerificationRefusedError, describeError } from "./errors";
+import { readAtMost, readSmallObject, type ModelSource } from "./modelSource";
+import { STATE_SCHEMA_VERSION, readState, writeFileAtomically, writeState, type EdgeState } from "./stateStore";
+
+/** Largest channel pointer, manifest and signature the puller reads; anything longer is refused. */
+export const MAX_POINTER_BYTES = 64 * 1024;
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** A DER ECDSA P-256 signature is at most 72 bytes. */
+export const MAX_SIGNATURE_BYTES = 1024;
+
+/** A step of the install, in order; `beforeStep` sees each. */
+export type InstallStep = "download" | "commit" | "swap" | "record";
+
+export interface PullOptions {
+  /** Where the model's releases are: an {@link S3ModelSource} or an {@link HttpModelSource}. */
+  readonly source: ModelSource;
+  /** The model (`ota.modelName` of the stack). */
+  readonly modelName: string;
+  /**
+   * The channel to follow.
+   * @default "stable"
+   */
+  readonly channel?: string;
+  /** The pinned public key, SPKI PEM: the stack output `otaPublicKeyPem`. */
+  readonly publicKeyPem: string;
+  /** The destination folder (one per model), created when missing. */
+  readonly dest: string;
+  /**
+   * The clock that judges expiry.
+   * @default the system clock
+   */
+  readonly now?: () => Date;
+  /** Progress lines for a human (one per step). @default none */
+  readonly log?: (line: string) => void;
+  /**
+   * Called before each install step with the version being installed; whatever it throws ends
+   * the pull there, as a crash would. For tests and supervisors.
+   * @default none
+   */
+  readonly beforeStep?: (step: InstallStep, version: number) => void | Promise<void>;
+}
+
+export interface PullResult {
+  /** `installed`: the channel's release is now current. `up-to-date`: nothing to do. */
+  readonly status: "installed" | "up-to-date";
+  readonly modelName: string;
+  readonly channel: string;
+  /** The version the channel points at, verified. */
+  readonly version: number;
+  /** The version `current` points at now. */
+  readonly currentVersion: number;
+  /** The version that ran before this install (kept for `rollback`), when there was one. */
+  readonly previousVersion?: number;
+  /** The highest version ever installed here: nothing at or below it is installed again. */
+  readonly highestVersion: number;
+  /** `<dest>/current`: the running model is `<dest>/current/model.onnx`. */
+  readonly currentPath: string;
+  /** The verified manifest of the channel's release. */
+  readonly manifest: Manifest;
+  /** What did not stop the pull but needs attention (an expired release, a held rollback, a failed prune). */
+  readonly warnings: readonly string[];
+}
+
+/** Pulls the channel's release into `dest` when it is newer and verifies; see the module comment. */
+export async function pullModel(options: PullOptions): Promise<PullResult> {
+  const channel = options.channel ?? "stable";
+  const clock = options.now ?? (() => new Date());
+  const log = options.log ?? (() => undefined);
+  const { source, modelName } = options;
+  const layout = modelLayout(modelName, channel);
+  const key = pinnedKey(options.publicKeyPem);
+  const folder = new EdgeFolder(options.dest);
+
+  await folder.ensure();
+  const unlock = await folder.lock();
+  try {
+    await folder.clearStaging();
+    const linked = await folder.linkedVersion();
+    const stored = await readState(folder.dest);
+    requireSameModel(stored, modelName, folder.dest);
+    const state = reconcileState(stored, linked, { modelName, channel, now: clock(), versionsOnDisk: await folder.versionsOnDisk() });
+    if (state !== stored && state !== undefined) await writeState(folder.dest, state);
+
+    // 1. The channel pointer: which version to look at.
+    const pointerKey = layout.channel(channel);
+    const pointerBytes = await readSmallObject(source, pointerKey, MAX_POINTER_BYTES, "the channel pointer").catch((error: unknown) => {
+      if (error instanceof SourceError && error.missing) {
+        throw new SourceError(`Channel ${JSON.stringify(channel)} of model ${JSON.stringify(modelName)} does not exist: ${error.message} Check --model, --channel and the bucket or base URL.`, true, { cause: error });
+      }
+      throw error;
+    });
+    let version: number;
+    try {
+      const pointer = parseChannelPointer(pointerBytes);
+      if (pointer.modelName !== modelName || pointer.channel !== channel) {
+        throw new VerificationRefusedError(
+          "invalid-pointer",
+          `Refused ${source.location}${pointerKey}: it is the pointer of channel ${JSON.stringify(pointer.channel)} of model ${JSON.stringify(pointer.modelName)}, not of channel ${JSON.stringify(channel)} of ${JSON.stringify(modelName)}. Nothing was installed.`,
+        );
+      }
+      version = pointer.version;
+    } catch (error) {
+      if (!(error instanceof InvalidManifestError)) throw error;
+      throw new VerificationRefusedError("invalid-pointer", `Refused ${source.location}${pointerKey}: ${error.message}\nNothing was installed.`);
+    }
+    log(`channel ${channel} of ${modelName} points at version ${version}`);
+
+    // 2. The manifest and its signature, verified before the manifest is parsed.
+    const manifestKey = layout.manifest(version);
+    const manifestBytes = await readSmallObject(source, manifestKey, MAX_MANIFEST_BYTES, "the manifest").catch((error: unknown) => {
+      if (error instanceof SourceError && error.missing) {
+        throw new SourceError(`Channel ${JSON.stringify(channel)} points at version ${version}, but its manifest is missing: ${error.message} The release is incomplete or was removed; nothing changed here.`, true, { cause: error });
+      }
+      throw error;
+    });
+    const signatureKey = layout.signature(version);
+    const signature = await readSmallObject(source, signatureKey, MAX_SIGNATURE_BYTES, "the signature").catch((error: unknown) => {
+      if (error instanceof SourceError && error.missing) {
+        throw new VerificationRefusedError("unsigned", `Refused version ${version} of ${modelName}: it is unsigned (${error.message}). Nothing was installed.`);
+      }
+      throw error;
+    });
+    if (!verifyManifestSignature(manifestBytes, signature, key.object)) {
+      throw new VerificationRefusedError(
+        "bad-signature",
+        `Refused version ${version} of ${modelName}: the signature of ${source.location}${manifestKey} does not verify with the pinned public key (${key.fingerprint}). ` +
+          "The manifest was changed after signing, or signed with another key (is the pinned key this stack's otaPublicKeyPem?). Nothing was installed.",
+      );
+    }
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(manifestBytes);
+    } catch (error) {
+      if (!(error instanceof InvalidManifestError)) throw error;
+      throw new VerificationRefusedError(
+        "invalid-manifest",
+        `Refused version ${version} of ${modelName}: its manifest is signed but this puller cannot accept it (a newer yolo-train may be needed on this box).\n${error.message}\nNothing was installed.`,
+      );
+    }
+
+    // 3. The right model and version: a signed manifest of another model or release is a mix-and-match.
+    if (manifest.modelName !== modelName) {
+      throw new VerificationRefusedError("wrong-model", `Refused version ${version}: the signed manifest is for model ${JSON.stringify(manifest.modelName)}, not ${JSON.stringify(modelName)}. Nothing was installed.`);
+    }
+    if (manifest.version !== version) {
+      throw new VerificationRefusedError(
+        "version-mismatch",
+        `Refused ${source.location}${manifestKey}: the channel points at version ${version} but the signed manifest there is version ${manifest.version} (a replayed or misplaced manifest). Nothing was installed.`,
+      );
+    }
+
+    // 4. Newer than anything installed here.
+    const highest = state?.highestVersion ?? 0;
+    const repair = state !== undefined && linked === undefined && version === highest;
+    if (version < highest) {
+      throw new VerificationRefusedError(
+        "rollback",
+        `Refused version ${version} of ${modelName}: this box has installed version ${highest}, and an older release is never installed again (channel ${JSON.stringify(channel)} moved back, or an old pointer was replayed). ` +
+          `To go back on purpose, run \`yolo-train edge rollback\`. Nothing was installed.`,
+      );
+    }
+    const now = clock();
+    if (version === highest && !repair && state) {
+      const warnings: string[] = [];
+      if (manifestExpired(manifest, now)) {
+        warnings.push(`version ${version} expired at ${manifest.expires}: no release has been published to ${channel} since, or the channel is being held back. The installed model stays.`);
+      }
+      if (state.currentVersion !== version) {
+        warnings.push(`current is version ${state.currentVersion} after a rollback; version ${version} is not installed again, the next release above it is.`);
+      }
+      log(`version ${version} is already installed`);
+      return result("up-to-date", state, manifest, channel, version, folder, warnings);
+    }
+
+    // 5. Not expired.
+    if (manifestExpired(manifest, now)) {
+      throw new VerificationRefusedError(
+        "expired",
+        `Refused version ${version} of ${modelName}: its manifest expired at ${manifest.expires} (now ${now.toISOString()}). A stale release is not installed; publish a new one. If the release is fresh, check this box's clock. Nothing was installed.`,
+      );
+    }
+
+    // 6. The files, into .staging/<v>/, then committed.
+    await options.beforeStep?.("download", version);
+    await requireSpace(folder, manifest);
+    const staging = await folder.freshStaging(version);
+    try {
+      for (const file of manifest.files) {
+        await downloadFile(source, layout.file(version, file.path), file, path.join(staging, file.path), version);
+        log(`verified ${file.path} (${file.length} bytes, sha256 ${file.sha256.slice(0, 12)}…)`);
+      }
+      await writeFileAtomically(path.join(staging, "manifest.json"), manifestBytes);
+      await writeFileAtomically(path.join(staging, "manifest.json.sig"), signature);
+      await options.beforeStep?.("commit", version);
+      await folder.commit(version, linked);
+    } finally {
+      await folder.clearStaging().catch(() => undefined);
+    }
+    await options.beforeStep?.("swap", version);
+    await folder.pointCurrentAt(version);
+    log(`current → versions/${versionKey(version)}`);
+
+    const previousVersion = repair ? state?.previousVersion : state?.currentVersion;
+    const next: EdgeState = {
+      schemaVersion: STATE_SCHEMA_VERSION,
+      modelName,
+      channel,
+      highestVersion: version,
+      currentVersion: version,
+      ...(previousVersion !== undefined && previousVersion !== version ? { previousVersion } : {}),
+      updatedAt: clock().toISOString(),
+    };
+    await options.beforeStep?.("record", version);
+    await writeState(folder.dest, next);
+
+    // Keep the new version and the one before it; the install is done whatever pruning does.
+    const warnings: string[] = [];
+    try {
+      const removed = await folder.prune(new Set([version, ...(next.previousVersion !== undefined ? [next.previousVersion] : [])]));
+      if (removed.length > 0) log(`removed versions ${removed.join(", ")}`);
+    } catch (error) {
+      warnings.push(`installed, but old versions could not be removed: ${describeError(error)}`);
+    }
+    return result("installed", next, manifest, channel, version, folder, warnings);
+  } finally {
+    await unlock().catch(() => undefined);
+  }
+}
+
+function result(status: PullResult["status"], state: EdgeState, manifest: Manifest, channel: string, version: number, folder: EdgeFolder, warnings: string[]): PullResult {
+  return {
+    status,
+    modelName: state.modelName,
+    channel,
+    version,
+    currentVersion: state.currentVersion,
+    ...(state.previousVersion !== undefined ? { previousVersion: state.previousVersion } : {}),
+    highestVersion: state.highestVersion,
+    currentPath: folder.current,
+    manifest,
+    warnings,
+  };
+}
+
+/** Keys of the model's releases relative to its folder, which is what a {@link ModelSource} reads. */
+function modelLayout(modelName: string, channel: string) {
+  let full: ModelLayout;
+  try {
+    full = layoutFor("", modelName);
+    full.channel(channel);
+  } catch (error) {
+    throw new EdgeUsageError(`Invalid model or channel name: ${describeError(error)}`);
+  }
+  const relative = (k: string): string => k.slice(full.modelPrefix.length);
+  return {
+    channel: (name: string) => relative(full.channel(name)),
+    manifest: (v: number) => relative(full.manifest(v)),
+    signature: (v: number) => relative(full.signature(v)),
+    file: (v: number, p: string) => relative(full.file(v, p)),
+  };
+}
+
+/** The pinned key, checked to be a P-256 public key, and its fingerprint for messages. */
+export function pinnedKey(publicKeyPem: string): { readonly object: ReturnType<typeof readPublicKey>; readonly fingerprint: string } {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(publicKeyPem)) {
+    throw new EdgeUsageError("The pinned key is a PRIVATE key. Never put the signing key on a box: pin the public key (stack output otaPublicKeyPem).");
+  }
+  try {
+    const object = readPublicKey(publicKeyPem);
+    return { object, fingerprint: publicKeyFingerprint(object) };
+  } catch (error) {
+    if (error instanceof SigningKeyError) throw new EdgeUsageError(`The pinned public key is unusable: ${error.message}`);
+    throw error;
+  }
+}
+
+/** `SHA256:<base64>` of the key's SPKI DER, as `ssh-keygen -l` shows keys: to compare keys by eye. */
+export function publicKeyFingerprint(publicKeyPem: string | ReturnType<typeof readPublicKey>): string {
+  const key = typeof publicKeyPem === "string" ? createPublicKey(publicKeyPem) : publicKeyPem;
+  const der = key.export({ format: "der", type: "spki" });
+  return `SHA256:${createHash("sha256").update(der).digest("base64").replace(/=+$/, "")}`;
+}
+
+/** Refuses to start a download that cannot fit: better than a full disk halfway. */
+async function requireSpace(folder: EdgeFolder, manifest: Manifest): Promise<void> {
+  const needed = manifest.files.reduce((sum, f) => sum + f.length, 0);
+  let free: number;
+  try {
+    const stats = await fs.statfs(folder.dest);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    return;
+  }
+  if (free < needed) {
+    throw new LocalIoError(`Version ${manifest.version} needs ${needed} bytes in ${folder.dest}, but only ${free} are free. Free some space; nothing was installed.`);
+  }
+}
+
+/** Streams one file to `target`, hashing as it goes; refuses it on a wrong length or sha256. */
+async function downloadFile(source: ModelSource, key: string, file: Manifest["files"][number], target: string, version: number): Promise<void> {
+  const where = `${source.location}${key}`;
+  const body = await source.open(key, file.length + 1).catch((error: unknown) => {
+    if (error instanceof SourceError && error.missing) {
+      throw new SourceError(`Version ${version} lists ${file.path}, but it is missing: ${error.message} Nothing was installed.`, true, { cause: error });
+    }
+    throw error;
+  });
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(target, "wx", 0o644);
+  } catch (error) {
+    body.abort();
+    throw new LocalIoError(`Cannot create ${target}: ${describeError(error)}`, { cause: error });
+  }
+  const hash = createHash("sha256");
+  try {
+    const outcome = await readAtMost(body, file.length, where, async (chunk) => {
+      hash.update(chunk);
+      try {
+        await handle.write(chunk);
+      } catch (error) {
+        throw new LocalIoError(`Cannot write ${target}: ${describeError(error)}`, { cause: error });
+      }
+    });
+    if (outcome.longer) {
+      throw new VerificationRefusedError(
+        "oversized",
+        `Refused version ${version}: ${where} is longer than the ${file.length} bytes its signed manifest declares; stopped reading at byte ${file.length + 1}. Nothing was installed.`,
+      );
+    }
+    if (outcome.bytes < file.length) {
+      throw new VerificationRefusedError(
+        "truncated",
+        `Refused version ${version}: ${where} has ${outcome.bytes} bytes, fewer than the ${file.length} its signed manifest declares (truncated). Nothing was installed.`,
+      );
+    }
+    const actual = hash.digest("hex");
+    if (actual !== file.sha256) {
+      throw new VerificationRefusedError(
+        "hash-mismatch",
+        `Refused version ${version}: ${where} has sha256 ${actual}, not the ${file.sha256} its signed manifest declares (the file was changed after signing). Nothing was installed.`,
+      );
+    }
+    try {
+      await handle.sync();
+    } catch (error) {
+      throw new LocalIoError(`Cannot sync ${target}: ${describeError(error)}`, { cause: error });
+    }
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}

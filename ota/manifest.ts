@@ -1,0 +1,335 @@
+/**
+ * The release format of docs/ota.md: the manifest (what a release is), its canonical bytes (what
+ * is signed), the channel pointer, and where each lives in the OTA bucket. Pure: no I/O. The
+ * publisher (run agent) and the puller (edge box) both build on this module and meet only in the
+ * bucket, so every rule here is checked the same way on both sides.
+ */
+import { z } from "zod";
+
+/** The manifest format this code writes and reads. A reader refuses any other. */
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+/** A release expires this long after it was made unless the publisher says otherwise. */
+export const DEFAULT_EXPIRES_IN_DAYS = 90;
+
+/** The file every release carries: the edge runtime loads it. */
+export const MODEL_FILE = "model.onnx";
+
+/** Versions are written as 10 decimal digits so listings sort; this is the largest that fits. */
+export const MAX_VERSION = 9_999_999_999;
+
+/** File names in a version folder that belong to the release format, not to the model. */
+const RESERVED_FILE_NAMES = new Set(["manifest.json", "manifest.json.sig", ".claim"]);
+
+/** Same rule as the run spec's `ota.modelName`: one key segment. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MODEL_NAME_RULE = "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit";
+
+/** A plain file name: no folders, no hidden files, nothing a shell or a path join would read as more. */
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+const version = z
+  .int({ error: "must be an integer" })
+  .min(1, { error: "must be a positive integer (1 or more)" })
+  .max(MAX_VERSION, { error: `must be at most ${MAX_VERSION} (10 digits)` });
+
+const timestamp = z.iso.datetime({ error: 'must be an ISO 8601 UTC time, e.g. "2026-11-29T12:00:00.000Z"' });
+
+const modelName = z.string({ error: "must be a string" }).regex(MODEL_NAME, { error: MODEL_NAME_RULE });
+
+const filePath = z.string({ error: "must be a string" }).check((ctx) => {
+  const path = ctx.value;
+  const problem = filePathProblem(path);
+  if (problem !== undefined) ctx.issues.push({ code: "custom", message: problem, input: path });
+});
+
+/** Why `path` cannot name a file of a release, or undefined when it can. */
+export function filePathProblem(path: string): string | undefined {
+  if (path.includes("..")) return `must be a plain file name: ".." is not allowed (got ${JSON.stringify(path)})`;
+  if (path.includes("/") || path.includes("\\")) return `must be a plain file name: "/" and "\\" are not allowed (got ${JSON.stringify(path)})`;
+  if (!FILE_NAME.test(path)) {
+    return `must be a plain file name of 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit (got ${JSON.stringify(path)})`;
+  }
+  if (RESERVED_FILE_NAMES.has(path)) return `must not be ${JSON.stringify(path)}: that name belongs to the release format`;
+  return undefined;
+}
+
+const manifestFile = z.strictObject({
+  path: filePath,
+  length: z
+    .int({ error: "must be an integer" })
+    .min(0, { error: "must not be negative" })
+    .max(Number.MAX_SAFE_INTEGER, { error: "is too large" }),
+  sha256: z.string({ error: "must be a string" }).regex(SHA256_HEX, { error: "must be 64 lowercase hex characters (SHA-256)" }),
+});
+
+/** The signed description of one release (docs/ota.md, "Manifest"). */
+export const ManifestSchema = z
+  .strictObject({
+    schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION, { error: `must be ${MANIFEST_SCHEMA_VERSION}; this reader knows no other manifest format` }),
+    modelName,
+    version,
+    createdAt: timestamp,
+    expires: timestamp,
+    runId: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).max(256, { error: "must be at most 256 characters" }),
+    /** Training metrics by the name ultralytics reports them, e.g. `metrics/mAP50-95(B)`. */
+    metrics: z.record(z.string(), z.number({ error: "must be a finite number" })),
+    /** Square input size in pixels the model was trained (and exported) at. */
+    inputSize: z.int({ error: "must be an integer" }).min(1, { error: "must be a positive integer" }),
+    /** Class names in class-index order; empty when the trainer did not report them. */
+    classNames: z.array(z.string({ error: "must be a string" })),
+    files: z.array(manifestFile).min(1, { error: "must list at least one file" }),
+  })
+  // Runs even when fields are wrong, so one parse reports every problem; hence the guards.
+  .superRefine(
+    (value, ctx) => {
+      const m = value as unknown as Record<string, unknown>;
+      if (typeof m !== "object" || m === null) return;
+      const created = typeof m.createdAt === "string" ? Date.parse(m.createdAt) : Number.NaN;
+      const expires = typeof m.expires === "string" ? Date.parse(m.expires) : Number.NaN;
+      if (!Number.isNaN(created) && !Number.isNaN(expires) && expires <= created) {
+        ctx.addIssue({ code: "custom", path: ["expires"], message: `must be after createdAt (${String(m.createdAt)}); got ${String(m.expires)}`, input: m.expires });
+      }
+      if (!Array.isArray(m.files) || m.files.length === 0) return;
+      const seen = new Set<string>();
+      m.files.forEach((file: unknown, index) => {
+        const path = typeof file === "object" && file !== null ? (file as { path?: unknown }).path : undefined;
+        if (typeof path !== "string") return;
+        if (seen.has(path)) ctx.addIssue({ code: "custom", path: ["files", index, "path"], message: `${JSON.stringify(path)} is listed more than once`, input: path });
+        seen.add(path);
+      });
+      if (!seen.has(MODEL_FILE)) ctx.addIssue({ code: "custom", path: ["files"], message: `must include a file with path ${JSON.stringify(MODEL_FILE)}`, input: m.files });
+    },
+    { when: () => true },
+  );
+
+export type Manifest = z.output<typeof ManifestSchema>;
+export type ManifestFile = Manifest["files"][number];
+
+/** Which version a channel points at (docs/ota.md, `channels/<channel>.json`). Not signed: the manifest it names is. */
+export const ChannelPointerSchema = z.strictObject({
+  schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION, { error: `must be ${MANIFEST_SCHEMA_VERSION}` }),
+  modelName,
+  channel: z.string({ error: "must be a string" }).regex(/^[a-z][a-z0-9-]{0,31}$/, { error: "must be 1-32 characters of a-z, 0-9 and '-', starting with a letter" }),
+  version,
+  updatedAt: timestamp,
+});
+export type ChannelPointer = z.output<typeof ChannelPointerSchema>;
+
+/** One thing wrong with a manifest or channel pointer: where (`files[0].path`) and what. */
+export interface ManifestProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Thrown by {@link parseManifest} and {@link parseChannelPointer}: every problem, one per line. */
+export class InvalidManifestError extends Error {
+  readonly problems: readonly ManifestProblem[];
+
+  constructor(subject: string, problems: readonly ManifestProblem[]) {
+    const plural = problems.length === 1 ? "problem" : "problems";
+    super(`The ${subject} has ${problems.length} ${plural}:\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n"));
+    this.name = "InvalidManifestError";
+    this.problems = problems;
+  }
+}
+
+function formatPath(path: readonly PropertyKey[], root: string): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else out += out === "" ? String(segment) : `.${String(segment)}`;
+  }
+  return out === "" ? root : out;
+}
+
+function decodeJson(bytes: Uint8Array | string, subject: string): unknown {
+  let text: string;
+  if (typeof bytes === "string") text = bytes;
+  else {
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw new InvalidManifestError(subject, [{ path: `(${subject})`, message: "is not valid UTF-8" }]);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidManifestError(subject, [{ path: `(${subject})`, message: `is not valid JSON: ${(error as Error).message}` }]);
+  }
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, subject: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidManifestError(
+    subject,
+    result.error.issues.map((issue) => ({ path: formatPath(issue.path, `(${subject})`), message: issue.message })),
+  );
+}
+
+/**
+ * Reads a manifest from its bytes (as downloaded) or text. Throws an {@link InvalidManifestError}
+ * listing every problem. Does not check the signature or expiry: see `verifyManifestSignature`
+ * and {@link manifestExpired}.
+ */
+export function parseManifest(bytes: Uint8Array | string): Manifest {
+  return parseWith(ManifestSchema, decodeJson(bytes, "manifest"), "manifest");
+}
+
+/** Reads a channel pointer (`channels/<channel>.json`). Throws an {@link InvalidManifestError} listing every problem. */
+export function parseChannelPointer(bytes: Uint8Array | string): ChannelPointer {
+  return parseWith(ChannelPointerSchema, decodeJson(bytes, "channel pointer"), "channel pointer");
+}
+
+/**
+ * JSON with object keys sorted (by UTF-16 code unit, recursively), no whitespace. Arrays keep
+ * their order. The same value always gives the same text, whatever order its keys were built in.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(",")}]`;
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  throw new TypeError(`canonicalJson: a ${typeof value} has no JSON form`);
+}
+
+/**
+ * The canonical bytes of a manifest: the exact bytes that are signed and uploaded. Checks the
+ * manifest first (throws an {@link InvalidManifestError}), so an invalid one is never signed.
+ */
+export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.from(canonicalJson(parseWith(ManifestSchema, m, "manifest")), "utf8");
+}
+
+/** The bytes of a channel pointer (canonical JSON, like the manifest). */
+export function serializeChannelPointer(p: ChannelPointer): Buffer {
+  return Buffer.from(canonicalJson(parseWith(ChannelPointerSchema, p, "channel pointer")), "utf8");
+}
+
+/** True when `now` is at or past the manifest's `expires`. A device refuses an expired manifest. */
+export function manifestExpired(m: Pick<Manifest, "expires">, now: Date): boolean {
+  return now.getTime() >= Date.parse(m.expires);
+}
+
+/** What a publisher knows about a release; {@link createManifest} turns it into a manifest. */
+export interface ManifestInput {
+  readonly modelName: string;
+  readonly version: number;
+  readonly runId: string;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly inputSize: number;
+  readonly classNames: readonly string[];
+  readonly files: readonly ManifestFile[];
+  /** @default now */
+  readonly now?: Date;
+  /** @default {@link DEFAULT_EXPIRES_IN_DAYS} */
+  readonly expiresInDays?: number;
+}
+
+/** Builds and checks a manifest (throws an {@link InvalidManifestError} when it is not valid). */
+export function createManifest(input: ManifestInput): Manifest {
+  const now = input.now ?? new Date();
+  const days = input.expiresInDays ?? DEFAULT_EXPIRES_IN_DAYS;
+  const value = {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    modelName: input.modelName,
+    version: input.version,
+    createdAt: now.toISOString(),
+    expires: new Date(now.getTime() + days * 86_400_000).toISOString(),
+    runId: input.runId,
+    metrics: { ...input.metrics },
+    inputSize: input.inputSize,
+    classNames: [...input.classNames],
+    files: input.files.map((f) => ({ path: f.path, length: f.length, sha256: f.sha256 })),
+  };
+  return parseWith(ManifestSchema, value, "manifest");
+}
+
+/** `7` → `"0000000007"`: the version as it appears in keys, so listings sort by version. */
+export function versionKey(v: number): string {
+  if (!Number.isInteger(v) || v < 1 || v > MAX_VERSION) throw new RangeError(`versionKey: a version must be an integer from 1 to ${MAX_VERSION}; got ${v}`);
+  return String(v).padStart(10, "0");
+}
+
+/** `"0000000007"` → `7`; undefined for anything that is not a 10-digit version key. */
+export function parseVersionKey(segment: string): number | undefined {
+  if (!/^\d{10}$/.test(segment)) return undefined;
+  const v = Number(segment);
+  return v >= 1 ? v : undefined;
+}
+
+/** The keys of one model's releases in the OTA bucket (docs/ota.md, "Layout"). */
+export interface ModelLayout {
+  /** The model's name: the last segment of {@link modelPrefix}. */
+  readonly modelName: string;
+  /** `<modelsPrefix><modelName>/`: everything of this model lives under it. */
+  readonly modelPrefix: string;
+  /** `<modelPrefix>versions/`: list it (delimiter `/`) to find the versions taken. */
+  readonly versionsPrefix: string;
+  /** `<modelPrefix>versions/<v>/`. */
+  versionPrefix(v: number): string;
+  /** The claim written with `If-None-Match: *` that makes version `v` one publisher's. */
+  claim(v: number): string;
+  /** A file of release `v` (`path` a plain file name, e.g. `model.onnx`). */
+  file(v: number, path: string): string;
+  manifest(v: number): string;
+  signature(v: number): string;
+  /** `<modelPrefix>channels/<name>.json`. */
+  channel(name: string): string;
+  /** The version of a key under {@link versionsPrefix} (`…/versions/0000000007/…` → 7), or undefined. */
+  versionOf(key: string): number | undefined;
+}
+
+/** The layout of `modelName`'s releases under `modelsPrefix` (`""` or a prefix ending with `/`, e.g. `models/`). */
+export function layoutFor(modelsPrefix: string, modelName: string): ModelLayout {
+  if (modelsPrefix !== "" && !modelsPrefix.endsWith("/")) throw new RangeError(`layoutFor: modelsPrefix must be "" or end with "/"; got ${JSON.stringify(modelsPrefix)}`);
+  if (!MODEL_NAME.test(modelName)) throw new RangeError(`layoutFor: modelName ${MODEL_NAME_RULE}; got ${JSON.stringify(modelName)}`);
+  return layoutAt(`${modelsPrefix}${modelName}/`);
+}
+
+/**
+ * The layout under one model's own prefix (`models/widgets/`, whose last segment is the model
+ * name), as the run spec's `ota.prefix` gives it. {@link layoutFor} builds the prefix from its parts.
+ */
+export function layoutAt(modelPrefix: string): ModelLayout {
+  if (!modelPrefix.endsWith("/") || modelPrefix.startsWith("/")) throw new RangeError(`layoutAt: modelPrefix must end with "/" and not start with it; got ${JSON.stringify(modelPrefix)}`);
+  const modelName = modelPrefix.slice(0, -1).split("/").pop() ?? "";
+  if (!MODEL_NAME.test(modelName)) throw new RangeError(`layoutAt: the last segment of modelPrefix is the model name, which ${MODEL_NAME_RULE}; got ${JSON.stringify(modelName)}`);
+  const versionsPrefix = `${modelPrefix}versions/`;
+  const versionPrefix = (v: number): string => `${versionsPrefix}${versionKey(v)}/`;
+  return {
+    modelName,
+    modelPrefix,
+    versionsPrefix,
+    versionPrefix,
+    claim: (v) => `${versionPrefix(v)}.claim`,
+    file: (v, path) => {
+      const problem = filePathProblem(path);
+      if (problem !== undefined) throw new RangeError(`layout.file: path ${problem}`);
+      return `${versionPrefix(v)}${path}`;
+    },
+    manifest: (v) => `${versionPrefix(v)}manifest.json`,
+    signature: (v) => `${versionPrefix(v)}manifest.json.sig`,
+    channel: (name) => {
+      if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw new RangeError(`layout.channel: a channel name must be 1-32 characters of a-z, 0-9 and '-'; got ${JSON.stringify(name)}`);
+      return `${modelPrefix}channels/${name}.json`;
+    },
+    versionOf: (key) => {
+      if (!key.startsWith(versionsPrefix)) return undefined;
+      const segment = key.slice(versionsPrefix.length).split("/")[0] ?? "";
+      return parseVersionKey(segment);
+    },
+  };
+}

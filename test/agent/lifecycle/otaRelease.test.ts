@@ -1,0 +1,118 @@
+import { parseChannelPointer, parseManifest } from "../../../ota/manifest";
+import { verifyManifestSignature } from "../../../ota/signature";
+import { EXIT, NodeWorld } from "../fakes/nodeWorld";
+import { expectCleanRun, expectExit, historyPhases, otaKeys, runKeys, storedRecord } from "../fakes/runExpectations";
+import { sha256Hex, standInMetrics } from "../fakes/standInCheckpoint";
+
+const METRIC = "metrics/mAP50-95(B)";
+/** The stand-in's final evaluation after 4 epochs. */
+const FINAL = standInMetrics(4);
+
+async function worldWithGate(min: number): Promise<NodeWorld> {
+  return NodeWorld.start({
+    spec: {
+      ota: {
+        bucket: "yolo-train-dev-ota",
+        prefix: "models/widgets/",
+        modelName: "widgets",
+        channel: "candidate",
+        signingKeyId: "alias/yolo-train-dev-ota",
+        promote: { metric: METRIC, min, requireImprovement: true },
+      },
+    },
+  });
+}
+
+describe("a completed run's OTA release", () => {
+  let world: NodeWorld;
+  afterEach(async () => world?.close());
+
+  it("is published to candidate and, passing the gate, promoted to stable; the record says so", async () => {
+    world = await worldWithGate(0.3);
+    await expectExit(world.runAgent(), EXIT.done);
+    const ota = world.spec.ota;
+
+    const record = await storedRecord(world);
+    expect(record).toMatchObject({
+      phase: "completed",
+      error: null,
+      release: {
+        modelName: "widgets",
+        version: 1,
+        bucket: ota.bucket,
+        manifestKey: "models/widgets/versions/0000000001/manifest.json",
+        channels: ["candidate", "stable"],
+        promotion: { promoted: true, reason: `${METRIC} ${FINAL[METRIC]} meets the minimum 0.3 and there is no stable release yet to improve on` },
+      },
+    });
+    expect(historyPhases(record)).toEqual(["starting", "training", "uploading", "completed"]);
+
+    expect(await otaKeys(world)).toEqual([
+      "channels/candidate.json",
+      "channels/stable.json",
+      "versions/0000000001/.claim",
+      "versions/0000000001/manifest.json",
+      "versions/0000000001/manifest.json.sig",
+      "versions/0000000001/model.onnx",
+      "versions/0000000001/model.pt",
+    ]);
+    // Signed with the stack's KMS key, naming exactly the model files the run uploaded.
+    const manifestBytes = (await world.s3.getObject(ota.bucket, "models/widgets/versions/0000000001/manifest.json"))!;
+    const signature = (await world.s3.getObject(ota.bucket, "models/widgets/versions/0000000001/manifest.json.sig"))!;
+    expect(verifyManifestSignature(manifestBytes, signature, world.kms.publicKeyPem)).toBe(true);
+    const onnx = (await world.object("model/best.onnx"))!;
+    const pt = (await world.object("model/best.pt"))!;
+    expect(parseManifest(manifestBytes)).toMatchObject({
+      modelName: "widgets",
+      version: 1,
+      runId: world.spec.runId,
+      metrics: FINAL,
+      inputSize: 640,
+      classNames: [],
+      files: [
+        { path: "model.onnx", length: onnx.length, sha256: sha256Hex(onnx) },
+        { path: "model.pt", length: pt.length, sha256: sha256Hex(pt) },
+      ],
+    });
+    for (const channel of ["candidate", "stable"]) {
+      expect(parseChannelPointer((await world.s3.getObject(ota.bucket, `models/widgets/channels/${channel}.json`))!)).toMatchObject({ channel, version: 1 });
+    }
+    expect(world.kms.calls.map((c) => [c.target, c.status, c.signed])).toEqual([
+      ["TrentService.GetPublicKey", 200, true],
+      ["TrentService.Sign", 200, true],
+    ]);
+    // Nothing else outside the run's prefix.
+    expect((await runKeys(world)).filter((k) => k.startsWith("(outside"))).toEqual([]);
+    await expectCleanRun(world);
+  }, 60_000);
+
+  it("stays on candidate when the gate refuses, and the record says why", async () => {
+    world = await worldWithGate(0.5);
+    await expectExit(world.runAgent(), EXIT.done);
+    const record = await storedRecord(world);
+    expect(record).toMatchObject({
+      phase: "completed",
+      error: null,
+      release: {
+        version: 1,
+        channels: ["candidate"],
+        promotion: { promoted: false, reason: `${METRIC} ${FINAL[METRIC]} is below the minimum 0.5 (ota.promote.min)` },
+      },
+    });
+    const keys = await otaKeys(world);
+    expect(keys).toContain("channels/candidate.json");
+    expect(keys).not.toContain("channels/stable.json");
+    await expectCleanRun(world);
+  }, 60_000);
+
+  it("completes the run without a release when the signing key cannot be used, writing nothing to the OTA bucket", async () => {
+    world = await worldWithGate(0.3);
+    world.kms.disable();
+    await expectExit(world.runAgent(), EXIT.done);
+    const record = await storedRecord(world);
+    expect(record).toMatchObject({ phase: "completed", error: null, release: null });
+    expect(record.history?.at(-1)).toMatchObject({ phase: "completed", note: expect.stringMatching(/^OTA publishing failed: DisabledException: arn:aws:kms:.* is disabled/) });
+    expect(await otaKeys(world)).toEqual([]);
+    await expectCleanRun(world);
+  }, 60_000);
+});
