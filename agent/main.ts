@@ -6,6 +6,7 @@ import { createAutoScalingClient, createKmsClient, createS3Client } from "./awsC
 import { CheckpointTransfer } from "./checkpointUploader";
 import { sampleGpuUtilisation } from "./gpuSampler";
 import { createLogger, describeError } from "./log";
+import { cloudWatchSender, createCloudWatchClient, MetricsPublisher } from "./metricsPublisher";
 import { createOtaPublisher } from "./otaRelease";
 import { runLayout } from "./runLayout";
 import { downloadModel } from "./modelSource";
@@ -15,6 +16,10 @@ import { ImdsClient } from "./spotNotice";
 import { EXIT, Supervisor, type ExitCode } from "./supervisor";
 import { terminateSelf } from "./teardown";
 import { TrainerProcess } from "./trainerProcess";
+import { trainingMetricData } from "./trainingMetrics";
+
+/** How long an exiting agent waits for queued metrics; the run record already holds them. */
+const METRICS_DRAIN_MS = 3_000;
 
 /**
  * The run agent's entry point (the container's ENTRYPOINT): environment → settings → run spec →
@@ -48,6 +53,8 @@ async function main(): Promise<ExitCode> {
   const recordS3 = createS3Client({ ...clientOptions, maxAttempts: 2 });
   const autoScaling = createAutoScalingClient(clientOptions);
   const kms = createKmsClient(clientOptions);
+  const cloudWatch = createCloudWatchClient(spec.region);
+  const metrics = new MetricsPublisher(cloudWatchSender(cloudWatch), log);
   const imds = new ImdsClient(config.imdsEndpoint);
   const layout = runLayout(spec, config.scratch);
 
@@ -65,6 +72,7 @@ async function main(): Promise<ExitCode> {
     fetchModel: (uri, path) => downloadModel(s3, uri, path, log),
     readSecret: (name) => readSecureParameter({ name, region: spec.region, log }),
     publishModel: createOtaPublisher({ s3, signer: new KmsSigner({ keyId: spec.ota.signingKeyId, client: kms }), log }),
+    publishMetrics: (record, atMs) => metrics.publish(trainingMetricData(record, spec.autoScalingGroupName, atMs)),
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => supervisor.requestStop(signal));
 
@@ -75,6 +83,8 @@ async function main(): Promise<ExitCode> {
     supervisor.abort();
     return EXIT.internalError;
   } finally {
+    await metrics.drain(METRICS_DRAIN_MS);
+    cloudWatch.destroy();
     s3.destroy();
     recordS3.destroy();
     autoScaling.destroy();

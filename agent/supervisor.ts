@@ -19,11 +19,13 @@ import {
   type RecordState,
   type ReleaseRef,
   type RunEvent,
+  type RunRecord,
 } from "./runRecord";
 import { RecordPublisher, type RunRecordStore } from "./runRecordStore";
 import type { SpotNotice } from "./spotNotice";
 import { parseTrainerResult, type TrainerResult } from "./trainerResult";
 import type { TrainerExit, TrainerLaunch, TrainerProcess } from "./trainerProcess";
+import { publishesMetrics } from "./trainingMetrics";
 import { scanCheckpoints, signatureOf, StabilityTracker } from "./weightsWatcher";
 
 /** Exit codes of docs/node-runtime.md. */
@@ -65,6 +67,11 @@ export interface SupervisorDeps {
   /** Reads an SSM SecureString parameter (the W&B API key). The value is never logged. */
   readonly readSecret: (name: string) => Promise<string>;
   readonly publishModel?: ModelPublisher;
+  /**
+   * Training metrics for the dashboard: called with the record at start, after each epoch and at
+   * each phase change. Must return at once (best-effort; see metricsPublisher.ts); a throw is logged.
+   */
+  readonly publishMetrics?: (record: RunRecord, atMs: number) => void;
   readonly now?: () => number;
 }
 
@@ -196,6 +203,15 @@ export class Supervisor {
       this.publisher.amendPending((record) => ({ ...record, checkpoint }));
     }
     this.publisher.publish(this.state.record, changedPhase);
+    if (publishesMetrics(event)) this.metrics(this.state.record, event.atMs);
+  }
+
+  private metrics(record: RunRecord, atMs: number): void {
+    try {
+      this.deps.publishMetrics?.(record, atMs);
+    } catch (error) {
+      this.log.warn("metrics-publish-failed", { error: describeError(error) });
+    }
   }
 
   private get record() {
@@ -239,6 +255,7 @@ export class Supervisor {
       usdPerHour: spec.pricing.usdPerHour,
     });
     this.publisher.publish(this.record, true);
+    this.metrics(this.record, this.agentStartedAtMs);
 
     await mkdir(layout.workdir, { recursive: true });
     let resume: Resume | null = null;

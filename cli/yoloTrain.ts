@@ -20,6 +20,12 @@ import {
 } from "../ota/edge";
 import { DEFAULT_MODELS_PREFIX } from "../ota/edge/s3ModelSource";
 import { planCommand } from "./plan";
+import { costCommand } from "./commands/cost";
+import { downCommand } from "./commands/down";
+import { launchCommand } from "./commands/launch";
+import { logsCommand } from "./commands/logs";
+import { processIo, type CommandIo } from "./commands/operateContext";
+import { statusCommand } from "./commands/status";
 
 const EXIT_HELP = `
 Exit codes:
@@ -51,12 +57,16 @@ interface DestFlags {
 }
 
 /** The whole command tree; `run` parses argv with it. */
-export function yoloTrainProgram(): Command {
+export function yoloTrainProgram(io: CommandIo = processIo()): Command {
   const program = new Command("yolo-train")
     .description("Train YOLO detectors on AWS spot GPUs, and deliver the models to edge boxes.")
     .exitOverride()
     .showHelpAfterError("(add --help for usage)");
   program.addCommand(planCommand("plan"));
+  // Operating a run (launch, status, cost, logs, down): output through `io`, so tests run them in-process.
+  for (const command of [launchCommand(io), statusCommand(io), costCommand(io), logsCommand(io), downCommand(io)]) {
+    program.addCommand(command.copyInheritedSettings(program).configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) }));
+  }
 
   const edge = program
     .command("edge")
@@ -222,11 +232,23 @@ function renderStatus(s: EdgeStatus): string {
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join("\n") + "\n";
 }
 
-/** Parses `argv` and runs the command; resolves to the exit code. */
-export async function run(argv: readonly string[]): Promise<number> {
-  const program = yoloTrainProgram();
+/**
+ * Parses `argv` (with the node and script entries first, as in `process.argv`) and runs the
+ * command; resolves to the exit code. `io` carries the operating commands' output (tests).
+ */
+export async function run(argv: readonly string[], io: CommandIo = processIo()): Promise<number> {
+  let operationCode: number | undefined;
+  const tracked: CommandIo = {
+    ...io,
+    setExitCode: (code) => {
+      operationCode = code;
+      io.setExitCode(code);
+    },
+  };
+  const program = yoloTrainProgram(tracked);
   try {
     await program.parseAsync([...argv]);
+    if (operationCode !== undefined) return operationCode;
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_CODES.usage;

@@ -7,11 +7,13 @@ import {
   GROUP_DESIRED_CAPACITY_METRIC,
   GROUP_IN_SERVICE_INSTANCES_METRIC,
 } from "./gpuMetrics";
+import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMESPACE, TRAINING_METRICS } from "./trainingMetricNames";
 
 /**
  * The run dashboard's body, rendered from plain values: widget builders, a grid layout, and
- * `renderDashboardBody`. More sections (training metrics) are added by passing `extraWidgets`
- * or by composing the exported builders.
+ * `renderDashboardBody`. The training graphs read what the run agent publishes
+ * (trainingMetricNames.ts); more sections are added by passing `extraWidgets` or by composing
+ * the exported builders.
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html
  */
 
@@ -161,6 +163,11 @@ export interface DashboardBodyInput {
   readonly logGroupName: string;
   /** Heading text, e.g. the stack and run id. */
   readonly title: string;
+  /**
+   * The run whose training metrics are graphed; without it the training graphs show every run
+   * of the group (a SEARCH over `RunId`).
+   */
+  readonly runId?: string;
   /** Draws the idle threshold on the utilisation graphs. */
   readonly idleGpuPercent?: number;
   /** Draws the starved threshold on the utilisation graphs. */
@@ -221,6 +228,7 @@ export function runDashboardWidgets(input: DashboardBodyInput): DashboardWidget[
       yAxis: { min: 0 },
     }),
   ];
+  widgets.push(...trainingWidgets(input));
   if (input.alarmArns.length > 0) widgets.push(alarmWidget("Guardrail alarms", input.alarmArns));
   widgets.push(
     logWidget(
@@ -231,6 +239,49 @@ export function runDashboardWidgets(input: DashboardBodyInput): DashboardWidget[
     ),
   );
   return widgets;
+}
+
+/** Epochs are minutes apart: a shorter period would draw mostly gaps. */
+const TRAINING_PERIOD_SECONDS = 300;
+
+/**
+ * What the run agent publishes (agent/trainingMetrics.ts): epoch progress, mAP, images/s, spot
+ * interruptions and attempts, cost so far. One line per run: the run's series when `runId` is
+ * given, else a SEARCH over the group's runs.
+ */
+export function trainingWidgets(input: Pick<DashboardBodyInput, "region" | "autoScalingGroupName" | "runId">): DashboardWidget[] {
+  const { region, autoScalingGroupName: group, runId } = input;
+  const line = (metricName: string, stat: string, label: string, id: string): MetricLine =>
+    runId !== undefined
+      ? metricLine(TRAINING_METRIC_NAMESPACE, metricName, { RunId: runId, AutoScalingGroupName: group }, { stat, label })
+      : expressionLine(
+          searchExpression(TRAINING_METRIC_NAMESPACE, TRAINING_METRIC_DIMENSIONS, metricName, { AutoScalingGroupName: group }, stat, TRAINING_PERIOD_SECONDS),
+          id,
+          label,
+        );
+  const m = TRAINING_METRICS;
+  const widget = (title: string, metrics: MetricLine[], yAxis: MetricWidgetOptions["yAxis"], width = 12): DashboardWidget =>
+    metricWidget({ title, region, metrics, period: TRAINING_PERIOD_SECONDS, stat: "Maximum", yAxis, width });
+  return [
+    widget(
+      "Epoch progress (current phase)",
+      [line(m.epoch.name, "Maximum", "epoch", "epoch"), line(m.epochsTotal.name, "Maximum", "epochs", "epochsTotal")],
+      { min: 0 },
+    ),
+    widget(
+      "Validation mAP (boxes)",
+      [line(m.mAP50_95.name, "Maximum", "mAP50-95", "map5095"), line(m.mAP50.name, "Maximum", "mAP50", "map50")],
+      { min: 0, max: 1 },
+    ),
+    widget("Training throughput (images/s)", [line(m.imagesPerSecond.name, "Average", "images/s", "imagesPerSecond")], { min: 0 }, 8),
+    widget(
+      "Spot interruptions and trainer attempts",
+      [line(m.spotInterruptions.name, "Maximum", "spot interruptions", "interruptions"), line(m.attempts.name, "Maximum", "attempts", "attempts")],
+      { min: 0 },
+      8,
+    ),
+    widget("Estimated cost so far (USD)", [line(m.estimatedCostUsd.name, "Maximum", "USD", "cost")], { min: 0 }, 8),
+  ];
 }
 
 /** The dashboard body JSON: the built-in widgets, then `extraWidgets`, laid out on the grid. */

@@ -54,7 +54,8 @@ export interface RunDashboardArgs {
 
 /**
  * A CloudWatch dashboard for one run: GPU utilisation (group and per node), GPU memory,
- * instances in service, the guardrail alarms and the run log. CloudWatch dashboards take no
+ * instances in service, the training metrics the run agent publishes (epoch progress, mAP,
+ * images/s, spot interruptions, cost), the guardrail alarms and the run log. CloudWatch dashboards take no
  * tags, so this component has no `tags` argument.
  */
 export class RunDashboard extends pulumi.ComponentResource {
@@ -81,6 +82,7 @@ export class RunDashboard extends pulumi.ComponentResource {
           logGroupName,
           alarmArns,
           title,
+          ...(args.runId !== undefined ? { runId: args.runId } : {}),
           ...(args.idleGpuPercent !== undefined ? { idleGpuPercent: args.idleGpuPercent } : {}),
           ...(args.starvedGpuPercent !== undefined ? { starvedGpuPercent: args.starvedGpuPercent } : {}),
           ...(args.extraWidgets ? { extraWidgets: args.extraWidgets } : {}),

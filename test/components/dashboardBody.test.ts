@@ -12,11 +12,13 @@ import {
   searchExpression,
   textWidget,
 } from "../../components/dashboardBody";
+import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES, TRAINING_METRIC_NAMESPACE } from "../../components/trainingMetricNames";
 
 /**
  * Metrics that really exist: what the CloudWatch agent's nvidia_gpu plugin publishes (with the
  * dimensions our agent config rolls up to), and the Auto Scaling group metrics (published when
- * the group enables metrics collection).
+ * the group enables metrics collection), and the training metrics the run agent publishes
+ * (agent/trainingMetrics.ts; test/agent/lifecycle/trainingMetrics.test.ts checks what it sends).
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-NVIDIA-GPU.html
  * https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html
  */
@@ -46,6 +48,10 @@ const PUBLISHED: Record<string, { metrics: string[]; dimensionSets: string[][] }
       "GroupTotalInstances",
     ],
     dimensionSets: [["AutoScalingGroupName"]],
+  },
+  [TRAINING_METRIC_NAMESPACE]: {
+    metrics: [...TRAINING_METRIC_NAMES],
+    dimensionSets: [[...TRAINING_METRIC_DIMENSIONS]],
   },
 };
 
@@ -100,9 +106,12 @@ describe("renderDashboardBody", () => {
     expect(b.widgets.length).toBeGreaterThanOrEqual(6);
   });
 
-  it("refers only to metrics the CloudWatch agent or AWS/AutoScaling really publish, with their dimensions, for this group", () => {
-    const widgets = metricWidgets(body());
-    expect(widgets.length).toBeGreaterThanOrEqual(4);
+  it.each([
+    ["without a run id", INPUT],
+    ["with a run id", { ...INPUT, runId: "run-1" }],
+  ])("refers only to metrics the CloudWatch agent, AWS/AutoScaling or the run agent really publish, with their dimensions, for this group (%s)", (_case, input) => {
+    const widgets = metricWidgets(body(input));
+    expect(widgets.length).toBeGreaterThanOrEqual(9);
     for (const w of widgets) {
       expect(w.properties.region).toBe("eu-west-1");
       for (const ref of referencedMetrics(w)) {
@@ -136,6 +145,37 @@ describe("renderDashboardBody", () => {
     const metrics = metricWidgets(body()).flatMap((w) => referencedMetrics(w)).map((r) => `${r.namespace}/${r.metric}`);
     expect(metrics).toContain("CWAgent/nvidia_smi_memory_used");
     expect(metrics).toContain("AWS/AutoScaling/GroupInServiceInstances");
+  });
+
+  it("graphs epoch progress, mAP, images/s, spot interruptions, attempts and cost: every metric the run agent publishes", () => {
+    const refs = metricWidgets(body()).flatMap((w) => referencedMetrics(w));
+    const training = refs.filter((r) => r.namespace === "YoloTrain").map((r) => r.metric);
+    expect([...new Set(training)].sort()).toEqual([...TRAINING_METRIC_NAMES].sort());
+    const titles = metricWidgets(body()).map((w) => w.properties.title as string);
+    expect(titles).toEqual(expect.arrayContaining(["Epoch progress (current phase)", "Validation mAP (boxes)", "Training throughput (images/s)", "Spot interruptions and trainer attempts"]));
+  });
+
+  it("with a run id, graphs that run's own series; without, searches every run of the group", () => {
+    const lines = (input: DashboardBodyInput) =>
+      metricWidgets(body(input))
+        .flatMap((w) => w.properties.metrics as unknown[][])
+        .filter((line) => line[0] === "YoloTrain" || JSON.stringify(line).includes("{YoloTrain,"));
+    const own = lines({ ...INPUT, runId: "run-1" });
+    expect(own).toHaveLength(TRAINING_METRIC_NAMES.length);
+    for (const line of own) expect(line.slice(2, 6)).toEqual(["RunId", "run-1", "AutoScalingGroupName", "gpu-asg-0a1b2c3"]);
+    const searched = lines(INPUT);
+    expect(searched).toHaveLength(TRAINING_METRIC_NAMES.length);
+    for (const line of searched) {
+      expect((line[0] as { expression: string }).expression).toMatch(/^SEARCH\('\{YoloTrain,RunId,AutoScalingGroupName\} MetricName="[^"]+" AutoScalingGroupName="gpu-asg-0a1b2c3"', '\w+', 300\)$/);
+    }
+  });
+
+  it("gives expression lines ids CloudWatch accepts, unique within each widget", () => {
+    for (const w of metricWidgets(body())) {
+      const ids = (w.properties.metrics as unknown[][]).map((line) => line[0]).filter((x): x is { id: string } => typeof x === "object" && x !== null && "id" in x).map((x) => x.id);
+      for (const id of ids) expect(id).toMatch(/^[a-z][a-zA-Z0-9_]*$/);
+      expect(new Set(ids).size).toBe(ids.length);
+    }
   });
 
   it("draws the idle and starved thresholds on the utilisation graphs", () => {

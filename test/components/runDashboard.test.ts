@@ -55,6 +55,12 @@ describe("RunDashboard", () => {
     expect(body.widgets[0].properties.markdown).toContain("run r1a2b");
   });
 
+  it("graphs the run's own training series (RunId dimension) the agent publishes", () => {
+    const body = JSON.parse(dashboardOf("run").inputs.dashboardBody);
+    const epoch = body.widgets.find((w: any) => w.properties.title === "Epoch progress (current phase)");
+    expect(epoch.properties.metrics[0].slice(0, 6)).toEqual(["YoloTrain", "Epoch", "RunId", "r1a2b", "AutoScalingGroupName", "gpu-asg-0a1b2c3"]);
+  });
+
   it("links the dashboard and the logs in the stack's region", async () => {
     expect(await valueOf(d.dashboardUrl)).toBe(
       "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=yolo-train-test-r1a2b",

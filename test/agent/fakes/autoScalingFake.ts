@@ -16,6 +16,7 @@ export interface AutoScalingCall {
 
 interface Group {
   desiredCapacity: number;
+  minSize: number;
   readonly instances: Set<string>;
 }
 
@@ -24,7 +25,8 @@ const XMLNS = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
 /**
  * A local Amazon EC2 Auto Scaling endpoint speaking the awsQuery protocol (form-encoded POST,
  * XML answers in the shape of the API reference). It knows groups and their instances, answers
- * `TerminateInstanceInAutoScalingGroup` (decrementing desired capacity when asked) and records
+ * `TerminateInstanceInAutoScalingGroup` (decrementing desired capacity when asked) and
+ * `UpdateAutoScalingGroup` (min size, desired capacity), and records
  * every call; any other action is answered with an `InvalidAction` error and recorded too.
  *
  * @see https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html
@@ -49,7 +51,7 @@ export class AutoScalingFake {
 
   /** Declares a group with these in-service instances; desired capacity = their number. */
   addGroup(name: string, instanceIds: readonly string[]): void {
-    this.groups.set(name, { desiredCapacity: instanceIds.length, instances: new Set(instanceIds) });
+    this.groups.set(name, { desiredCapacity: instanceIds.length, minSize: 0, instances: new Set(instanceIds) });
   }
 
   /**
@@ -68,6 +70,10 @@ export class AutoScalingFake {
     return this.groups.get(groupName)?.desiredCapacity;
   }
 
+  minSize(groupName: string): number | undefined {
+    return this.groups.get(groupName)?.minSize;
+  }
+
   /** The next `count` calls fail with this error (e.g. 500 `ResourceContention`), then calls succeed. */
   failNext(count: number, status = 500, code = "ResourceContention"): void {
     this.failures = { count, status, code };
@@ -80,6 +86,34 @@ export class AutoScalingFake {
 
   async close(): Promise<void> {
     await closeServer(this.server);
+  }
+
+  /**
+   * `UpdateAutoScalingGroup` with `MinSize` / `DesiredCapacity`: lowering desired capacity takes
+   * instances out of the group at once (the real service terminates them shortly after).
+   * @see https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html
+   */
+  private updateGroup(params: Readonly<Record<string, string>>, send: (status: number, xml: string) => void): void {
+    const name = params.AutoScalingGroupName;
+    const group = name === undefined ? undefined : this.groups.get(name);
+    if (!group) return send(400, errorXml("Sender", "ValidationError", `AutoScalingGroup name not found - AutoScalingGroup ${name ?? "null"} not found`));
+    const minSize = params.MinSize === undefined ? group.minSize : Number(params.MinSize);
+    const desired = params.DesiredCapacity === undefined ? group.desiredCapacity : Number(params.DesiredCapacity);
+    if (!Number.isInteger(minSize) || !Number.isInteger(desired) || desired < minSize) {
+      return send(400, errorXml("Sender", "ValidationError", `Desired capacity:${desired} must be between the specified min size:${minSize} and max size`));
+    }
+    group.minSize = minSize;
+    group.desiredCapacity = desired;
+    for (const id of [...group.instances].slice(desired)) group.instances.delete(id);
+    send(
+      200,
+      `<UpdateAutoScalingGroupResponse xmlns="${XMLNS}">
+  <ResponseMetadata>
+    <RequestId>${randomUUID()}</RequestId>
+  </ResponseMetadata>
+</UpdateAutoScalingGroupResponse>
+`,
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -111,6 +145,7 @@ export class AutoScalingFake {
       const type = status >= 500 ? "Receiver" : "Sender";
       return send(status, errorXml(type, code, "You already have a pending update to an Auto Scaling resource."));
     }
+    if (action === "UpdateAutoScalingGroup") return this.updateGroup(params, send);
     if (action !== "TerminateInstanceInAutoScalingGroup") {
       return send(400, errorXml("Sender", "InvalidAction", `The action ${action || "(none)"} is not valid for this web service.`));
     }

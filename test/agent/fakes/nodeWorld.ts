@@ -6,6 +6,7 @@ import type { RunSpecInput } from "../../../runspec";
 import { runSpecDocument } from "../../runspec/experimentConfig";
 import { AGENT_BUNDLE, ensureAgentBuilt } from "./agentBuild";
 import { AutoScalingFake } from "./autoScalingFake";
+import { CloudWatchFake } from "./cloudWatchFake";
 import { KmsFake } from "../../ota/fakes/kmsFake";
 import { ImdsFake } from "./imdsFake";
 import { RunRecordAuditor, type RunRecord } from "./runRecordAuditor";
@@ -76,6 +77,8 @@ export class NodeWorld {
     rawSpec: string | undefined,
     /** Signs OTA manifests under the spec's `ota.signingKeyId` (its alias). */
     readonly kms: KmsFake,
+    /** Receives the agent's training metrics (PutMetricData). */
+    readonly cloudWatch: CloudWatchFake,
   ) {
     this.bucket = spec.artifacts.bucket;
     this.prefix = spec.artifacts.prefix;
@@ -98,7 +101,8 @@ export class NodeWorld {
     asg.addGroup(spec.autoScalingGroupName, [imds.instanceId]);
     const auditor = new RunRecordAuditor(proxy, s3, spec.artifacts.bucket, spec.artifacts.prefix);
     const kms = await KmsFake.start({ alias: spec.ota.signingKeyId });
-    return new NodeWorld(root, spec, s3, proxy, imds, asg, auditor, options.rawSpec, kms);
+    const cloudWatch = await CloudWatchFake.start();
+    return new NodeWorld(root, spec, s3, proxy, imds, asg, auditor, options.rawSpec, kms, cloudWatch);
   }
 
   /**
@@ -126,6 +130,7 @@ export class NodeWorld {
       AWS_ENDPOINT_URL_S3: this.proxy.endpoint,
       AWS_ENDPOINT_URL_AUTO_SCALING: this.asg.endpoint,
       AWS_ENDPOINT_URL_KMS: this.kms.endpoint,
+      AWS_ENDPOINT_URL_CLOUDWATCH: this.cloudWatch.endpoint,
       AWS_EC2_METADATA_SERVICE_ENDPOINT: this.imds.endpoint,
       // No shared config or credentials files of whoever runs the tests.
       AWS_CONFIG_FILE: join(this.root, "no-aws-config"),
@@ -185,7 +190,7 @@ export class NodeWorld {
 
   async close(): Promise<void> {
     for (const pid of this.liveTrainers()) process.kill(pid, "SIGKILL");
-    await Promise.all([this.imds.close(), this.asg.close(), this.kms.close()]);
+    await Promise.all([this.imds.close(), this.asg.close(), this.kms.close(), this.cloudWatch.close()]);
     await this.s3.close();
     rmSync(this.root, { recursive: true, force: true });
   }

@@ -1,0 +1,53 @@
+import fc from "fast-check";
+import { RUN_PHASES } from "../../agent/runRecord";
+import { exitCodeOfPhase, formatDuration, isEndPhase, progressBar, runStatus } from "../../cli/runStatus";
+import { NOW, recordAt, STACK_OUTPUTS } from "./commands/operateHarness";
+import { parseStackOutputs } from "../../cli/stackOutputs";
+
+const estimate = parseStackOutputs(STACK_OUTPUTS, "test").estimate;
+
+describe("runStatus", () => {
+  it("gives every phase a distinct exit code, and 4 to a missing record", () => {
+    const codes = RUN_PHASES.filter((p) => !["starting", "training", "uploading"].includes(p)).map(exitCodeOfPhase);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect(exitCodeOfPhase(null)).toBe(4);
+    expect(["starting", "training", "uploading"].map((p) => exitCodeOfPhase(p as "training"))).toEqual([10, 10, 10]);
+  });
+
+  it("stops watching only in phases where no agent runs", () => {
+    expect(RUN_PHASES.filter(isEndPhase)).toEqual(["completed", "interrupted", "hung", "timed-out", "failed"]);
+    expect(isEndPhase(null)).toBe(false);
+  });
+
+  it("before the first epoch, takes the ETA and total from the stack's estimate", () => {
+    const s = runStatus(recordAt({ epoch: 0 }), estimate, NOW);
+    expect(s.etaSeconds).toBe(2 * 3600);
+    // Rate paid so far ($0.20/h over 60 billed s) for the 2 h left, plus what was spent.
+    expect(s.estimatedTotalUsd).toBeCloseTo(0.0033 + 2 * 0.198, 2);
+  });
+
+  it("measures elapsed time of a stopped run up to its last update, not now", () => {
+    const s = runStatus(recordAt({ epoch: 3, end: "failed" }), estimate, NOW);
+    expect(s.elapsedSeconds).toBe(60 + 3 * 60);
+  });
+
+  it("the progress bar always has the requested width and fills monotonically", () => {
+    fc.assert(
+      fc.property(fc.double({ min: -1, max: 2, noNaN: true }), fc.double({ min: -1, max: 2, noNaN: true }), fc.integer({ min: 1, max: 80 }), (a, b, width) => {
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        const fill = (f: number): number => progressBar(f, width).split("#").length - 1;
+        expect(progressBar(lo, width)).toHaveLength(width + 2);
+        expect(fill(lo)).toBeLessThanOrEqual(fill(hi));
+      }),
+    );
+  });
+
+  it.each([
+    [0, "0m 00s"],
+    [65, "1m 05s"],
+    [3725, "1h 02m"],
+    [90_000, "25h 00m"],
+  ])("formats %i s as %s", (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
+  });
+});
