@@ -54,22 +54,27 @@ export function isEndPhase(phase: RunPhase | null): boolean {
   return phase !== null && !["starting", "training", "uploading"].includes(phase);
 }
 
-export interface RunStatus {
-  readonly runId: string;
-  readonly phase: RunPhase;
+/** The record fields `status` shows as they are. */
+type RecordFacts = Pick<
+  RunRecord,
+  | "runId"
+  | "phase"
+  | "epoch"
+  | "epochs"
+  | "trainingPhase"
+  | "trainingPhases"
+  | "metrics"
+  | "imagesPerSecond"
+  | "attempts"
+  | "interruptions"
+  | "startedAt"
+  | "updatedAt"
+>;
+
+export interface RunStatus extends RecordFacts {
   readonly exitCode: number;
-  readonly epoch: number;
-  readonly epochs: number;
-  readonly trainingPhase: number;
-  readonly trainingPhases: number;
   /** Fraction of the current phase's epochs done, 0–1. */
   readonly progress: number;
-  readonly metrics: Readonly<Record<string, number>>;
-  readonly imagesPerSecond: number | null;
-  readonly attempts: number;
-  readonly interruptions: number;
-  readonly startedAt: string;
-  readonly updatedAt: string;
   /** Seconds since startedAt (at nowMs for a running run, at updatedAt for a stopped one). */
   readonly elapsedSeconds: number;
   /** Seconds of training left, from the epoch rate (training seconds per epoch so far); null when unknown. */
