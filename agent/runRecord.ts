@@ -60,6 +60,8 @@ export interface RunRecord {
   readonly trainingPhases: number;
   readonly metrics: Readonly<Record<string, number>>;
   readonly imagesPerSecond: number | null;
+  /** The latest GPU utilisation sample of this node, percent per GPU; null before training. */
+  readonly gpuUtilisation: readonly number[] | null;
   readonly attempts: number;
   readonly interruptions: number;
   readonly startedAt: string;
@@ -92,6 +94,8 @@ export type RunEvent =
   | { readonly type: "trainer-started"; readonly atMs: number; readonly note?: string }
   | { readonly type: "trainer-exited"; readonly atMs: number }
   | { readonly type: "epoch"; readonly atMs: number; readonly progress: EpochProgress }
+  /** A GPU utilisation sample (percent per GPU); rides along with the next record write. */
+  | { readonly type: "gpu-sampled"; readonly atMs: number; readonly utilisation: readonly number[] }
   | { readonly type: "checkpoint-uploaded"; readonly atMs: number; readonly checkpoint: CheckpointRef }
   /** The named checkpoint could not be restored; training starts afresh, so the record stops naming it. */
   | { readonly type: "checkpoint-dropped"; readonly atMs: number }
@@ -140,6 +144,8 @@ export function startRecord(input: StartInput): RecordState {
     trainingPhases: p?.trainingPhases ?? input.trainingPhases,
     metrics: p?.metrics ?? {},
     imagesPerSecond: p?.imagesPerSecond ?? null,
+    // Another node's GPUs say nothing about this one's.
+    gpuUtilisation: null,
     attempts,
     interruptions,
     startedAt: p?.startedAt ?? at,
@@ -246,6 +252,8 @@ export function applyEvent(state: RecordState, event: RunEvent): RecordState {
       );
       return withClocks({ ...stopped, record }, event.atMs);
     }
+    case "gpu-sampled":
+      return { ...state, record: { ...state.record, gpuUtilisation: [...event.utilisation] } };
     case "tick":
       return withClocks(state, event.atMs);
   }
@@ -305,6 +313,10 @@ export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: 
     trainingPhases: num(json.trainingPhases, 1),
     metrics,
     imagesPerSecond: typeof json.imagesPerSecond === "number" ? json.imagesPerSecond : null,
+    gpuUtilisation:
+      Array.isArray(json.gpuUtilisation) && json.gpuUtilisation.every((u) => typeof u === "number" && Number.isFinite(u))
+        ? (json.gpuUtilisation as number[])
+        : null,
     attempts: num(json.attempts, 0),
     interruptions: num(json.interruptions, 0),
     startedAt,

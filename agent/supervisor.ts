@@ -487,6 +487,10 @@ export class Supervisor {
         // Start-up and data loading leave the GPU idle legitimately: the clock starts with the first epoch line.
         if (epochLinesThisLaunch === 0) return;
         const utilisation = await this.deps.sampleGpu();
+        // Kept for `yolo-train status`; written with the next record update, not on its own.
+        if (utilisation !== null && this.state !== null) {
+          this.state = applyEvent(this.state, { type: "gpu-sampled", atMs: this.now(), utilisation });
+        }
         const verdict = observeGpu(idle, { atMs: this.now(), utilisation }, this.limits);
         idle = verdict.state;
         if (verdict.idle) log.info("gpu-idle", { utilisation, idleForMs: verdict.idleForMs });

@@ -65,6 +65,7 @@ type RecordFacts = Pick<
   | "trainingPhases"
   | "metrics"
   | "imagesPerSecond"
+  | "gpuUtilisation"
   | "attempts"
   | "interruptions"
   | "startedAt"
@@ -117,6 +118,7 @@ export function runStatus(record: RunRecord, estimate: EstimateOutput | null, no
     progress: epochs === 0 ? 0 : epoch / epochs,
     metrics: record.metrics,
     imagesPerSecond: record.imagesPerSecond,
+    gpuUtilisation: record.gpuUtilisation ?? null,
     attempts: record.attempts,
     interruptions: record.interruptions,
     startedAt: record.startedAt,
@@ -167,6 +169,7 @@ export function renderRunStatus(s: RunStatus): string {
     ["epochs", `${progressBar(s.progress)} ${s.epoch}/${s.epochs} ${Math.round(s.progress * 100)}%${phaseLabel}${s.etaSeconds !== null && s.phase !== "completed" ? `  ETA ${formatDuration(s.etaSeconds)}` : ""}`],
     ["metrics", Object.entries(s.metrics).map(([k, v]) => `${k} ${round4(v)}`).join(", ") || "none yet"],
     ["speed", s.imagesPerSecond !== null ? `${round2(s.imagesPerSecond)} images/s` : "unknown"],
+    ["GPU", s.gpuUtilisation !== null ? s.gpuUtilisation.map((u) => `${Math.round(u)} %`).join(", ") : "no sample yet"],
     ["attempts", `${s.attempts}, spot interruptions ${s.interruptions}`],
     ["elapsed", `${formatDuration(s.elapsedSeconds)} since ${s.startedAt} (record updated ${s.updatedAt})`],
     ["cost", `${usd(s.costSoFarUsd)} so far${s.estimatedTotalUsd !== null ? `, about ${usd(s.estimatedTotalUsd)} in total` : ""}`],

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { RUN_PHASES } from "../../agent/runRecord";
-import { exitCodeOfPhase, formatDuration, isEndPhase, progressBar, runStatus } from "../../cli/runStatus";
+import { exitCodeOfPhase, formatDuration, isEndPhase, progressBar, renderRunStatus, runStatus } from "../../cli/runStatus";
 import { NOW, recordAt, STACK_OUTPUTS } from "./commands/operateHarness";
 import { parseStackOutputs } from "../../cli/stackOutputs";
 
@@ -24,6 +24,12 @@ describe("runStatus", () => {
     expect(s.etaSeconds).toBe(2 * 3600);
     // Rate paid so far ($0.20/h over 60 billed s) for the 2 h left, plus what was spent.
     expect(s.estimatedTotalUsd).toBeCloseTo(0.0033 + 2 * 0.198, 2);
+  });
+
+  it("shows the latest GPU utilisation per GPU, or says there is no sample yet", () => {
+    const sampled = runStatus({ ...recordAt({ epoch: 3 }), gpuUtilisation: [97.4, 12] }, estimate, NOW);
+    expect(renderRunStatus(sampled)).toMatch(/GPU\s+97 %, 12 %/);
+    expect(renderRunStatus(runStatus({ ...recordAt({ epoch: 0 }), gpuUtilisation: null }, estimate, NOW))).toMatch(/GPU\s+no sample yet/);
   });
 
   it("measures elapsed time of a stopped run up to its last update, not now", () => {

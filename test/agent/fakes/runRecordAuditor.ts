@@ -13,6 +13,7 @@ export interface RunRecord {
   readonly trainingPhases?: number | null;
   readonly metrics?: Record<string, number> | null;
   readonly imagesPerSecond?: number | null;
+  readonly gpuUtilisation?: number[] | null;
   readonly attempts: number;
   readonly interruptions: number;
   readonly startedAt: string;

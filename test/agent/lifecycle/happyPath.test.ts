@@ -56,6 +56,8 @@ describe("a run without trouble", () => {
       error: null,
     });
     expect(record.checkpoint).toMatchObject({ phase: 0, bytes: 300_000 });
+    // The GPU sampled while training (97 %) or as the trainer wound down (0 %), one value per GPU.
+    expect([[97], [0]]).toContainEqual(record.gpuUtilisation);
     expect(Date.parse(record.startedAt)).toBeLessThanOrEqual(Date.parse(record.updatedAt));
     expect(record.billedSeconds).toBeGreaterThan(0);
     expect(record.trainingSeconds).toBeGreaterThan(0);

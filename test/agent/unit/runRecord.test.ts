@@ -254,3 +254,28 @@ describe("parseStoredRecord", () => {
     expect(parsed).toMatchObject({ attempts: 0, billedSeconds: 0, interruptions: 0, checkpoint: null, history: [{ phase: "training", at: "t", attempt: 0 }] });
   });
 });
+
+describe("GPU utilisation in the record", () => {
+  it("keeps the latest sample per GPU, without touching the clocks", () => {
+    const state = applyEvent(fresh(), { type: "gpu-sampled", atMs: T0 + 60_000, utilisation: [97, 88.5] });
+    expect(state.record.gpuUtilisation).toEqual([97, 88.5]);
+    expect(state.record.updatedAt).toBe(fresh().record.updatedAt);
+    const later = applyEvent(state, { type: "gpu-sampled", atMs: T0 + 90_000, utilisation: [3, 2] });
+    expect(later.record.gpuUtilisation).toEqual([3, 2]);
+  });
+
+  it("starts empty on a new node, whatever the previous node sampled", () => {
+    const previous = applyEvent(fresh(), { type: "gpu-sampled", atMs: T0, utilisation: [99] }).record;
+    const stored = parseStoredRecord(JSON.parse(JSON.stringify(previous)), "r1");
+    expect(stored?.gpuUtilisation).toEqual([99]);
+    const next = startRecord({ runId: "r1", previous: stored, atMs: T0 + 1000, trainingPhases: 1, firstPhaseEpochs: 10, usdPerHour: 3.6 });
+    expect(next.record.gpuUtilisation).toBeNull();
+  });
+
+  it("reads a stored record without the field, or with junk in it, as no sample", () => {
+    const stored = JSON.parse(JSON.stringify(fresh().record));
+    delete stored.gpuUtilisation;
+    expect(parseStoredRecord(stored, "r1")?.gpuUtilisation).toBeNull();
+    expect(parseStoredRecord({ ...stored, gpuUtilisation: ["x"] }, "r1")?.gpuUtilisation).toBeNull();
+  });
+});
