@@ -1,3 +1,4 @@
+import { digestFile } from "../ota/fileDigest";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createHash } from "crypto";
@@ -65,13 +66,8 @@ export class CheckpointTransfer {
 
   /** Length and SHA-256 of a file. */
   async digestFile(path: string): Promise<FileDigest> {
-    const hash = createHash("sha256");
-    let bytes = 0;
-    for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
-      hash.update(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-    }
-    return { bytes, sha256: hash.digest("hex") };
+    const { length, sha256 } = await digestFile(path);
+    return { bytes: length, sha256 };
   }
 
   /**

@@ -7,8 +7,8 @@
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { digestFile } from "./fileDigest";
 import { evaluatePromotion, type PromotionDecision, type PromotionGate } from "./gate";
 import {
   createManifest,
@@ -101,16 +101,7 @@ const isConditionalConflict = (error: unknown): boolean => nameOf(error) === "Co
 const isNotFound = (error: unknown): boolean => nameOf(error) === "NoSuchKey" || nameOf(error) === "NotFound" || statusOf(error) === 404;
 const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
-/** Length and SHA-256 (hex) of a local file, streamed. */
-export async function digestFile(path: string): Promise<{ readonly length: number; readonly sha256: string }> {
-  const hash = createHash("sha256");
-  let length = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    length += (chunk as Buffer).length;
-  }
-  return { length, sha256: hash.digest("hex") };
-}
+export { digestFile } from "./fileDigest";
 
 /**
  * Publishes one release and returns its version; moves no channel (see {@link pointChannel} and
