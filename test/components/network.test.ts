@@ -1,4 +1,4 @@
-import { InvalidInputError } from "../../config/problems";
+import { expectRejectedWithNothingRegistered } from "../offline/rejection";
 import { Network } from "../../components/network";
 import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
 
@@ -94,16 +94,6 @@ describe("Network with invalid arguments", () => {
     ["an empty subnet list", "bad-empty", { vpcId: VPC, subnetIds: [] }, ["Network.subnetIds"]],
     ["malformed ids", "bad-ids", { vpcId: "default", subnetIds: ["public-a"] }, ["Network.vpcId", "Network.subnetIds"]],
   ])("rejects %s, naming the argument, and registers nothing", async (_label, name, args, keys) => {
-    let error: unknown;
-    try {
-      new Network(name, args);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InvalidInputError);
-    expect((error as InvalidInputError).problems.map((p) => p.key)).toEqual(keys);
-    expect((error as Error).message).toContain(keys[0]);
-    await runtime.settle();
-    expect(runtime.resources.filter((r) => r.name.startsWith(name))).toEqual([]);
+    await expectRejectedWithNothingRegistered(runtime, name, () => new Network(name, args), keys);
   });
 });
