@@ -1,4 +1,5 @@
 import { PRICE_SNAPSHOT } from "../../catalog";
+import { GUARDRAIL_DEFAULTS } from "../../components/guardrailPlan";
 import { countByType, renderResourceTree } from "./resourceTree";
 import type { OfflinePlan } from "./runOfflinePlan";
 import { standingCosts } from "./standingCosts";
@@ -112,7 +113,10 @@ export function renderPlan(plan: OfflinePlan): string {
   lines.push(
     `  - idle GPU: below ${guardrails.idleGpuPercent} % on every GPU for ${guardrails.idleMinutes} min → group set to 0 nodes, alert (missing metrics never count as idle)`,
   );
-  lines.push("  - starved GPU: below 60 % on average for 15 min → alert only (data loading is the bottleneck)");
+  lines.push(
+    `  - starved GPU: below ${GUARDRAIL_DEFAULTS.starvedGpuPercent} % on average for ${GUARDRAIL_DEFAULTS.starvedMinutes} min → ` +
+      "alert only (data loading is the bottleneck)",
+  );
   lines.push(
     `  - max runtime: ${guardrails.maxRuntimeHours} h → a schedule outside the node sets the group to 0 at ${guardrails.backstopAt}`,
   );
