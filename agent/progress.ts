@@ -1,3 +1,5 @@
+import { finiteMetrics } from "../runspec/metrics";
+
 /**
  * The trainer's `progress.jsonl` (docs/node-runtime.md): one JSON object per line, appended after
  * every epoch. Pure parsing; the agent tails the file by byte offset with {@link takeCompleteLines}.
@@ -27,14 +29,6 @@ export type ProgressLine =
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, min: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min;
 
-/** Keeps the finite numeric entries; the trainer may write NaN as null or strings for some metrics. */
-function numericRecord(v: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (!isObject(v)) return out;
-  for (const [key, value] of Object.entries(v)) if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
-  return out;
-}
-
 export function parseProgressLine(line: string): ProgressLine {
   let value: unknown;
   try {
@@ -59,8 +53,8 @@ export function parseProgressLine(line: string): ProgressLine {
       phases: value.phases as number,
       epoch: value.epoch as number,
       epochs: value.epochs as number,
-      metrics: numericRecord(value.metrics),
-      losses: numericRecord(value.losses),
+      metrics: finiteMetrics(value.metrics),
+      losses: finiteMetrics(value.losses),
       imagesPerSecond: typeof ips === "number" && Number.isFinite(ips) ? ips : null,
       time: typeof value.time === "string" ? value.time : null,
     },

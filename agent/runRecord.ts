@@ -1,3 +1,4 @@
+import { finiteMetrics } from "../runspec/metrics";
 import { estimateCostUsd } from "./cost";
 import type { EpochProgress } from "./progress";
 
@@ -286,8 +287,7 @@ export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: 
   if (!isObject(json) || json.runId !== runId) return null;
   const phase = RUN_PHASES.find((p) => p === json.phase);
   if (phase === undefined) return null;
-  const metrics: Record<string, number> = {};
-  if (isObject(json.metrics)) for (const [k, v] of Object.entries(json.metrics)) if (typeof v === "number" && Number.isFinite(v)) metrics[k] = v;
+  const metrics = finiteMetrics(json.metrics);
   const history: HistoryEntry[] = Array.isArray(json.history)
     ? json.history.flatMap((h): HistoryEntry[] => {
         if (!isObject(h)) return [];

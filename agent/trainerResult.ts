@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from "path";
+import { finiteMetrics } from "../runspec/metrics";
 
 /**
  * `<workdir>/result.json`, the trainer's last word (docs/node-runtime.md). Pure parsing; paths
@@ -39,10 +40,7 @@ export function parseTrainerResult(text: string, workdir: string): TrainerResult
   };
   const best = path("best");
   const onnx = path("onnx");
-  const metrics: Record<string, number> = {};
-  if (typeof v.metrics === "object" && v.metrics !== null && !Array.isArray(v.metrics)) {
-    for (const [k, m] of Object.entries(v.metrics)) if (typeof m === "number" && Number.isFinite(m)) metrics[k] = m;
-  }
+  const metrics = finiteMetrics(v.metrics);
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,

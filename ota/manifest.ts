@@ -5,6 +5,7 @@
  * bucket, so every rule here is checked the same way on both sides.
  */
 import { z } from "zod";
+import { METRIC_NAME_PATTERN, METRIC_NAME_RULE } from "../runspec/metrics";
 
 /** The manifest format this code writes and reads. A reader refuses any other. */
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -56,6 +57,25 @@ export function filePathProblem(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Checked entry by entry on the raw value rather than with `z.record`, which skips a `__proto__`
+ * key silently: a manifest must read back exactly as it was signed, so such a key is an error.
+ */
+const metrics = z
+  .unknown()
+  .check((ctx) => {
+    const value = ctx.value;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      ctx.issues.push({ code: "custom", message: "must be an object of metric name to number", input: value });
+      return;
+    }
+    for (const [name, metric] of Object.entries(value)) {
+      if (!METRIC_NAME_PATTERN.test(name)) ctx.issues.push({ code: "custom", path: [name], message: `is not a metric name, which ${METRIC_NAME_RULE}`, input: name });
+      else if (typeof metric !== "number" || !Number.isFinite(metric)) ctx.issues.push({ code: "custom", path: [name], message: "must be a finite number", input: metric });
+    }
+  })
+  .transform((value) => ({ ...(value as Record<string, number>) }));
+
 const manifestFile = z.strictObject({
   path: filePath,
   length: z
@@ -75,7 +95,7 @@ export const ManifestSchema = z
     expires: timestamp,
     runId: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).max(256, { error: "must be at most 256 characters" }),
     /** Training metrics by the name ultralytics reports them, e.g. `metrics/mAP50-95(B)`. */
-    metrics: z.record(z.string(), z.number({ error: "must be a finite number" })),
+    metrics,
     /** Square input size in pixels the model was trained (and exported) at. */
     inputSize: z.int({ error: "must be an integer" }).min(1, { error: "must be a positive integer" }),
     /** Class names in class-index order; empty when the trainer did not report them. */

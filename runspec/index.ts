@@ -2,3 +2,4 @@
 export * from "./schema";
 export * from "./build";
 export * from "./runId";
+export * from "./metrics";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { METRIC_NAME_PATTERN, METRIC_NAME_RULE } from "./metrics";
 
 /**
  * The run spec: the one JSON document a GPU node receives (at `/etc/yolo-train/run-spec.json`,
@@ -121,7 +122,7 @@ const otaSpec = z.strictObject({
   promote: z
     .strictObject({
       /** Metric name as ultralytics reports it, e.g. `metrics/mAP50-95(B)`. */
-      metric: z.string().min(1, { error: "must not be empty" }),
+      metric: z.string().regex(METRIC_NAME_PATTERN, { error: METRIC_NAME_RULE }),
       min: z.number({ error: "must be a number" }),
       requireImprovement: z.boolean({ error: "must be true or false" }),
     })

@@ -14,6 +14,7 @@ import {
   versionKey,
   type Manifest,
 } from "../../ota/manifest";
+import { METRIC_NAME_PATTERN } from "../../runspec/metrics";
 
 const SHA = "ab".repeat(32);
 
@@ -80,6 +81,22 @@ describe("parseManifest", () => {
     expect(problems).toContainEqual({ path, message: expect.stringMatching(message) });
   });
 
+  it.each([["__proto__"], ["mAP 50"], ["/metrics"], [""]])("rejects the metric name %j, which would not read back as it was signed", (name) => {
+    // Raw JSON text: an object literal would turn "__proto__" into the prototype, not a key.
+    const text = JSON.stringify(manifest({ metrics: { placeholder: 1 } })).replace('"placeholder"', JSON.stringify(name));
+    let problems: Array<{ path: string; message: string }> = [];
+    try {
+      parseManifest(text);
+    } catch (error) {
+      problems = [...(error as InvalidManifestError).problems];
+    }
+    expect(problems).toEqual([{ path: `metrics.${name}`, message: expect.stringMatching(/is not a metric name, which must be 1-128 characters/) }]);
+  });
+
+  it("rejects metrics that are not an object", () => {
+    expect(problemsOf(manifest({ metrics: [0.5] }))).toEqual([{ path: "metrics", message: "must be an object of metric name to number" }]);
+  });
+
   it("rejects a field it does not know (a manifest of schema 1 has exactly these)", () => {
     expect(problemsOf(manifest({ extra: true }))).toEqual([{ path: "(manifest)", message: expect.stringMatching(/extra/) }]);
   });
@@ -121,7 +138,7 @@ const arbitraryManifest: fc.Arbitrary<Manifest> = fc
     lifetimeMs: fc.integer({ min: 1, max: 400 * 86_400_000 }),
     runId: fc.string({ minLength: 1, maxLength: 40 }),
     // JSON has no -0 (it reads back as 0), so a manifest never holds one.
-    metrics: fc.dictionary(fc.string({ maxLength: 20 }), fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (x === 0 ? 0 : x))),
+    metrics: fc.dictionary(fc.stringMatching(METRIC_NAME_PATTERN), fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (x === 0 ? 0 : x))),
     inputSize: fc.integer({ min: 32, max: 2048 }),
     classNames: fc.array(fc.string({ maxLength: 12 }), { maxLength: 8 }),
     extra: fc.uniqueArray(fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,10}$/).filter((p) => !p.includes("..") && p !== "model.onnx" && !p.startsWith("manifest.json")), { maxLength: 3 }),

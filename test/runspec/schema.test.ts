@@ -69,6 +69,7 @@ describe("the run spec schema", () => {
     ["an OTA prefix with a wildcard", ["ota", "prefix"], "models/*/", /without a leading '\/' or wildcards/],
     ["an OTA channel it does not know", ["ota", "channel"], "beta", /"candidate" or "stable"/],
     ["a signing key that is not KMS", ["ota", "signingKeyId"], "my key", /KMS key ARN/],
+    ["a promotion metric that is not a metric name", ["ota", "promote"], { metric: "mAP 50", min: 0.5, requireImprovement: false }, /1-128 characters of A-Z/],
     ["a negative max runtime", ["limits", "maxRuntimeHours"], -1, /more than 0/],
     ["an idle threshold above 100", ["limits", "idleGpuPercent"], 101, /at most 100/],
     ["zero attempts", ["limits", "maxAttempts"], 0, /at least 1/],
