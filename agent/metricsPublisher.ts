@@ -1,5 +1,5 @@
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-sdk/client-cloudwatch";
-import { TRAINING_METRIC_NAMESPACE } from "../components/trainingMetricNames";
+import { TRAINING_METRIC_NAMESPACE } from "../runspec/trainingMetricNames";
 import { describeError, type Logger } from "./log";
 
 /** PutMetricData takes at most 1000 datums per request. */

@@ -1,9 +1,9 @@
 import type { MetricDatum, StandardUnit } from "@aws-sdk/client-cloudwatch";
-import { TRAINING_METRICS, type TrainingMetricKey } from "../components/trainingMetricNames";
+import { TRAINING_METRICS, type TrainingMetricKey } from "../runspec/trainingMetricNames";
 import type { RunEvent, RunRecord } from "./runRecord";
 
 /**
- * The training metrics the agent publishes (components/trainingMetricNames.ts), computed from the
+ * The training metrics the agent publishes (runspec/trainingMetricNames.ts), computed from the
  * run record: pure, no clock, no I/O. The record already folds every event in, so one function
  * turns any record into the full set of datapoints.
  */

@@ -7,12 +7,12 @@ import {
   GROUP_DESIRED_CAPACITY_METRIC,
   GROUP_IN_SERVICE_INSTANCES_METRIC,
 } from "./gpuMetrics";
-import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMESPACE, TRAINING_METRICS } from "./trainingMetricNames";
+import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMESPACE, TRAINING_METRICS } from "../runspec/trainingMetricNames";
 
 /**
  * The run dashboard's body, rendered from plain values: widget builders, a grid layout, and
  * `renderDashboardBody`. The training graphs read what the run agent publishes
- * (trainingMetricNames.ts); more sections are added by passing `extraWidgets` or by composing
+ * (runspec/trainingMetricNames.ts); more sections are added by passing `extraWidgets` or by composing
  * the exported builders.
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html
  */

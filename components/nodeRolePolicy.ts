@@ -1,8 +1,9 @@
 import { CWAGENT_NAMESPACE } from "./gpuMetrics";
 import { AUTO_SCALING_GROUP_NAME_PATTERN } from "../runspec/schema";
+import { TRAINING_METRIC_NAMESPACE } from "../runspec/trainingMetricNames";
 
 /** Namespace of the metrics the run agent publishes itself (epoch progress, images/s, cost). */
-export const YOLO_TRAIN_METRIC_NAMESPACE = "YoloTrain";
+export const YOLO_TRAIN_METRIC_NAMESPACE = TRAINING_METRIC_NAMESPACE;
 
 /** What the node role may touch; plain values (resolve Pulumi outputs first). */
 export interface NodeRolePolicyInput {

@@ -30,8 +30,9 @@ export interface TrainingRunArgs {
    */
   readonly launchTime?: Date;
   /**
-   * Docker build context of the training image, when `config.image` is not set.
-   * @default the package's `docker/` folder
+   * Docker build context of the training image, when `config.image` is not set: a checkout of
+   * this repository (its root, with `docker/Dockerfile` and the root `.dockerignore`).
+   * @default the package root (see `TrainingImageArgs.context`)
    */
   readonly dockerContext?: string;
 }

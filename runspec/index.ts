@@ -3,3 +3,4 @@ export * from "./schema";
 export * from "./build";
 export * from "./runId";
 export * from "./metrics";
+export * from "./trainingMetricNames";

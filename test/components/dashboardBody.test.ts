@@ -12,7 +12,7 @@ import {
   searchExpression,
   textWidget,
 } from "../../components/dashboardBody";
-import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES, TRAINING_METRIC_NAMESPACE } from "../../components/trainingMetricNames";
+import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES, TRAINING_METRIC_NAMESPACE } from "../../runspec/trainingMetricNames";
 
 /**
  * Metrics that really exist: what the CloudWatch agent's nvidia_gpu plugin publishes (with the

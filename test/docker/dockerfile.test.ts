@@ -82,12 +82,26 @@ describe("docker/Dockerfile", () => {
     expect(["8.3.41", "8.3.42", "8.3.45", "8.3.46"]).not.toContain(pins.get("ultralytics"));
   });
 
+  it("copies into the agent stage every source file the agent bundle imports, and the build context sends them", async () => {
+    const esbuild = await import("esbuild");
+    const bundle = await esbuild.build({ entryPoints: ["agent/main.ts"], bundle: true, platform: "node", target: "node20", write: false, metafile: true, absWorkingDir: ROOT, logLevel: "silent" });
+    const sources = Object.keys(bundle.metafile.inputs).filter((f) => !f.startsWith("node_modules/"));
+    expect(sources).toContain("agent/main.ts");
+    const agentStage = parsed.stages.find((stage) => stage.name === "agent")!;
+    const copied = agentStage.instructions
+      .filter((i) => i.keyword === "COPY" && !i.args.includes("--from"))
+      .flatMap((i) => i.args.split(/\s+/).filter((t) => !t.startsWith("--")).slice(0, -1));
+    const ignore = new DockerIgnore(DOCKERIGNORE);
+    const missing = sources.filter((file) => ignore.ignores(file) || !copied.some((src) => src === file || (src.endsWith("/") && file.startsWith(src))));
+    expect(missing).toEqual([]);
+  });
+
   it("keeps dependencies, history and tests out of the build context", () => {
     const ignore = new DockerIgnore(DOCKERIGNORE);
-    for (const left of ["node_modules/zod/package.json", ".git/HEAD", "dist/index.js", "test/docker/dockerfile.test.ts", "docs/node-runtime.md", "docker/tests/test_train.py", "docker/trainer/__pycache__/run.cpython-311.pyc", ".env"]) {
+    for (const left of ["ota/edge/puller.ts", "components/trainingImage.ts", "node_modules/zod/package.json", ".git/HEAD", "dist/index.js", "test/docker/dockerfile.test.ts", "docs/node-runtime.md", "docker/tests/test_train.py", "docker/trainer/__pycache__/run.cpython-311.pyc", ".env"]) {
       expect({ left, ignored: ignore.ignores(left) }).toEqual({ left, ignored: true });
     }
-    for (const sent of ["package.json", "package-lock.json", "agent/main.ts", "runspec/schema.ts", "docker/train.py", "docker/trainer/run.py", "docker/requirements.txt"]) {
+    for (const sent of ["package.json", "package-lock.json", "agent/main.ts", "runspec/schema.ts", "ota/publisher.ts", "docker/train.py", "docker/trainer/run.py", "docker/requirements.txt"]) {
       expect({ sent, ignored: ignore.ignores(sent) }).toEqual({ sent, ignored: false });
     }
   });

@@ -1,4 +1,4 @@
-import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES, TRAINING_METRIC_NAMESPACE } from "../../../components/trainingMetricNames";
+import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES, TRAINING_METRIC_NAMESPACE } from "../../../runspec/trainingMetricNames";
 import type { ReceivedDatum } from "../fakes/cloudWatchFake";
 import { EXIT, NodeWorld } from "../fakes/nodeWorld";
 import { expectCleanRun, expectExit, historyPhases, storedRecord } from "../fakes/runExpectations";

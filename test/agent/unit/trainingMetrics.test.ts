@@ -3,7 +3,7 @@ import type { MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { applyEvent, reduceEvents, startRecord, type RunEvent, type RunRecord } from "../../../agent/runRecord";
 import type { EpochProgress } from "../../../agent/progress";
 import { MAP50_95_KEY, MAP50_KEY, publishesMetrics, trainingMetricData } from "../../../agent/trainingMetrics";
-import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES } from "../../../components/trainingMetricNames";
+import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES } from "../../../runspec/trainingMetricNames";
 
 const T0 = Date.parse("2026-03-01T10:00:00Z");
 const GROUP = "yolo-train-dev-gpu";

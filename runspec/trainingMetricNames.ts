@@ -1,13 +1,12 @@
-import { YOLO_TRAIN_METRIC_NAMESPACE } from "./nodeRolePolicy";
-
 /**
  * The metric contract between the run agent (which publishes training progress with
  * PutMetricData) and the run dashboard (which graphs it). One place, so both sides name the same
  * series. Every datum carries both {@link TRAINING_METRIC_DIMENSIONS}, in the namespace the node
- * role may write to ({@link YOLO_TRAIN_METRIC_NAMESPACE}).
+ * role may write to (components/nodeRolePolicy.ts). It lives with the run spec because the agent
+ * is bundled from runspec/, ota/ and agent/ alone (docker/Dockerfile).
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
  */
-export const TRAINING_METRIC_NAMESPACE = YOLO_TRAIN_METRIC_NAMESPACE;
+export const TRAINING_METRIC_NAMESPACE = "YoloTrain";
 
 /** Dimension names of every training datum, in this order: one series per run and group. */
 export const TRAINING_METRIC_DIMENSIONS = ["RunId", "AutoScalingGroupName"] as const;
