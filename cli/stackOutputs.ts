@@ -26,6 +26,8 @@ export interface StackOutputs {
   readonly artifactBucketName: string;
   readonly artifactPrefix: string;
   readonly datasetBucketName: string | null;
+  /** The stack's OTA bucket (released models); null in outputs of stacks from before it was an output. */
+  readonly otaBucketName: string | null;
   readonly autoScalingGroupName: string;
   readonly logGroupName: string;
   readonly estimate: EstimateOutput | null;
@@ -62,6 +64,7 @@ export function parseStackOutputs(json: unknown, origin: string): StackOutputs {
     artifactBucketName: str("artifactBucketName"),
     artifactPrefix: str("artifactPrefix"),
     datasetBucketName: typeof json.datasetBucketName === "string" ? json.datasetBucketName : null,
+    otaBucketName: typeof json.otaBucketName === "string" ? json.otaBucketName : null,
     autoScalingGroupName: str("autoScalingGroupName"),
     logGroupName: str("logGroupName"),
     estimate: parseEstimate(json.estimate),

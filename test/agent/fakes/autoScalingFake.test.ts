@@ -1,4 +1,10 @@
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand, TerminateInstanceInAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
 import { AutoScalingFake } from "./autoScalingFake";
 
 let asg: AutoScalingFake;
@@ -54,8 +60,25 @@ describe("AutoScalingFake", () => {
   });
 
   it("answers actions it does not implement with InvalidAction, and records them", async () => {
-    await expect(client.send(new DescribeAutoScalingGroupsCommand({}))).rejects.toMatchObject({ name: "InvalidAction" });
-    expect(asg.calls.map((c) => c.action)).toEqual(["DescribeAutoScalingGroups"]);
+    await expect(client.send(new DescribeScalingActivitiesCommand({}))).rejects.toMatchObject({ name: "InvalidAction" });
+    expect(asg.calls.map((c) => c.action)).toEqual(["DescribeScalingActivities"]);
+  });
+
+  it("describes a group's sizes and instances in a shape the SDK parses, leaving out groups it does not know", async () => {
+    const answer = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["yolo-train-dev-run", "other"] }));
+    expect(answer.AutoScalingGroups).toHaveLength(1);
+    expect(answer.AutoScalingGroups![0]).toMatchObject({ AutoScalingGroupName: "yolo-train-dev-run", MinSize: 0, DesiredCapacity: 1 });
+    expect(answer.AutoScalingGroups![0]!.Instances).toEqual([expect.objectContaining({ InstanceId: "i-0aaaaaaaaaaaaaaa1", LifecycleState: "InService" })]);
+  });
+
+  it("lists scaled-in instances as Terminating for a few describes when termination is slow", async () => {
+    asg.slowTermination("yolo-train-dev-run", 2);
+    await client.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: "yolo-train-dev-run", MinSize: 0, DesiredCapacity: 0 }));
+    const states = async (): Promise<Array<string | undefined>> =>
+      ((await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["yolo-train-dev-run"] }))).AutoScalingGroups![0]!.Instances ?? []).map((i) => i.LifecycleState);
+    expect(await states()).toEqual(["Terminating"]);
+    expect(await states()).toEqual(["Terminating"]);
+    expect(await states()).toEqual([]);
   });
 
   it("fails the next calls on request, which the SDK retries as transient", async () => {

@@ -18,6 +18,10 @@ interface Group {
   desiredCapacity: number;
   minSize: number;
   readonly instances: Set<string>;
+  /** Instances scaled in but not yet gone: how many more describes still list them as Terminating. */
+  readonly terminating: Map<string, number>;
+  /** Describes a scaled-in instance stays listed as Terminating (EC2 takes minutes for real). */
+  terminationDescribes: number;
 }
 
 const XMLNS = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
@@ -26,7 +30,8 @@ const XMLNS = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
  * A local Amazon EC2 Auto Scaling endpoint speaking the awsQuery protocol (form-encoded POST,
  * XML answers in the shape of the API reference). It knows groups and their instances, answers
  * `TerminateInstanceInAutoScalingGroup` (decrementing desired capacity when asked) and
- * `UpdateAutoScalingGroup` (min size, desired capacity), and records
+ * `UpdateAutoScalingGroup` (min size, desired capacity), `DescribeAutoScalingGroups` (sizes and
+ * instances with their lifecycle state), and records
  * every call; any other action is answered with an `InvalidAction` error and recorded too.
  *
  * @see https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html
@@ -51,7 +56,17 @@ export class AutoScalingFake {
 
   /** Declares a group with these in-service instances; desired capacity = their number. */
   addGroup(name: string, instanceIds: readonly string[]): void {
-    this.groups.set(name, { desiredCapacity: instanceIds.length, minSize: 0, instances: new Set(instanceIds) });
+    this.groups.set(name, { desiredCapacity: instanceIds.length, minSize: 0, instances: new Set(instanceIds), terminating: new Map(), terminationDescribes: 0 });
+  }
+
+  /**
+   * Scaled-in instances of the group stay listed as `Terminating` for this many
+   * `DescribeAutoScalingGroups` calls before they are gone, as EC2 takes a while to stop them.
+   */
+  slowTermination(groupName: string, describes: number): void {
+    const group = this.groups.get(groupName);
+    if (!group) throw new Error(`no group ${groupName}`);
+    group.terminationDescribes = describes;
   }
 
   /**
@@ -104,7 +119,10 @@ export class AutoScalingFake {
     }
     group.minSize = minSize;
     group.desiredCapacity = desired;
-    for (const id of [...group.instances].slice(desired)) group.instances.delete(id);
+    for (const id of [...group.instances].slice(desired)) {
+      group.instances.delete(id);
+      if (group.terminationDescribes > 0) group.terminating.set(id, group.terminationDescribes);
+    }
     send(
       200,
       `<UpdateAutoScalingGroupResponse xmlns="${XMLNS}">
@@ -112,6 +130,45 @@ export class AutoScalingFake {
     <RequestId>${randomUUID()}</RequestId>
   </ResponseMetadata>
 </UpdateAutoScalingGroupResponse>
+`,
+    );
+  }
+
+  /**
+   * `DescribeAutoScalingGroups` for the named groups (`AutoScalingGroupNames.member.N`); names it
+   * does not know are left out, as the service does. One page: no `NextToken`.
+   * @see https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html
+   */
+  private describeGroups(params: Readonly<Record<string, string>>, send: (status: number, xml: string) => void): void {
+    const names = Object.entries(params)
+      .filter(([key]) => /^AutoScalingGroupNames\.member\.\d+$/.test(key))
+      .map(([, value]) => value);
+    const members = names.flatMap((name) => {
+      const group = this.groups.get(name);
+      if (!group) return [];
+      const instance = (id: string, state: string): string =>
+        `<member><InstanceId>${escapeXml(id)}</InstanceId><InstanceType>g4dn.xlarge</InstanceType><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>${state}</LifecycleState><HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`;
+      const instances = [...[...group.instances].map((id) => instance(id, "InService")), ...[...group.terminating.keys()].map((id) => instance(id, "Terminating"))];
+      for (const [id, left] of group.terminating) {
+        if (left <= 1) group.terminating.delete(id);
+        else group.terminating.set(id, left - 1);
+      }
+      return [
+        `<member><AutoScalingGroupName>${escapeXml(name)}</AutoScalingGroupName><MinSize>${group.minSize}</MinSize><MaxSize>${Math.max(1, group.desiredCapacity)}</MaxSize>` +
+          `<DesiredCapacity>${group.desiredCapacity}</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>us-east-1a</member></AvailabilityZones>` +
+          `<HealthCheckType>EC2</HealthCheckType><CreatedTime>2026-11-29T12:00:00Z</CreatedTime><Instances>${instances.join("")}</Instances></member>`,
+      ];
+    });
+    send(
+      200,
+      `<DescribeAutoScalingGroupsResponse xmlns="${XMLNS}">
+  <DescribeAutoScalingGroupsResult>
+    <AutoScalingGroups>${members.join("")}</AutoScalingGroups>
+  </DescribeAutoScalingGroupsResult>
+  <ResponseMetadata>
+    <RequestId>${randomUUID()}</RequestId>
+  </ResponseMetadata>
+</DescribeAutoScalingGroupsResponse>
 `,
     );
   }
@@ -146,6 +203,7 @@ export class AutoScalingFake {
       return send(status, errorXml(type, code, "You already have a pending update to an Auto Scaling resource."));
     }
     if (action === "UpdateAutoScalingGroup") return this.updateGroup(params, send);
+    if (action === "DescribeAutoScalingGroups") return this.describeGroups(params, send);
     if (action !== "TerminateInstanceInAutoScalingGroup") {
       return send(400, errorXml("Sender", "InvalidAction", `The action ${action || "(none)"} is not valid for this web service.`));
     }
