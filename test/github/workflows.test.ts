@@ -124,7 +124,7 @@ describe("the workflows", () => {
     for (const j of Object.values(w.jobs)) expect(j.permissions).toBeDefined();
   });
 
-  it.each(workflowFiles)("%s pins every action to a full commit SHA with a version comment, except pulumi/actions (unverified)", (file) => {
+  it.each(workflowFiles)("%s pins every action to a full commit SHA with a version comment", (file) => {
     const uses = readWorkflow(file)
       .split("\n")
       .map((line) => /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line))
@@ -132,11 +132,6 @@ describe("the workflows", () => {
     expect(uses.length).toBeGreaterThan(0);
     for (const [, ref = "", rest = ""] of uses) {
       if (ref.startsWith("./")) continue;
-      if (ref === "pulumi/actions@v6") {
-        // No SHA for pulumi/actions v6 could be verified; docs/gitops.md says to pin it.
-        expect(rest).toMatch(/# not pinned to a SHA/);
-        continue;
-      }
       expect(ref).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
       expect(rest).toMatch(/^\s+# v\d+(\.\d+)*$/);
     }
