@@ -13,8 +13,8 @@ import { trainingImageArgsProblems } from "./trainingImageArgs";
 export const TRAINING_IMAGE_PLATFORM = "linux/amd64";
 
 /**
- * The package's `docker/` folder: beside `components/` in the sources, two levels up from
- * `dist/components/` in the published package.
+ * The package root, which holds `docker/Dockerfile`: one level up from `components/` in the
+ * sources, two from `dist/components/` in the published package.
  */
 export function defaultDockerContext(): string {
   // components/ in the source tree, dist/components/ once built: the package root is one or two up.
@@ -77,7 +77,7 @@ export class TrainingImage extends pulumi.ComponentResource {
       ? { ...args, dockerfile: DEFAULT_DOCKERFILE }
       : args;
     const problems = new ProblemList();
-    for (const p of trainingImageArgsProblems(name, args, contextDir, fs.existsSync)) problems.add(p);
+    for (const p of trainingImageArgsProblems(name, args, contextDir, fs.existsSync, (file) => fs.readFileSync(file, "utf8"))) problems.add(p);
     problems.throwIfAny(`TrainingImage "${name}"`);
 
     super("yolo-train:image:TrainingImage", name, {}, opts);

@@ -3,6 +3,7 @@
  */
 import * as path from "path";
 import type { Problem } from "../config/problems";
+import { dockerfileCopySources } from "./dockerfileSources";
 import { parseImageReference } from "./imageReference";
 
 export interface TrainingImageArgsToCheck {
@@ -12,12 +13,16 @@ export interface TrainingImageArgsToCheck {
   readonly keepTaggedImages?: number;
 }
 
-/** Every problem with the arguments; `exists` tells whether a path exists (a file or folder). */
+/**
+ * Every problem with the arguments; `exists` tells whether a path exists (a file or folder), and
+ * `read`, when given, reads the Dockerfile so the paths its COPY lines need are checked too.
+ */
 export function trainingImageArgsProblems(
   name: string,
   args: TrainingImageArgsToCheck,
   contextDir: string,
   exists: (p: string) => boolean,
+  read?: (file: string) => string,
 ): Problem[] {
   const problems: Problem[] = [];
   if (args.existingImageUri !== undefined) {
@@ -60,7 +65,7 @@ export function trainingImageArgsProblems(
       key: "TrainingImage.context",
       value: contextDir,
       allowed: "an existing folder holding the Dockerfile and the files it copies",
-      fix: "point context at the docker/ folder, or pass existingImageUri",
+      fix: "point context at a checkout of the yolo-train repository (its root), or pass existingImageUri",
     });
   } else {
     const dockerfile = path.resolve(contextDir, args.dockerfile ?? "Dockerfile");
@@ -79,6 +84,17 @@ export function trainingImageArgsProblems(
         allowed: "a Dockerfile path relative to the context that exists",
         fix: `create ${dockerfile}, or set dockerfile`,
       });
+    } else if (read !== undefined) {
+      const missing = dockerfileCopySources(read(dockerfile)).filter((source) => !exists(path.resolve(contextDir, source)));
+      if (missing.length > 0) {
+        problems.push({
+          key: "TrainingImage.context",
+          value: contextDir,
+          allowed: `a folder holding every file ${relative.split(path.sep).join("/")} copies; missing: ${[...new Set(missing)].join(", ")}`,
+          // The npm package ships docker/ but not the agent's sources or the lock file.
+          fix: "point context at a checkout of the yolo-train repository (its root), or build the image there and pass existingImageUri",
+        });
+      }
     }
   }
   return problems;

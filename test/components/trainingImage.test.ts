@@ -152,6 +152,29 @@ describe("TrainingImage from an existing image", () => {
 });
 
 describe("TrainingImage with invalid arguments", () => {
+  it("rejects the context of an installed npm package, which ships docker/ but not the agent's sources, naming what is missing", async () => {
+    // What `files` in package.json publishes of the context: package.json and docker/.
+    const installed = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-installed-"));
+    tempDirs.push(installed);
+    const root = path.resolve(__dirname, "..", "..");
+    fs.copyFileSync(path.join(root, "package.json"), path.join(installed, "package.json"));
+    fs.cpSync(path.join(root, "docker"), path.join(installed, "docker"), { recursive: true });
+    let error: unknown;
+    try {
+      new TrainingImage("from-npm", { context: installed, dockerfile: "docker/Dockerfile" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidInputError);
+    const [problem, ...others] = (error as InvalidInputError).problems;
+    expect(others).toEqual([]);
+    expect(problem).toMatchObject({ key: "TrainingImage.context", value: installed });
+    expect(problem!.allowed).toBe("a folder holding every file docker/Dockerfile copies; missing: package-lock.json, tsconfig.json, runspec/, ota/, agent/");
+    expect(problem!.fix).toMatch(/checkout of the yolo-train repository/);
+    await runtime.settle();
+    expect(runtime.resources.filter((r) => r.name.startsWith("from-npm"))).toEqual([]);
+  });
+
   it.each([
     ["an existing image and a context", "bad-both", { existingImageUri: "repo:v1", context: "/tmp" }, ["TrainingImage.context"]],
     ["an image reference that does not parse", "bad-uri", { existingImageUri: "Not An Image" }, ["TrainingImage.existingImageUri"]],
