@@ -19,10 +19,15 @@ export const autoScalingGroupName = run.nodeGroup.groupName;
 export const datasetBucketName = run.datasetBucket.bucketName;
 export const artifactBucketName = run.artifactBucket.bucketName;
 export const artifactPrefix = run.artifactPrefix;
-export const otaBucketName = run.otaBucket.bucketName;
+export const otaBucketName = run.ota.bucketName;
 export const otaPrefix = run.otaPrefix;
-export const otaPublicKeyPem = run.otaBucket.signingPublicKeyPem;
-export const edgeReadPolicyArn = run.otaBucket.edgeReadPolicyArn;
+export const otaPublicKeyPem = run.ota.publicKeyPem;
+/** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
+export const edgeReadPolicyArn = run.otaBucket?.edgeReadPolicyArn ?? null;
+/** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
+export const ownedBucketNames = pulumi.all([run.artifactBucket.bucketName, run.datasetBucket.bucketName, run.otaBucket?.bucketName ?? null]).apply((names) =>
+  names.filter((n): n is string => n !== null),
+);
 export const logGroupName = run.nodeGroup.logGroupName;
 export const dashboardUrl = run.dashboard.dashboardUrl;
 export const logsUrl = run.dashboard.logsUrl;

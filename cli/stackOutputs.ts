@@ -26,8 +26,13 @@ export interface StackOutputs {
   readonly artifactBucketName: string;
   readonly artifactPrefix: string;
   readonly datasetBucketName: string | null;
-  /** The stack's OTA bucket (released models); null in outputs of stacks from before it was an output. */
+  /** The OTA bucket the run publishes to (released models); null in outputs of stacks from before it was an output. */
   readonly otaBucketName: string | null;
+  /**
+   * The buckets the stack owns, which `pulumi destroy` deletes: not a shared OTA bucket. Null in
+   * outputs of stacks from before it was an output (then every bucket above is the stack's own).
+   */
+  readonly ownedBucketNames: readonly string[] | null;
   readonly autoScalingGroupName: string;
   readonly logGroupName: string;
   readonly estimate: EstimateOutput | null;
@@ -65,6 +70,7 @@ export function parseStackOutputs(json: unknown, origin: string): StackOutputs {
     artifactPrefix: str("artifactPrefix"),
     datasetBucketName: typeof json.datasetBucketName === "string" ? json.datasetBucketName : null,
     otaBucketName: typeof json.otaBucketName === "string" ? json.otaBucketName : null,
+    ownedBucketNames: Array.isArray(json.ownedBucketNames) && json.ownedBucketNames.every((b) => typeof b === "string") ? (json.ownedBucketNames as string[]) : null,
     autoScalingGroupName: str("autoScalingGroupName"),
     logGroupName: str("logGroupName"),
     estimate: parseEstimate(json.estimate),

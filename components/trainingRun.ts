@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { estimateExperiment, type ExperimentEstimate } from "../catalog/experimentEstimate";
-import type { ExperimentConfig } from "../config/types";
+import type { ExperimentConfig, SharedOtaBucket } from "../config/types";
 import { buildRunSpec, deriveRunId } from "../runspec";
 import { ArtifactBucket } from "./artifactBucket";
 import { datasetPrefix, runPrefix } from "./bucketLayout";
@@ -14,6 +14,19 @@ import { OtaBucket } from "./otaBucket";
 import { RunDashboard } from "./runDashboard";
 import { TrainingImage } from "./trainingImage";
 import { runResourceNames, type RunResourceNames } from "./trainingRunNames";
+
+/** Where a run publishes its releases: its own {@link OtaBucket}, or a shared one (config `ota.bucket`). */
+export interface OtaDestination {
+  readonly bucketName: pulumi.Output<string>;
+  readonly bucketArn: pulumi.Output<string>;
+  /** Models live under this prefix (`models/`); this run's under `<modelsPrefix><modelName>/`. */
+  readonly modelsPrefix: string;
+  readonly signingKeyArn: pulumi.Output<string>;
+  /** The signing key's public half (PEM): what edge devices pin. */
+  readonly publicKeyPem: pulumi.Output<string>;
+  /** True when another stack owns the bucket and the key: destroying this stack leaves them alone. */
+  readonly shared: boolean;
+}
 
 export interface TrainingRunArgs {
   /** The validated experiment, from `loadExperimentConfig()` or `parseExperimentConfig()`. */
@@ -52,7 +65,10 @@ export class TrainingRun extends pulumi.ComponentResource {
   readonly network: Network;
   readonly datasetBucket: DatasetBucket;
   readonly artifactBucket: ArtifactBucket;
-  readonly otaBucket: OtaBucket;
+  /** This stack's own OTA bucket and signing key; undefined when `config.ota.shared` names another stack's. */
+  readonly otaBucket: OtaBucket | undefined;
+  /** Where releases go: {@link otaBucket}, or the shared bucket and key of `config.ota.shared`. */
+  readonly ota: OtaDestination;
   readonly image: TrainingImage;
   readonly nodeGroup: GpuNodeGroup;
   readonly guardrails: Guardrails;
@@ -93,14 +109,15 @@ export class TrainingRun extends pulumi.ComponentResource {
     );
     this.datasetBucket = new DatasetBucket(`${name}-datasets`, { tags }, parent);
     this.artifactBucket = new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
-    this.otaBucket = new OtaBucket(`${name}-ota`, { tags }, parent);
+    this.otaBucket = config.ota.shared ? undefined : new OtaBucket(`${name}-ota`, { tags }, parent);
+    this.ota = this.otaBucket ? ownOtaDestination(this.otaBucket) : sharedOtaDestination(config.ota.shared!, this);
     this.image = new TrainingImage(
       `${name}-image`,
       config.image ? { existingImageUri: config.image, tags } : { context: args.dockerContext, tags },
       parent,
     );
     this.artifactPrefix = runPrefix(runId);
-    this.otaPrefix = `${this.otaBucket.modelsPrefix}${config.ota.modelName}/`;
+    this.otaPrefix = `${this.ota.modelsPrefix}${config.ota.modelName}/`;
 
     const wandbParameter =
       config.tracking.kind === "wandb"
@@ -137,8 +154,8 @@ export class TrainingRun extends pulumi.ComponentResource {
     const runSpec = pulumi
       .all([
         this.artifactBucket.bucketName,
-        this.otaBucket.bucketName,
-        this.otaBucket.signingKeyArn,
+        this.ota.bucketName,
+        this.ota.signingKeyArn,
         wandbParameter?.name ?? pulumi.output(undefined),
       ])
       .apply(([artifactBucket, otaBucket, signingKeyId, wandbApiKeyParameter]) =>
@@ -158,9 +175,9 @@ export class TrainingRun extends pulumi.ComponentResource {
       ...(dataset ? { datasetBucketArn: dataset.bucketArn, datasetPrefix: dataset.prefix } : {}),
       artifactBucketArn: this.artifactBucket.bucketArn,
       artifactPrefix: this.artifactPrefix,
-      otaBucketArn: this.otaBucket.bucketArn,
+      otaBucketArn: this.ota.bucketArn,
       otaPrefix: this.otaPrefix,
-      signingKeyArn: this.otaBucket.signingKeyArn,
+      signingKeyArn: this.ota.signingKeyArn,
       ...(this.image.repositoryArn ? { ecrRepositoryArn: this.image.repositoryArn } : {}),
       ...(wandbParameter ? { wandbApiKeyParameterArn: wandbParameter.arn } : {}),
       ...(config.modelSource.kind === "s3"
@@ -256,4 +273,51 @@ export class TrainingRun extends pulumi.ComponentResource {
     const mount = this.experiment.datasetMount;
     return { kind: mount === "copy" ? "copy" : "mountpoint", bucketName: dataset.bucketName, prefix: dataset.prefix };
   }
+}
+
+function ownOtaDestination(bucket: OtaBucket): OtaDestination {
+  return {
+    bucketName: bucket.bucketName,
+    bucketArn: bucket.bucketArn,
+    modelsPrefix: bucket.modelsPrefix,
+    signingKeyArn: bucket.signingKeyArn,
+    publicKeyPem: bucket.signingPublicKeyPem,
+    shared: false,
+  };
+}
+
+/**
+ * Another stack's bucket and key (config `ota.shared`, validated). The public key is read from
+ * KMS, which also makes `pulumi preview` fail on a key that does not exist, cannot be read, or
+ * cannot make the signatures devices verify.
+ */
+function sharedOtaDestination(shared: SharedOtaBucket, parent: pulumi.Resource): OtaDestination {
+  // The key's partition is the bucket's: both belong to the same account setup.
+  const partition = shared.signingKeyArn.split(":")[1]!;
+  const publicKey = aws.kms.getPublicKeyOutput({ keyId: shared.signingKeyArn }, { parent });
+  const publicKeyPem = pulumi
+    .all([publicKey.customerMasterKeySpec, publicKey.keyUsage, publicKey.signingAlgorithms, publicKey.publicKeyPem])
+    .apply(([keySpec, keyUsage, algorithms, pem]) => {
+      const problem = signingKeyProblem(keySpec, keyUsage, algorithms);
+      if (problem !== undefined) {
+        throw new Error(`config ota.signingKeyArn ${shared.signingKeyArn} ${problem}; use the signingKeyArn of an OtaBucket (ECC_NIST_P256, SIGN_VERIFY)`);
+      }
+      return pem;
+    });
+  return {
+    bucketName: pulumi.output(shared.bucket),
+    bucketArn: pulumi.output(`arn:${partition}:s3:::${shared.bucket}`),
+    modelsPrefix: shared.modelsPrefix,
+    signingKeyArn: pulumi.output(shared.signingKeyArn),
+    publicKeyPem,
+    shared: true,
+  };
+}
+
+/** Why a KMS key cannot sign releases (docs/ota.md: ECDSA P-256 over SHA-256), or undefined. */
+export function signingKeyProblem(keySpec: string, keyUsage: string, signingAlgorithms: readonly string[]): string | undefined {
+  if (keySpec !== "ECC_NIST_P256") return `is a ${keySpec} key, not ECC_NIST_P256`;
+  if (keyUsage !== "SIGN_VERIFY") return `is a ${keyUsage} key, not SIGN_VERIFY`;
+  if (!signingAlgorithms.includes("ECDSA_SHA_256")) return `cannot sign with ECDSA_SHA_256 (it offers ${signingAlgorithms.join(", ") || "nothing"})`;
+  return undefined;
 }

@@ -154,8 +154,9 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
     },
     {
       key: "ota",
-      description: "Over-the-air delivery: `{ modelName, channel, promote: { metric, min, requireImprovement } }`. `channel` is `candidate` or `stable`; `promote` gates promotion to `stable` on a detection metric.",
-      default: "modelName = stack name (lower-case, [a-z0-9-]), channel candidate, no promotion gate",
+      description:
+        "Over-the-air delivery: `{ modelName, channel, promote: { metric, min, requireImprovement }, bucket, signingKeyArn, modelsPrefix }`. `channel` is `candidate` or `stable`; `promote` gates promotion to `stable` on a detection metric; `bucket` with `signingKeyArn` (a KMS key ARN in the stack's region) publishes into an existing fleet OTA bucket instead of the stack's own.",
+      default: "modelName = stack name (lower-case, [a-z0-9-]), channel candidate, no promotion gate, the stack's own OTA bucket and key",
       example: set("--path 'yolo-train:ota.promote.min' 0.5"),
       structured: true,
     },

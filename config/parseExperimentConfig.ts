@@ -13,6 +13,7 @@ import {
   type GpuClass,
   type InstanceTypeSpec,
 } from "../catalog";
+import { DEFAULT_MODELS_PREFIX } from "../components/bucketLayout";
 import { checkHyperparameters } from "./hyperparameters";
 import { KNOWN_KEYS } from "./keys";
 import { STAGE_PRESETS, presetGpuCount } from "./presets";
@@ -22,6 +23,7 @@ import {
   DEFAULT_PROMOTION_METRIC,
   GPU_COUNTS,
   KEY_RULES,
+  KMS_KEY_ARN,
   MODEL_NAME,
   NESTED_WORDING,
   OBJECT_FIELDS,
@@ -38,6 +40,7 @@ import type {
   ProgressivePhase,
   PromotionGate,
   RawStackConfig,
+  SharedOtaBucket,
   Stage,
   StackContext,
   TrackingSettings,
@@ -649,6 +652,9 @@ class ConfigChecker {
       modelName?: string;
       channel?: OtaSettings["channel"];
       promote?: { metric?: string; min: number; requireImprovement?: boolean };
+      bucket?: string;
+      signingKeyArn?: string;
+      modelsPrefix?: string;
     };
     let promote: PromotionGate | undefined;
     if (ota.promote !== undefined) {
@@ -666,11 +672,53 @@ class ConfigChecker {
         });
       }
     }
+    const shared = this.resolveSharedOtaBucket(ota);
     return {
       modelName: ota.modelName ?? defaultModelName(this.context.stack),
       channel: ota.channel ?? DEFAULTS.otaChannel,
       ...(promote !== undefined ? { promote } : {}),
+      ...(shared !== undefined ? { shared } : {}),
     };
+  }
+
+  /** `ota.bucket` and `ota.signingKeyArn` go together: a fleet bucket is useless without its key. */
+  private resolveSharedOtaBucket(ota: { bucket?: string; signingKeyArn?: string; modelsPrefix?: string }): SharedOtaBucket | undefined {
+    const { bucket, signingKeyArn, modelsPrefix } = ota;
+    if (bucket === undefined && signingKeyArn === undefined) {
+      if (modelsPrefix !== undefined) {
+        this.add({
+          key: "ota.modelsPrefix",
+          value: modelsPrefix,
+          allowed: "set only with `ota.bucket` (this stack's own OTA bucket keeps models under models/)",
+          fix: "remove ota.modelsPrefix, or set ota.bucket and ota.signingKeyArn too",
+        });
+      }
+      return undefined;
+    }
+    if (bucket === undefined || signingKeyArn === undefined) {
+      const [missing, given] = bucket === undefined ? ["ota.bucket", signingKeyArn] : ["ota.signingKeyArn", bucket];
+      this.add({
+        key: missing,
+        value: undefined,
+        allowed: `set together with ${missing === "ota.bucket" ? "`ota.signingKeyArn`" : "`ota.bucket`"} (${JSON.stringify(given)}): devices verify releases with the key of the bucket they read`,
+        fix:
+          missing === "ota.bucket"
+            ? "pulumi config set --path 'yolo-train:ota.bucket' <the platform stack's otaBucketName>"
+            : "pulumi config set --path 'yolo-train:ota.signingKeyArn' <the platform stack's signingKeyArn>",
+      });
+      return undefined;
+    }
+    const keyRegion = KMS_KEY_ARN.exec(signingKeyArn)?.[1];
+    const region = this.context.region;
+    if (keyRegion !== undefined && region !== undefined && keyRegion !== region) {
+      this.add({
+        key: "ota.signingKeyArn",
+        value: signingKeyArn,
+        allowed: `a key in the stack's region ${region}: the run agent signs with a KMS client of that region`,
+        fix: `use the fleet key of ${region} (a multi-Region replica key works too), or deploy the stack in ${keyRegion}`,
+      });
+    }
+    return { bucket, signingKeyArn, modelsPrefix: modelsPrefix ?? DEFAULT_MODELS_PREFIX };
   }
 
   /** AWS Budgets notifications need a subscriber: a budget nobody hears about protects nothing. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { GPU_CLASSES } from "../catalog/types";
 import { booleanLike, numberLike } from "./coercion";
-import { BUILTIN_DATASETS, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
+import { BUILTIN_DATASETS, isBucketName, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
 import { closestMatch, listWithOr } from "./suggest";
 import { DATASET_MOUNTS, STAGES } from "./types";
 
@@ -36,6 +36,13 @@ export const GPU_COUNTS = [1, 4, 8] as const;
 
 export const MODEL_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const VPC_ID = /^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+/**
+ * A KMS key ARN (not an alias: IAM grants kms:Sign on key ARNs). Groups: region, account.
+ * @see https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-ARN
+ */
+export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+/** `models/`, `fleet/models/`: folders of plain segments, ending with `/`. */
+const KEY_PREFIX = /^(?:[A-Za-z0-9._-]+\/){1,8}$/;
 const SUBNET_ID = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 // W&B project names: no `/ \ # ? % :`; at most 128 characters.
 const WANDB_PROJECT = /^[^/\\#?%:\s]{1,128}$/;
@@ -172,8 +179,11 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
           requireImprovement: booleanLike(z.boolean()).optional(),
         })
         .optional(),
+      bucket: z.string().refine(isBucketName).optional(),
+      signingKeyArn: z.string().regex(KMS_KEY_ARN).optional(),
+      modelsPrefix: z.string().regex(KEY_PREFIX).refine((p) => !p.split("/").includes("..") && !p.split("/").includes(".")).optional(),
     }),
-    allowed: "an object { modelName?, channel?, promote?: { metric?, min, requireImprovement? } }",
+    allowed: "an object { modelName?, channel?, promote?: { metric?, min, requireImprovement? }, bucket?, signingKeyArn?, modelsPrefix? }",
     fix: "pulumi config set --path 'yolo-train:ota.channel' candidate",
   },
   network: {
@@ -229,6 +239,18 @@ export const NESTED_WORDING: Readonly<Record<string, Wording>> = {
   },
   "ota.promote.min": { allowed: "a number from 0 to 1", fix: "e.g. 0.5", numeric: true },
   "ota.promote.requireImprovement": { allowed: "true or false", fix: "e.g. true" },
+  "ota.bucket": {
+    allowed: "the name of an existing S3 bucket: 3-63 lower-case letters, digits, '.' and '-'",
+    fix: "e.g. the otaBucketName output of the platform stack (docs/shared-resources.md)",
+  },
+  "ota.signingKeyArn": {
+    allowed: "a KMS key ARN arn:aws:kms:<region>:<account>:key/<key id> (an alias is not enough: IAM grants kms:Sign on the key)",
+    fix: "e.g. the signingKeyArn output of the platform stack (docs/shared-resources.md)",
+  },
+  "ota.modelsPrefix": {
+    allowed: "a key prefix of folders ending with '/', e.g. models/ (no leading '/', no '.' or '..' folders)",
+    fix: "e.g. models/ (the OtaBucket default), or remove it",
+  },
   "network.vpcId": { allowed: "a VPC id: vpc- and 8 or 17 hex digits", fix: "e.g. vpc-0123456789abcdef0" },
   "network.subnetIds": {
     allowed: "a non-empty list of distinct subnet ids",
@@ -252,7 +274,7 @@ export const NESTED_WORDING: Readonly<Record<string, Wording>> = {
 
 /** Known fields of each object key, for "did you mean" on unknown ones. */
 export const OBJECT_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  ota: ["modelName", "channel", "promote"],
+  ota: ["modelName", "channel", "promote", "bucket", "signingKeyArn", "modelsPrefix"],
   "ota.promote": ["metric", "min", "requireImprovement"],
   network: ["vpcId", "subnetIds"],
   "progressive[]": ["imgsz", "epochs"],

@@ -47,6 +47,11 @@ export const PRETRAINED_MODELS: readonly string[] = Object.freeze([
 // digits, dots and hyphens, starting and ending with a letter or digit.
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** An S3 general purpose bucket name. */
+export function isBucketName(name: string): boolean {
+  return BUCKET.test(name) && !name.includes("..");
+}
 const S3_URI = /^s3:\/\/([^/]+)\/(.+)$/;
 /** A dataset in the stack's dataset bucket, stored under `datasets/<name>/data.yaml`. */
 export const DATASET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -55,7 +60,7 @@ function parseS3Uri(text: string): { bucket: string; key: string } | undefined {
   const match = S3_URI.exec(text);
   if (!match) return undefined;
   const [, bucket, key] = match as unknown as [string, string, string];
-  if (!BUCKET.test(bucket) || bucket.includes("..")) return undefined;
+  if (!isBucketName(bucket)) return undefined;
   if (key.startsWith("/") || key.includes("//")) return undefined;
   return { bucket, key };
 }

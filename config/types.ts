@@ -43,6 +43,20 @@ export interface OtaSettings {
   readonly modelName: string;
   readonly channel: "candidate" | "stable";
   readonly promote?: PromotionGate;
+  /**
+   * Publish into an existing OTA bucket (a platform stack's fleet bucket), signed with its key,
+   * instead of a bucket and key of this stack's own.
+   */
+  readonly shared?: SharedOtaBucket;
+}
+
+/** An OTA bucket and signing key that another stack owns (see `OtaBucket`). */
+export interface SharedOtaBucket {
+  readonly bucket: string;
+  /** A key ARN in the stack's region. */
+  readonly signingKeyArn: string;
+  /** Where models live in the bucket, ending with `/`. */
+  readonly modelsPrefix: string;
 }
 
 export type TrackingSettings =

@@ -10,18 +10,20 @@ const INDEX = path.resolve(__dirname, "..", "index.ts");
 async function runStackProgram(config: Record<string, string>) {
   let thrown: unknown;
   let resources: { type: string }[] = [];
+  const outputs: Record<string, unknown> = {};
   await jest.isolateModulesAsync(async () => {
-    const { OfflineRuntime } = await import("../offline/offlineRuntime");
+    const { OfflineRuntime, valueOf } = await import("../offline/offlineRuntime");
     const runtime = await OfflineRuntime.start({ stack: "exp", config: { "aws:region": "us-east-1", ...config } });
     try {
-      require(INDEX);
+      const exported = require(INDEX) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(exported)) outputs[name] = await valueOf(value);
     } catch (error) {
       thrown = error;
     }
     await runtime.settle();
     resources = runtime.resources;
   });
-  return { thrown, resources };
+  return { thrown, resources, outputs };
 }
 
 describe("the stack program with an invalid config", () => {
@@ -58,5 +60,25 @@ describe("the stack program with an invalid config", () => {
     const { thrown, resources } = await runStackProgram({ "yolo-train:stage": "debug" });
     expect(thrown).toBeUndefined();
     expect(resources.map((r) => r.type)).toEqual(expect.arrayContaining(["yolo-train:run:TrainingRun", "aws:autoscaling/group:Group"]));
+  });
+});
+
+describe("the stack program's outputs", () => {
+  it("name the three buckets the stack owns, which `down --all` checks before a destroy", async () => {
+    const { outputs } = await runStackProgram({ "yolo-train:stage": "debug" });
+    expect(outputs.ownedBucketNames).toEqual([outputs.artifactBucketName, outputs.datasetBucketName, outputs.otaBucketName]);
+    expect(outputs.otaPublicKeyPem).toEqual(expect.stringContaining("BEGIN PUBLIC KEY"));
+    expect(outputs.edgeReadPolicyArn).toEqual(expect.stringMatching(/^arn:aws:iam::/));
+  });
+
+  it("leave a shared OTA bucket out of the owned ones, and its edge policy to the stack that owns it", async () => {
+    const key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const { thrown, outputs } = await runStackProgram({ "yolo-train:ota": JSON.stringify({ bucket: "fleet-models-1a2b3c", signingKeyArn: key }) });
+    expect(thrown).toBeUndefined();
+    expect(outputs.otaBucketName).toBe("fleet-models-1a2b3c");
+    expect(outputs.otaPrefix).toBe("models/exp/");
+    expect(outputs.ownedBucketNames).toEqual([outputs.artifactBucketName, outputs.datasetBucketName]);
+    expect(outputs.edgeReadPolicyArn).toBeNull();
+    expect(outputs.otaPublicKeyPem).toEqual(expect.stringContaining("BEGIN PUBLIC KEY"));
   });
 });

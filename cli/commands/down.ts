@@ -27,8 +27,12 @@ interface DownResult {
   emptied?: Record<string, number>;
 }
 
-/** The stack's buckets: all three are created by the stack, so `pulumi destroy` deletes them. */
+/**
+ * The buckets `pulumi destroy` would delete with the stack. A shared OTA bucket (config
+ * `ota.bucket`) belongs to another stack: it is neither checked nor emptied.
+ */
 function stackBuckets(outputs: StackOutputs): string[] {
+  if (outputs.ownedBucketNames !== null) return [...outputs.ownedBucketNames];
   return [outputs.artifactBucketName, outputs.datasetBucketName, outputs.otaBucketName].filter((b): b is string => typeof b === "string" && b !== "");
 }
 

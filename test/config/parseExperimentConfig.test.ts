@@ -28,6 +28,9 @@ function lineFor(error: InvalidInputError, key: string): string {
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+
+/** A fleet signing key in the test context's region (us-east-1). */
+const FLEET_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 describe("parseExperimentConfig: rejected configs", () => {
   // [what is wrong, raw config, key named, value as the message shows it, region]
   const cases: [string, RawStackConfig, string, string, string?][] = [
@@ -70,6 +73,14 @@ describe("parseExperimentConfig: rejected configs", () => {
     ["a promotion gate without its threshold", { ota: { promote: {} } }, "ota.promote.min", "not set"],
     ["an OTA model name with capitals and spaces", { ota: { modelName: "My Model" } }, "ota.modelName", '"My Model"'],
     ["an unknown OTA field", { ota: { chanel: "stable" } }, "ota.chanel", '"stable"'],
+    ["a shared OTA bucket without its signing key", { ota: { bucket: "fleet-models" } }, "ota.signingKeyArn", "not set"],
+    ["a shared OTA signing key without its bucket", { ota: { signingKeyArn: FLEET_KEY } }, "ota.bucket", "not set"],
+    ["an OTA signing key given as an alias", { ota: { bucket: "fleet-models", signingKeyArn: "alias/fleet" } }, "ota.signingKeyArn", '"alias/fleet"'],
+    ["an OTA signing key of another region", { ota: { bucket: "fleet-models", signingKeyArn: FLEET_KEY } }, "ota.signingKeyArn", JSON.stringify(FLEET_KEY), "eu-west-1"],
+    ["an OTA bucket name with capitals", { ota: { bucket: "Fleet_Models", signingKeyArn: FLEET_KEY } }, "ota.bucket", '"Fleet_Models"'],
+    ["a models prefix without a shared bucket", { ota: { modelsPrefix: "fleet/" } }, "ota.modelsPrefix", '"fleet/"'],
+    ["a models prefix with a leading slash", { ota: { bucket: "fleet-models", signingKeyArn: FLEET_KEY, modelsPrefix: "/models/" } }, "ota.modelsPrefix", '"/models/"'],
+    ["a models prefix climbing out with ..", { ota: { bucket: "fleet-models", signingKeyArn: FLEET_KEY, modelsPrefix: "models/../" } }, "ota.modelsPrefix", '"models/../"'],
     ["a network without subnets", { network: { vpcId: "vpc-0123456789abcdef0", subnetIds: [] } }, "network.subnetIds", "[]"],
     ["a malformed VPC id", { network: { vpcId: "vpc-xyz", subnetIds: ["subnet-0123456789abcdef0"] } }, "network.vpcId", '"vpc-xyz"'],
     ["an image that is no image reference", { image: "my image" }, "image", '"my image"'],
@@ -295,6 +306,16 @@ describe("parseExperimentConfig: defaults and presets", () => {
     expect(config.epochs).toBe(100);
     expect(config.imgsz).toBe(640);
     expect(config.progressive).toEqual([{ imgsz: 320, epochs: 30 }, { imgsz: 640, epochs: 70 }]);
+  });
+
+  it("publishes to a shared OTA bucket under models/ unless told another prefix", () => {
+    expect(parseExperimentConfig({ ota: { bucket: "fleet-models", signingKeyArn: FLEET_KEY } }, context).ota.shared).toEqual({
+      bucket: "fleet-models",
+      signingKeyArn: FLEET_KEY,
+      modelsPrefix: "models/",
+    });
+    expect(parseExperimentConfig({ ota: { bucket: "fleet-models", signingKeyArn: FLEET_KEY, modelsPrefix: "vision/models/" } }, context).ota.shared?.modelsPrefix).toBe("vision/models/");
+    expect(parseExperimentConfig({}, context).ota.shared).toBeUndefined();
   });
 
   it("fills the promotion gate's defaults", () => {

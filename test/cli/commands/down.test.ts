@@ -14,12 +14,15 @@ const BUCKETS = [ARTIFACTS, DATASETS, OTA];
  */
 class BucketDeletingDestroyer implements StackDestroyer {
   readonly calls: DestroyInput[] = [];
-  constructor(private readonly endpoint: () => string) {}
+  constructor(
+    private readonly endpoint: () => string,
+    private readonly buckets: readonly string[] = BUCKETS,
+  ) {}
   async destroy(input: DestroyInput): Promise<void> {
     this.calls.push(input);
     const s3 = new S3Client({ region: "us-east-1", endpoint: this.endpoint(), forcePathStyle: true, credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } });
     try {
-      for (const bucket of BUCKETS) {
+      for (const bucket of this.buckets) {
         await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
         input.onOutput(` - aws:s3/bucket:Bucket ${bucket} deleted\n`);
       }
@@ -159,6 +162,18 @@ describe("yolo-train down", () => {
     expect(io.err.join("")).toContain(`node group ${GROUP} still has instance i-0aaa after 2 min; nothing was deleted`);
     expect(s3Operations()).not.toContain("DeleteObjects");
     expect(destroyer.calls).toEqual([]);
+  });
+
+  it("--all --force leaves a shared OTA bucket alone: it is not among the stack's own buckets", async () => {
+    const sharedFile = `${world.dir}/outputs-shared-ota.json`;
+    writeFileSync(sharedFile, JSON.stringify({ ...STACK_OUTPUTS, otaBucketName: OTA, ownedBucketNames: [ARTIFACTS, DATASETS] }));
+    s3.putVersion(OTA, "models/widgets/versions/0000000001/model.onnx", "a release edge boxes run");
+    fillArtifacts();
+    const io = { ...memoryIo(), stackDestroyer: new BucketDeletingDestroyer(() => s3.endpoint, [ARTIFACTS, DATASETS]) };
+    expect(await runCli(["down", "--outputs-file", sharedFile, "--stack", "dev", "--all", "--force", "--yes", "--json"], io)).toBe(0);
+    expect(JSON.parse(io.text())).toMatchObject({ destroyed: true, bucketsWithData: [ARTIFACTS], emptied: { [ARTIFACTS]: 4 } });
+    expect(s3.versions(OTA)).toHaveLength(1);
+    expect(s3.calls.filter((c) => c.bucket === OTA)).toEqual([]);
   });
 
   it.each([["0"], ["soon"]])("rejects --drain-timeout %s as a usage error (exit 2) before doing anything", async (value) => {
