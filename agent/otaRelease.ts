@@ -28,7 +28,7 @@ export function createOtaPublisher(deps: OtaReleaseDeps): ModelPublisher {
  * notes it in the record); once a version exists, a failure to move a channel is reported in the
  * returned {@link ReleaseRef} instead, so the record still names the release.
  */
-export async function releaseModel({ spec, result }: CompletedModel, deps: OtaReleaseDeps): Promise<ReleaseRef> {
+export async function releaseModel({ spec, result, artifacts, digests }: CompletedModel, deps: OtaReleaseDeps): Promise<ReleaseRef> {
   const { s3, signer, log } = deps;
   const now = deps.now ?? (() => new Date());
   const ota = spec.ota;
@@ -46,9 +46,11 @@ export async function releaseModel({ spec, result }: CompletedModel, deps: OtaRe
     modelsPrefix: ota.prefix.slice(0, ota.prefix.length - suffix.length),
     modelName: ota.modelName,
     signer,
+    // The model files were just uploaded to the artifact bucket and verified: S3 copies them,
+    // so the node does not send the same bytes twice before it can shut down.
     files: [
-      { path: "model.onnx", localPath: result.onnx },
-      { path: "model.pt", localPath: result.best },
+      { path: "model.onnx", localPath: result.onnx, copyOf: { bucket: spec.artifacts.bucket, key: artifacts.onnx, length: digests.onnx.bytes, sha256: digests.onnx.sha256 } },
+      { path: "model.pt", localPath: result.best, copyOf: { bucket: spec.artifacts.bucket, key: artifacts.best, length: digests.best.bytes, sha256: digests.best.sha256 } },
     ],
     runId: spec.runId,
     metrics: result.metrics,

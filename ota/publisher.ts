@@ -5,7 +5,7 @@
  * pointer it replaces. A publisher that dies part-way leaves a version folder no channel names;
  * devices only ever follow channels, so they never see it.
  */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createReadStream } from "node:fs";
 import { digestFile } from "./fileDigest";
@@ -48,6 +48,15 @@ export interface ReleaseFile {
   readonly localPath: string;
   /** @default "application/octet-stream" */
   readonly contentType?: string;
+  /**
+   * The same bytes already in S3 and verified there (the run's model upload): the release copies
+   * them server-side instead of sending them again, and takes this length and SHA-256 instead of
+   * reading `localPath` again. S3 computes the copy's own SHA-256, which is checked as an upload
+   * is. When S3 refuses the copy (say, no read access to the source's KMS key), `localPath` is
+   * uploaded instead.
+   * @default upload `localPath`
+   */
+  readonly copyOf?: { readonly bucket: string; readonly key: string; readonly length: number; readonly sha256: string };
 }
 
 export interface PublishReleaseOptions {
@@ -120,6 +129,7 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
   }
   const files = await Promise.all(
     options.files.map(async (file) => {
+      if (file.copyOf !== undefined) return { ...file, length: file.copyOf.length, sha256: file.copyOf.sha256 };
       try {
         return { ...file, ...(await digestFile(file.localPath)) };
       } catch (error) {
@@ -147,7 +157,7 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
   log.info("release-claimed", { bucket, key: layout.claim(version), version });
 
   const partSize = Math.max(MIN_PART_SIZE, options.partSize ?? DEFAULT_PART_SIZE);
-  await Promise.all(files.map((file) => uploadVerified(s3, bucket, layout.file(version, file.path), file, partSize)));
+  await Promise.all(files.map((file) => placeVerified(s3, bucket, layout.file(version, file.path), file, partSize, log)));
 
   const manifest = manifestFor(version);
   const bytes = serializeManifest(manifest);
@@ -209,7 +219,39 @@ async function claimVersion(s3: S3Client, bucket: string, layout: ModelLayout, r
   throw new ReleaseError(`could not claim a version under s3://${bucket}/${layout.versionsPrefix} in ${maxAttempts} attempts: other publishers kept taking them`);
 }
 
-async function uploadVerified(s3: S3Client, bucket: string, key: string, file: ReleaseFile & { length: number; sha256: string }, partSize: number): Promise<void> {
+/** A single CopyObject copies at most 5 GiB; larger files are uploaded. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
+
+type DigestedFile = ReleaseFile & { readonly length: number; readonly sha256: string };
+
+/** Puts a release file in place, by server-side copy when it can, and checks what S3 holds. */
+async function placeVerified(s3: S3Client, bucket: string, key: string, file: DigestedFile, partSize: number, log: ReleaseLog): Promise<void> {
+  const source = file.copyOf;
+  if (source !== undefined && source.length <= MAX_COPY_BYTES) {
+    try {
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          CopySource: `${source.bucket}/${source.key.split("/").map(encodeURIComponent).join("/")}`,
+          MetadataDirective: "REPLACE",
+          Metadata: { sha256: file.sha256 },
+          ContentType: file.contentType ?? "application/octet-stream",
+          ChecksumAlgorithm: "SHA256",
+        }),
+      );
+      await verifyPlaced(s3, bucket, key, file, "copy");
+      log.info("release-file-copied", { from: `s3://${source.bucket}/${source.key}`, to: `s3://${bucket}/${key}`, length: file.length });
+      return;
+    } catch (error) {
+      if (error instanceof ReleaseError) throw error;
+      log.warn("release-file-copy-refused", { from: `s3://${source.bucket}/${source.key}`, to: `s3://${bucket}/${key}`, error: describe(error), note: "uploading the local file instead" });
+    }
+  }
+  await uploadVerified(s3, bucket, key, file, partSize);
+}
+
+async function uploadVerified(s3: S3Client, bucket: string, key: string, file: DigestedFile, partSize: number): Promise<void> {
   const upload = new Upload({
     client: s3,
     params: {
@@ -226,6 +268,11 @@ async function uploadVerified(s3: S3Client, bucket: string, key: string, file: R
     leavePartsOnError: false,
   });
   await upload.done();
+  await verifyPlaced(s3, bucket, key, file, "upload");
+}
+
+/** Length, the SHA-256 the object carries as metadata, and S3's own full-object SHA-256 when it has one. */
+async function verifyPlaced(s3: S3Client, bucket: string, key: string, file: DigestedFile, how: "upload" | "copy"): Promise<void> {
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
   const problems: string[] = [];
   if (head.ContentLength !== file.length) problems.push(`length ${String(head.ContentLength)} instead of ${file.length}`);
@@ -235,7 +282,7 @@ async function uploadVerified(s3: S3Client, bucket: string, key: string, file: R
   if (checksum !== undefined && !checksum.includes("-") && Buffer.from(checksum, "base64").toString("hex") !== file.sha256) {
     problems.push(`S3 checksum ${checksum} is not the file's SHA-256`);
   }
-  if (problems.length > 0) throw new ReleaseError(`s3://${bucket}/${key} after upload: ${problems.join("; ")}`);
+  if (problems.length > 0) throw new ReleaseError(`s3://${bucket}/${key} after ${how}: ${problems.join("; ")}`);
 }
 
 /** A channel pointer as read, with the ETag a conditional replacement needs; `pointer` is null when the object is unreadable. */

@@ -33,6 +33,12 @@ export interface WorldOptions {
   readonly rawSpec?: string;
   /** The first node's instance id. */
   readonly instanceId?: string;
+  /**
+   * Whether the auditor checks, at each run record write, that the objects it names are in S3 and
+   * whole (holding the write meanwhile). The benchmark turns it off so it times the agent alone.
+   * @default true
+   */
+  readonly auditObjects?: boolean;
 }
 
 export interface AgentRunOptions {
@@ -99,7 +105,7 @@ export class NodeWorld {
     const imds = await ImdsFake.start({ instanceId: options.instanceId ?? "i-0a1b2c3d4e5f60001" });
     const asg = await AutoScalingFake.start();
     asg.addGroup(spec.autoScalingGroupName, [imds.instanceId]);
-    const auditor = new RunRecordAuditor(proxy, s3, spec.artifacts.bucket, spec.artifacts.prefix);
+    const auditor = new RunRecordAuditor(proxy, s3, spec.artifacts.bucket, spec.artifacts.prefix, options.auditObjects ?? true);
     const kms = await KmsFake.start({ alias: spec.ota.signingKeyId });
     const cloudWatch = await CloudWatchFake.start();
     return new NodeWorld(root, spec, s3, proxy, imds, asg, auditor, options.rawSpec, kms, cloudWatch);

@@ -1,4 +1,5 @@
-import type { S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -11,17 +12,23 @@ import { runSpecDocument } from "../../runspec/experimentConfig";
 import { localS3Client, S3Fake } from "../fakes/s3Fake";
 
 const BUCKET = "yolo-train-dev-ota";
+const ARTIFACTS = "yolo-train-dev-artifacts";
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const FILES = { onnx: "onnx bytes", best: "pt bytes" };
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 let s3: S3Fake;
 let client: S3Client;
 let dir: string;
 beforeEach(async () => {
-  s3 = await S3Fake.start([BUCKET]);
+  s3 = await S3Fake.start([BUCKET, ARTIFACTS]);
   client = localS3Client(s3.endpoint);
   dir = mkdtempSync(join(tmpdir(), "yolo-train-release-"));
-  writeFileSync(join(dir, "best.onnx"), "onnx");
-  writeFileSync(join(dir, "best.pt"), "pt");
+  writeFileSync(join(dir, "best.onnx"), FILES.onnx);
+  writeFileSync(join(dir, "best.pt"), FILES.best);
+  // What the agent uploaded (and verified) before it publishes.
+  await s3.putObject(ARTIFACTS, "runs/r/model/best.onnx", FILES.onnx, { sha256: sha256(FILES.onnx) });
+  await s3.putObject(ARTIFACTS, "runs/r/model/best.pt", FILES.best, { sha256: sha256(FILES.best) });
 });
 afterEach(async () => {
   client.destroy();
@@ -31,13 +38,13 @@ afterEach(async () => {
 
 function completed(ota: Partial<RunSpec["ota"]>, result: Partial<CompletedModel["result"]> = {}, train?: RunSpec["train"]): CompletedModel {
   const document = runSpecDocument();
-  const spec = parseRunSpec({ ...document, ...(train ? { train } : {}), ota: { ...document.ota, bucket: BUCKET, ...ota } });
-  const digest = { bytes: 1, sha256: "a".repeat(64) };
+  const spec = parseRunSpec({ ...document, ...(train ? { train } : {}), artifacts: { ...document.artifacts, bucket: ARTIFACTS }, ota: { ...document.ota, bucket: BUCKET, ...ota } });
+  const digest = (text: string) => ({ bytes: Buffer.byteLength(text), sha256: sha256(text) });
   return {
     spec,
     result: { status: "completed", best: join(dir, "best.pt"), onnx: join(dir, "best.onnx"), metrics: { "metrics/mAP50-95(B)": 0.2 }, trainingSeconds: 1, ...result },
-    artifacts: { best: "b", onnx: "o", result: "r" },
-    digests: { best: digest, onnx: digest, result: digest },
+    artifacts: { best: "runs/r/model/best.pt", onnx: "runs/r/model/best.onnx", result: "runs/r/model/result.json" },
+    digests: { best: digest(FILES.best), onnx: digest(FILES.onnx), result: digest("{}") },
   };
 }
 
@@ -60,6 +67,29 @@ describe("releaseModel", () => {
     const manifest = async (v: number) => parseManifest((await s3.getObject(BUCKET, `models/widgets/versions/000000000${v}/manifest.json`))!);
     expect(await manifest(1)).toMatchObject({ inputSize: 512, classNames: ["pallet"] });
     expect(await manifest(2)).toMatchObject({ inputSize: 960, classNames: [] });
+  });
+
+  it("copies the model files from the artifact bucket inside S3, without reading the local files again", async () => {
+    const model = completed({});
+    rmSync(dir, { recursive: true, force: true });
+    const release = await releaseModel(model, { s3: client, signer: LocalKeySigner.generate(), log: silent });
+    const folder = "models/widgets/versions/0000000001/";
+    expect((await s3.getObjectWithMetadata(BUCKET, `${folder}model.onnx`))).toEqual({ bytes: Buffer.from(FILES.onnx), metadata: expect.objectContaining({ sha256: sha256(FILES.onnx) }) });
+    expect((await s3.getObject(BUCKET, `${folder}model.pt`))?.toString()).toBe(FILES.best);
+    const manifest = parseManifest((await s3.getObject(BUCKET, release.manifestKey))!);
+    expect(manifest.files).toEqual([
+      { path: "model.onnx", length: Buffer.byteLength(FILES.onnx), sha256: sha256(FILES.onnx) },
+      { path: "model.pt", length: Buffer.byteLength(FILES.best), sha256: sha256(FILES.best) },
+    ]);
+  });
+
+  it("uploads the local files when S3 refuses the copy, and says so", async () => {
+    await s3.client.send(new DeleteObjectCommand({ Bucket: ARTIFACTS, Key: "runs/r/model/best.onnx" }));
+    const warnings: Array<[string, Record<string, unknown> | undefined]> = [];
+    const log = { ...silent, warn: (event: string, fields?: Record<string, unknown>) => void warnings.push([event, fields]) };
+    await releaseModel(completed({}), { s3: client, signer: LocalKeySigner.generate(), log });
+    expect((await s3.getObject(BUCKET, "models/widgets/versions/0000000001/model.onnx"))?.toString()).toBe(FILES.onnx);
+    expect(warnings.filter(([event]) => event.startsWith("release-file"))).toEqual([["release-file-copy-refused", expect.objectContaining({ from: `s3://${ARTIFACTS}/runs/r/model/best.onnx`, note: "uploading the local file instead" })]]);
   });
 
   it("refuses an ota.prefix that is not the model's own folder, before writing anything", async () => {
