@@ -51,6 +51,17 @@ export const estimate = {
   assumptions: run.estimate.assumptions,
 };
 
+/** Where and how releases go: shown by `npm run plan`, so a pull request shows it too. */
+export const delivery = {
+  modelName: config.ota.modelName,
+  bucketName: run.ota.bucketName,
+  prefix: run.otaPrefix,
+  sharedBucket: run.ota.shared,
+  signingKeyArn: run.ota.signingKeyArn,
+  channel: config.ota.channel,
+  promote: config.ota.promote ?? null,
+};
+
 export const guardrails = {
   idleMinutes: config.idleMinutes,
   idleGpuPercent: config.idleGpuPercent,

@@ -31,6 +31,16 @@ interface PlannedGuardrails {
   alertEmail: string | null;
 }
 
+interface PlannedDelivery {
+  modelName: string;
+  bucketName: string;
+  prefix: string;
+  sharedBucket: boolean;
+  signingKeyArn: string;
+  channel: "candidate" | "stable";
+  promote: { metric: string; min: number; requireImprovement: boolean } | null;
+}
+
 /**
  * Remote (multi-language) components create their children in their own provider, which the
  * mock runtime does not run; what they contain is said here instead.
@@ -132,6 +142,11 @@ export function renderPlan(plan: OfflinePlan): string {
   );
   lines.push("");
 
+  const delivery = plan.outputs.delivery as PlannedDelivery | undefined;
+  if (delivery) {
+    lines.push(...renderDelivery(delivery), "");
+  }
+
   const standing = standingCosts(plan.resources);
   const fixedTotal = standing.fixed.reduce((sum, c) => sum + c.monthlyUsd, 0);
   lines.push(`Standing costs while no GPU runs: about ${usd(fixedTotal)}/month`);
@@ -140,4 +155,21 @@ export function renderPlan(plan: OfflinePlan): string {
   lines.push("");
   lines.push(`Prices: ${PRICE_SNAPSHOT.source} (commit ${PRICE_SNAPSHOT.commit.slice(0, 12)}). ${PRICE_SNAPSHOT.note}`);
   return lines.join("\n");
+}
+
+/** Where a completed run's model goes, and what moves it to `stable`. */
+function renderDelivery(d: PlannedDelivery): string[] {
+  const where = d.sharedBucket
+    ? `the shared bucket s3://${d.bucketName}/${d.prefix} (another stack owns it), signed with ${d.signingKeyArn}`
+    : `this stack's bucket s3://${d.bucketName}/${d.prefix}, signed with its own KMS key`;
+  const stable = d.promote
+    ? `when ${d.promote.metric} ≥ ${d.promote.min}${d.promote.requireImprovement ? " and better than the current stable release" : ""}`
+    : d.channel === "stable"
+      ? "every release (ota.channel stable, no gate)"
+      : "never automatically (set ota.promote for a quality gate)";
+  return [
+    `Model delivery (OTA): model "${d.modelName}"`,
+    `  - every completed run publishes a release to ${where}, channel candidate`,
+    `  - promotion to stable: ${stable}`,
+  ];
 }
