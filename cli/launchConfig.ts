@@ -35,6 +35,49 @@ export function parseSetValues(sets: readonly string[]): Record<string, string> 
 const STRUCTURED: ReadonlySet<string> = new Set(CONFIG_KEYS.filter((k) => k.structured).map((k) => k.key));
 
 /**
+ * A `--set` key that names a field inside a structured value, as `pulumi config set --path` does:
+ * `ota.bucket`, `ota.promote.min`, `progressive[1].epochs`. Undefined for a whole key.
+ */
+export function configPath(key: string): Array<string | number> | undefined {
+  if (!/[.[]/.test(key)) return undefined;
+  const segments: Array<string | number> = [];
+  const pattern = /([^.[\]]+)|\[(\d+)\]/g;
+  let consumed = 0;
+  for (let m = pattern.exec(key); m !== null; m = pattern.exec(key)) {
+    const between = key.slice(consumed, m.index);
+    if (between !== "" && between !== ".") return undefined;
+    segments.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+    consumed = m.index + m[0].length;
+  }
+  return consumed === key.length && typeof segments[0] === "string" && segments.length > 1 ? segments : undefined;
+}
+
+/** True when some `--set` key is a path, so the values must be set with `setAllConfig(…, path: true)`. */
+export function setsUsePaths(sets: Readonly<Record<string, string>>): boolean {
+  return Object.keys(sets).some((fullKey) => configPath(fullKey.slice(fullKey.indexOf(":") + 1)) !== undefined);
+}
+
+/** What Pulumi stores for a value set by path: `true`/`false` as booleans, integers as numbers, the rest as text. */
+function pathValue(text: string): unknown {
+  if (text === "true" || text === "false") return text === "true";
+  return /^-?\d+$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : text;
+}
+
+/** Writes `value` at `path` inside `root` (objects and arrays made as needed), as Pulumi's path config does. */
+function setAtPath(root: unknown, path: ReadonlyArray<string | number>, value: unknown): unknown {
+  if (path.length === 0) return value;
+  const [head, ...rest] = path as [string | number, ...Array<string | number>];
+  if (typeof head === "number") {
+    const array = Array.isArray(root) ? [...(root as unknown[])] : [];
+    array[head] = setAtPath(array[head], rest, value);
+    return array;
+  }
+  const object = typeof root === "object" && root !== null && !Array.isArray(root) ? { ...(root as Record<string, unknown>) } : {};
+  object[head] = setAtPath(object[head], rest, value);
+  return object;
+}
+
+/**
  * Problems of the merged config (stack file values overridden by `--set`), as `pulumi up` would
  * find them; empty when it is valid. Secret values are placeholders offline, as in `plan`.
  */
@@ -44,11 +87,16 @@ export function checkMergedConfig(
 ): readonly Problem[] {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const raw: Record<string, unknown> = {};
+  const paths: Array<[Array<string | number>, string]> = [];
   for (const [fullKey, text] of Object.entries(merged)) {
     if (!fullKey.startsWith(prefix)) continue;
     const key = fullKey.slice(prefix.length);
-    raw[key] = STRUCTURED.has(key) ? parseJsonOrText(text) : text;
+    const path = configPath(key);
+    if (path !== undefined) paths.push([path, text]);
+    else raw[key] = STRUCTURED.has(key) ? parseJsonOrText(text) : text;
   }
+  // Fields set by path go into the whole value, as Pulumi merges them into the stack's config.
+  for (const [[root, ...rest], text] of paths) raw[root as string] = setAtPath(raw[root as string], rest, pathValue(text));
   const problems: Problem[] = [];
   const region = merged["aws:region"];
   if (region === undefined || region === "") {

@@ -39,6 +39,8 @@ export interface UpInput {
   readonly workDir: string;
   /** Full keys (`yolo-train:epochs`, `aws:region`) → text, set on the stack before `up`. */
   readonly config: Readonly<Record<string, string>>;
+  /** Keys are paths into structured values (`yolo-train:ota.bucket`), as `pulumi config set --path`. */
+  readonly configPaths?: boolean;
   readonly onOutput: (text: string) => void;
   readonly onEvent: (event: UpEvent) => void;
 }
@@ -59,7 +61,7 @@ export class AutomationStackLauncher implements StackLauncher {
     const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: input.stackName, workDir: input.workDir });
     const config = Object.fromEntries(Object.entries(input.config).map(([key, value]) => [key, { value }]));
-    if (Object.keys(config).length > 0) await stack.setAllConfig(config);
+    if (Object.keys(config).length > 0) await stack.setAllConfig(config, input.configPaths ?? false);
     const up = await stack.up({ onOutput: input.onOutput, onEvent: (event) => input.onEvent(event as UpEvent) });
     const outputs: Record<string, unknown> = {};
     for (const [key, output] of Object.entries(up.outputs)) outputs[key] = output.value;

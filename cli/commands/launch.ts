@@ -4,7 +4,7 @@ import { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { configSubject } from "../../config/parseExperimentConfig";
 import { InvalidInputError } from "../../config/problems";
-import { checkMergedConfig, parseSetValues, SetValueError } from "../launchConfig";
+import { checkMergedConfig, parseSetValues, SetValueError, setsUsePaths } from "../launchConfig";
 import { readStackConfigFile, StackFileError } from "../plan/stackConfigFile";
 import { STATUS_EXIT_HELP } from "../runStatus";
 import { AutomationStackLauncher, type StackLauncher } from "../stackAutomation";
@@ -51,7 +51,12 @@ export function launchCommand(io: CommandIo, launcher: StackLauncher = io.stackL
         "Needs the Pulumi CLI and AWS credentials.",
     )
     .option("--stack <name>", "stack to launch (default: PULUMI_STACK); created when it does not exist")
-    .option("--set <key=value>", "set a config value before up, e.g. --set epochs=50 --set aws:region=eu-west-1 (repeatable; keys without a namespace are yolo-train:)", collect, [])
+    .option(
+      "--set <key=value>",
+      "set a config value before up, e.g. --set epochs=50 --set aws:region=eu-west-1 --set ota.promote.min=0.5 (repeatable; keys without a namespace are yolo-train:; a.b and a[0].b set a field of a structured value, as pulumi config set --path)",
+      collect,
+      [],
+    )
     .option("--watch", "after up, follow the run until it ends (as `status --watch`); the exit code is then status's")
     .option("--interval <seconds>", "seconds between polls with --watch", "30")
     .option("--json", "print the up result and the stack outputs as JSON (and the statuses with --watch, one per line)")
@@ -88,6 +93,7 @@ export function launchCommand(io: CommandIo, launcher: StackLauncher = io.stackL
           stackName,
           workDir: io.cwd,
           config: sets,
+          configPaths: setsUsePaths(sets),
           onOutput: () => undefined,
           onEvent: (event) => {
             const line = describeUpEvent(event, tally);

@@ -45,11 +45,26 @@ describe("yolo-train launch", () => {
     const io = ioWith(launcher);
     expect(await runCli(["launch", "--stack", "dev", "--set", "epochs=20", "--set", "aws:region=us-west-2"], io)).toBe(0);
     expect(launcher.calls).toHaveLength(1);
-    expect(launcher.calls[0]).toMatchObject({ stackName: "dev", workDir: project, config: { "yolo-train:epochs": "20", "aws:region": "us-west-2" } });
+    expect(launcher.calls[0]).toMatchObject({ stackName: "dev", workDir: project, config: { "yolo-train:epochs": "20", "aws:region": "us-west-2" }, configPaths: false });
     expect(io.err.join("")).toBe(
       ["+ create   aws:s3/bucket:Bucket artifacts ...", "+ create   aws:s3/bucket:Bucket artifacts done (1/1)", "done in 42s: 1 create", ""].join("\n"),
     );
     expect(io.text()).toContain("stack dev is up: run exp-1 in us-east-1");
+  });
+
+  it("sets fields of structured values by path, as pulumi config set --path does", async () => {
+    const launcher = new RecordingLauncher();
+    const io = ioWith(launcher);
+    expect(await runCli(["launch", "--stack", "dev", "--set", "ota.promote.min=0.5", "--set", "epochs=20"], io)).toBe(0);
+    expect(launcher.calls[0]).toMatchObject({ config: { "yolo-train:ota.promote.min": "0.5", "yolo-train:epochs": "20" }, configPaths: true });
+  });
+
+  it("refuses a misspelt path with exit 2, suggesting the field", async () => {
+    const launcher = new RecordingLauncher();
+    const io = ioWith(launcher);
+    expect(await runCli(["launch", "--stack", "dev", "--set", "ota.chanel=stable"], io)).toBe(2);
+    expect(launcher.calls).toEqual([]);
+    expect(io.err.join("")).toMatch(/`ota.chanel` is "stable".*did you mean `channel`\?/);
   });
 
   it("refuses an invalid merged config with exit 2 and deploys nothing", async () => {
