@@ -193,12 +193,13 @@ export function checkHyperparameters(raw: unknown): {
   const value: Record<string, string | number | boolean> = {};
   for (const [name, given] of Object.entries(raw as Record<string, unknown>)) {
     const key = `hyperparameters.${name}`;
-    const reserved = RESERVED_TRAIN_ARGS[name];
+    // Own properties only: a name like "constructor" or "__proto__" must not find Object.prototype's.
+    const reserved = Object.hasOwn(RESERVED_TRAIN_ARGS, name) ? RESERVED_TRAIN_ARGS[name] : undefined;
     if (reserved !== undefined) {
       problems.push({ key, value: given, allowed: "a train argument that has no key of its own and that the run agent does not set", fix: reserved });
       continue;
     }
-    const type = TRAIN_ARGS[name];
+    const type = Object.hasOwn(TRAIN_ARGS, name) ? TRAIN_ARGS[name] : undefined;
     const schema = SCHEMAS.get(name);
     if (type === undefined || schema === undefined) {
       const guess = closestMatch(name, ALL_NAMES);

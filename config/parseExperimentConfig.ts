@@ -302,7 +302,7 @@ class ConfigChecker {
   private addIssue(key: string, rule: Wording, value: unknown, issue: z.core.$ZodIssue): void {
     if (issue.code === "unrecognized_keys") {
       const container = pathPattern(key, issue.path);
-      const fields = OBJECT_FIELDS[container] ?? [];
+      const fields = (Object.hasOwn(OBJECT_FIELDS, container) ? OBJECT_FIELDS[container] : undefined) ?? [];
       for (const field of issue.keys) {
         const path = [...issue.path, field];
         const guess = closestMatch(field, fields);
@@ -318,7 +318,7 @@ class ConfigChecker {
     const wording: Wording =
       issue.path.length === 0
         ? rule
-        : (NESTED_WORDING[pathPattern(key, issue.path)] ?? { allowed: issue.message, fix: "see docs/config.md" });
+        : (ownWording(pathPattern(key, issue.path)) ?? { allowed: issue.message, fix: "see docs/config.md" });
     const given = valueAt(value, issue.path);
     const guess = wording.choices && typeof given === "string" ? closestMatch(given, wording.choices) : undefined;
     this.add({
@@ -732,4 +732,8 @@ class ConfigChecker {
       });
     }
   }
+}
+
+function ownWording(pattern: string): Wording | undefined {
+  return Object.hasOwn(NESTED_WORDING, pattern) ? NESTED_WORDING[pattern] : undefined;
 }

@@ -9,6 +9,17 @@ describe("checkHyperparameters", () => {
     expect(value).toEqual(defaults);
   });
 
+  it.each([["__proto__"], ["constructor"], ["toString"], ["hasOwnProperty"]])(
+    "refuses %s as an unknown argument, with a fix, rather than finding Object.prototype's",
+    (name) => {
+      const { value, problems } = checkHyperparameters(JSON.parse(`{${JSON.stringify(name)}: false}`));
+      expect(value).toBeUndefined();
+      expect(problems).toEqual([
+        { key: `hyperparameters.${name}`, value: false, allowed: "a known ultralytics train argument (see docs/config.md#hyperparameters)", fix: expect.any(String) },
+      ]);
+    },
+  );
+
   it("has no argument both allowed and reserved", () => {
     for (const name of Object.keys(RESERVED_TRAIN_ARGS)) expect(TRAIN_ARGS[name]).toBeUndefined();
   });
