@@ -70,6 +70,8 @@ type RecordFacts = Pick<
   | "interruptions"
   | "startedAt"
   | "updatedAt"
+  | "artifacts"
+  | "release"
 >;
 
 export interface RunStatus extends RecordFacts {
@@ -128,6 +130,8 @@ export function runStatus(record: RunRecord, estimate: EstimateOutput | null, no
     costSoFarUsd: record.estimatedCostUsd,
     estimatedTotalUsd,
     error: record.error,
+    artifacts: record.artifacts,
+    release: record.release,
   };
 }
 
@@ -175,5 +179,12 @@ export function renderRunStatus(s: RunStatus): string {
     ["cost", `${usd(s.costSoFarUsd)} so far${s.estimatedTotalUsd !== null ? `, about ${usd(s.estimatedTotalUsd)} in total` : ""}`],
   ];
   if (s.error) rows.push(["error", s.error]);
+  // What the run produced: the model files in the artifact bucket, and the signed OTA release.
+  if (s.artifacts) rows.push(["model", `${s.artifacts.onnx} (ONNX), ${s.artifacts.best} (weights), in the artifact bucket`]);
+  if (s.release) {
+    const r = s.release;
+    rows.push(["release", `${r.modelName} version ${r.version}, s3://${r.bucket}/${r.manifestKey}; channels ${r.channels.join(", ") || "none"}`]);
+    rows.push(["stable", `${r.promotion.promoted ? "promoted" : "not promoted"}: ${r.promotion.reason}`]);
+  }
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join("\n") + "\n";
 }

@@ -32,6 +32,26 @@ describe("runStatus", () => {
     expect(renderRunStatus(runStatus({ ...recordAt({ epoch: 0 }), gpuUtilisation: null }, estimate, NOW))).toMatch(/GPU\s+no sample yet/);
   });
 
+  it("shows what a completed run produced: the model files and the OTA release with the gate's verdict", () => {
+    const record = {
+      ...recordAt({ epoch: 10, end: "completed" }),
+      artifacts: { best: "runs/exp-1/model/best.pt", onnx: "runs/exp-1/model/best.onnx", result: "runs/exp-1/model/result.json" },
+      release: {
+        modelName: "widgets",
+        version: 7,
+        bucket: "yolo-ota-test",
+        manifestKey: "models/widgets/versions/0000000007/manifest.json",
+        channels: ["candidate"],
+        promotion: { promoted: false, reason: "metrics/mAP50-95(B) 0.5 is below the minimum 0.6 (ota.promote.min)" },
+      },
+    };
+    const text = renderRunStatus(runStatus(record, estimate, NOW));
+    expect(text).toMatch(/^model {5}runs\/exp-1\/model\/best\.onnx \(ONNX\), runs\/exp-1\/model\/best\.pt \(weights\), in the artifact bucket$/m);
+    expect(text).toMatch(/^release {3}widgets version 7, s3:\/\/yolo-ota-test\/models\/widgets\/versions\/0000000007\/manifest\.json; channels candidate$/m);
+    expect(text).toMatch(/^stable {4}not promoted: metrics\/mAP50-95\(B\) 0\.5 is below the minimum 0\.6/m);
+    expect(renderRunStatus(runStatus(recordAt({ epoch: 3 }), estimate, NOW))).not.toMatch(/^(model|release|stable) /m);
+  });
+
   it("measures elapsed time of a stopped run up to its last update, not now", () => {
     const s = runStatus(recordAt({ epoch: 3, end: "failed" }), estimate, NOW);
     expect(s.elapsedSeconds).toBe(60 + 3 * 60);
