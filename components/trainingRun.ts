@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { estimateExperiment, type ExperimentEstimate } from "../catalog/experimentEstimate";
 import type { ExperimentConfig, SharedOtaBucket } from "../config/types";
+import { kmsSigningKeyProblem } from "../ota/signature";
 import { buildRunSpec, deriveRunId } from "../runspec";
 import { ArtifactBucket } from "./artifactBucket";
 import { datasetPrefix, runPrefix } from "./bucketLayout";
@@ -238,6 +239,8 @@ export class TrainingRun extends pulumi.ComponentResource {
       imageUri: this.image.imageUri,
       groupName: this.nodeGroup.groupName,
       dashboardUrl: this.dashboard.dashboardUrl,
+      // Registered so a shared signing key that cannot sign fails the deployment of any program.
+      otaPublicKeyPem: this.ota.publicKeyPem,
     });
   }
 
@@ -298,7 +301,7 @@ function sharedOtaDestination(shared: SharedOtaBucket, parent: pulumi.Resource):
   const publicKeyPem = pulumi
     .all([publicKey.customerMasterKeySpec, publicKey.keyUsage, publicKey.signingAlgorithms, publicKey.publicKeyPem])
     .apply(([keySpec, keyUsage, algorithms, pem]) => {
-      const problem = signingKeyProblem(keySpec, keyUsage, algorithms);
+      const problem = kmsSigningKeyProblem({ keySpec, keyUsage, signingAlgorithms: algorithms });
       if (problem !== undefined) {
         throw new Error(`config ota.signingKeyArn ${shared.signingKeyArn} ${problem}; use the signingKeyArn of an OtaBucket (ECC_NIST_P256, SIGN_VERIFY)`);
       }
@@ -312,12 +315,4 @@ function sharedOtaDestination(shared: SharedOtaBucket, parent: pulumi.Resource):
     publicKeyPem,
     shared: true,
   };
-}
-
-/** Why a KMS key cannot sign releases (docs/ota.md: ECDSA P-256 over SHA-256), or undefined. */
-export function signingKeyProblem(keySpec: string, keyUsage: string, signingAlgorithms: readonly string[]): string | undefined {
-  if (keySpec !== "ECC_NIST_P256") return `is a ${keySpec} key, not ECC_NIST_P256`;
-  if (keyUsage !== "SIGN_VERIFY") return `is a ${keyUsage} key, not SIGN_VERIFY`;
-  if (!signingAlgorithms.includes("ECDSA_SHA_256")) return `cannot sign with ECDSA_SHA_256 (it offers ${signingAlgorithms.join(", ") || "nothing"})`;
-  return undefined;
 }

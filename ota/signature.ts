@@ -124,16 +124,25 @@ export class KmsSigner implements ManifestSigner {
   private async fetchPublicKey(): Promise<string> {
     const out = await this.client.send(new GetPublicKeyCommand({ KeyId: this.keyId }));
     if (!out.PublicKey) throw new SigningKeyError(`KMS GetPublicKey for ${this.keyId} returned no key`);
-    if (out.KeySpec !== undefined && out.KeySpec !== "ECC_NIST_P256") {
-      throw new SigningKeyError(`KMS key ${this.keyId} has KeySpec ${out.KeySpec}; manifests need ECC_NIST_P256`);
-    }
-    if (out.KeyUsage !== undefined && out.KeyUsage !== "SIGN_VERIFY") {
-      throw new SigningKeyError(`KMS key ${this.keyId} has KeyUsage ${out.KeyUsage}; manifests need SIGN_VERIFY`);
-    }
+    const problem = kmsSigningKeyProblem({ keySpec: out.KeySpec, keyUsage: out.KeyUsage, signingAlgorithms: out.SigningAlgorithms });
+    if (problem !== undefined) throw new SigningKeyError(`KMS key ${this.keyId} ${problem}`);
     const key = createPublicKey({ key: Buffer.from(out.PublicKey), format: "der", type: "spki" });
     requireP256(key, `KMS key ${this.keyId}`);
     return key.export({ format: "pem", type: "spki" }).toString();
   }
+}
+
+/**
+ * Why a KMS key cannot sign manifests (KeySpec `ECC_NIST_P256`, KeyUsage `SIGN_VERIFY`, algorithm
+ * `ECDSA_SHA_256`), or undefined when it can. A field KMS did not return is not held against it.
+ */
+export function kmsSigningKeyProblem(key: { readonly keySpec?: string; readonly keyUsage?: string; readonly signingAlgorithms?: readonly string[] }): string | undefined {
+  if (key.keySpec !== undefined && key.keySpec !== "ECC_NIST_P256") return `is a ${key.keySpec} key; manifests need ECC_NIST_P256`;
+  if (key.keyUsage !== undefined && key.keyUsage !== "SIGN_VERIFY") return `has KeyUsage ${key.keyUsage}; manifests need SIGN_VERIFY`;
+  if (key.signingAlgorithms !== undefined && !key.signingAlgorithms.includes("ECDSA_SHA_256")) {
+    return `cannot sign with ECDSA_SHA_256 (it offers ${key.signingAlgorithms.join(", ") || "nothing"})`;
+  }
+  return undefined;
 }
 
 /**

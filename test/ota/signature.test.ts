@@ -1,6 +1,6 @@
 import { KMSClient } from "@aws-sdk/client-kms";
 import { generateKeyPairSync } from "crypto";
-import { KMS_RAW_MESSAGE_LIMIT, KmsSigner, LocalKeySigner, readPublicKey, SigningKeyError, verifyManifestSignature } from "../../ota/signature";
+import { KMS_RAW_MESSAGE_LIMIT, kmsSigningKeyProblem, KmsSigner, LocalKeySigner, readPublicKey, SigningKeyError, verifyManifestSignature } from "../../ota/signature";
 import { KmsFake, sha256, signP256Digest } from "./fakes/kmsFake";
 
 const MANIFEST = Buffer.from('{"modelName":"widgets","schemaVersion":1,"version":7}');
@@ -115,5 +115,21 @@ describe("KmsSigner through @aws-sdk/client-kms", () => {
     const signer = new KmsSigner({ keyId: "alias/other", client });
     await expect(signer.sign(MANIFEST)).rejects.toMatchObject({ name: "NotFoundException" });
     await expect(signer.publicKeyPem()).rejects.toMatchObject({ name: "NotFoundException" });
+  });
+});
+
+describe("kmsSigningKeyProblem", () => {
+  // TrainingRun applies it to a shared fleet key at preview, KmsSigner before it signs.
+  it.each([
+    ["a P-256 signing key", "ECC_NIST_P256", "SIGN_VERIFY", ["ECDSA_SHA_256"], undefined],
+    ["an RSA key", "RSA_2048", "SIGN_VERIFY", ["RSASSA_PSS_SHA_256"], "is a RSA_2048 key; manifests need ECC_NIST_P256"],
+    ["an encryption key", "ECC_NIST_P256", "ENCRYPT_DECRYPT", [], "has KeyUsage ENCRYPT_DECRYPT; manifests need SIGN_VERIFY"],
+    ["a key without ECDSA_SHA_256", "ECC_NIST_P256", "SIGN_VERIFY", [], "cannot sign with ECDSA_SHA_256 (it offers nothing)"],
+  ])("judges %s as a release signing key", (_label, keySpec, keyUsage, algorithms, problem) => {
+    expect(kmsSigningKeyProblem({ keySpec, keyUsage, signingAlgorithms: algorithms })).toBe(problem);
+  });
+
+  it("does not hold fields KMS did not return against a key", () => {
+    expect(kmsSigningKeyProblem({})).toBeUndefined();
   });
 });
