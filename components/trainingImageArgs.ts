@@ -65,7 +65,7 @@ export function trainingImageArgsProblems(
       key: "TrainingImage.context",
       value: contextDir,
       allowed: "an existing folder holding the Dockerfile and the files it copies",
-      fix: "point context at a checkout of the yolo-train repository (its root), or pass existingImageUri",
+      fix: "point context at the yolo-train package root (installed or a checkout), or pass existingImageUri",
     });
   } else {
     const dockerfile = path.resolve(contextDir, args.dockerfile ?? "Dockerfile");
@@ -91,8 +91,7 @@ export function trainingImageArgsProblems(
           key: "TrainingImage.context",
           value: contextDir,
           allowed: `a folder holding every file ${relative.split(path.sep).join("/")} copies; missing: ${[...new Set(missing)].join(", ")}`,
-          // The npm package ships docker/ but not the agent's sources or the lock file.
-          fix: "point context at a checkout of the yolo-train repository (its root), or build the image there and pass existingImageUri",
+          fix: "point context at the yolo-train package root (installed or a checkout), or build the image elsewhere and pass existingImageUri",
         });
       }
     }

@@ -44,8 +44,8 @@ export interface TrainingRunArgs {
    */
   readonly launchTime?: Date;
   /**
-   * Docker build context of the training image, when `config.image` is not set: a checkout of
-   * this repository (its root, with `docker/Dockerfile` and the root `.dockerignore`).
+   * Docker build context of the training image, when `config.image` is not set: the package root
+   * (installed or a checkout), with `docker/Dockerfile` and the root `.dockerignore`.
    * @default the package root (see `TrainingImageArgs.context`)
    */
   readonly dockerContext?: string;

@@ -6,8 +6,8 @@ describe("dockerfileCopySources", () => {
   it("lists what the project's Dockerfile copies from the context, not what it copies between stages", () => {
     const text = fs.readFileSync(path.resolve(__dirname, "..", "..", "docker", "Dockerfile"), "utf8");
     expect(dockerfileCopySources(text)).toEqual([
-      "package.json",
-      "package-lock.json",
+      "docker/agent/package.json",
+      "docker/agent/package-lock.json",
       "tsconfig.json",
       "runspec/",
       "ota/",

@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -112,8 +113,29 @@ describe("the default build context", () => {
     expect(built.inputs.build.context).toBe(path.resolve(__dirname, "..", ".."));
     expect(built.inputs.build.dockerfile).toBe(path.resolve(__dirname, "..", "..", "docker", "Dockerfile"));
     const files = digestContextFiles(defaultDockerContext(), path.join(defaultDockerContext(), "docker", "Dockerfile")).map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "agent/main.ts", "docker/train.py", "docker/Dockerfile"]));
+    expect(files).toEqual(expect.arrayContaining(["docker/agent/package.json", "docker/agent/package-lock.json", "agent/main.ts", "docker/train.py", "docker/Dockerfile"]));
     expect(files.some((f) => f.startsWith("node_modules/") || f.startsWith(".git/") || f.startsWith("test/"))).toBe(false);
+  });
+});
+
+describe("the build context of the installed npm package", () => {
+  it("holds what the Dockerfile copies, so a platform team's default build gives the checkout's image", async () => {
+    // The files `npm pack` publishes (the package.json `files` list), as npm install lays them out.
+    const root = path.resolve(__dirname, "..", "..");
+    const pack = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    expect(pack.status).toBe(0);
+    const published = (JSON.parse(pack.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    expect(published).toEqual(expect.arrayContaining(["docker/Dockerfile", "docker/agent/package-lock.json", "agent/main.ts", ".dockerignore"]));
+    const installed = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-installed-"));
+    tempDirs.push(installed);
+    for (const file of published) {
+      fs.mkdirSync(path.dirname(path.join(installed, file)), { recursive: true });
+      fs.copyFileSync(path.join(root, file), path.join(installed, file));
+    }
+    const fromPackage = new TrainingImage("from-npm", { context: installed, dockerfile: "docker/Dockerfile" });
+    const fromCheckout = new TrainingImage("from-checkout", {});
+    expect(fromPackage.contentTag).toBe(fromCheckout.contentTag);
+    await valueOf(pulumi.all([fromPackage.imageUri, fromCheckout.imageUri]));
   });
 });
 
@@ -152,27 +174,25 @@ describe("TrainingImage from an existing image", () => {
 });
 
 describe("TrainingImage with invalid arguments", () => {
-  it("rejects the context of an installed npm package, which ships docker/ but not the agent's sources, naming what is missing", async () => {
-    // What `files` in package.json publishes of the context: package.json and docker/.
-    const installed = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-installed-"));
-    tempDirs.push(installed);
-    const root = path.resolve(__dirname, "..", "..");
-    fs.copyFileSync(path.join(root, "package.json"), path.join(installed, "package.json"));
-    fs.cpSync(path.join(root, "docker"), path.join(installed, "docker"), { recursive: true });
+  it("rejects a context without the paths its Dockerfile copies, naming each, and registers nothing", async () => {
+    // docker/ alone: what a hand-made copy of the Dockerfile's folder would give.
+    const partial = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-partial-"));
+    tempDirs.push(partial);
+    fs.cpSync(path.join(path.resolve(__dirname, "..", ".."), "docker"), path.join(partial, "docker"), { recursive: true });
     let error: unknown;
     try {
-      new TrainingImage("from-npm", { context: installed, dockerfile: "docker/Dockerfile" });
+      new TrainingImage("partial-context", { context: partial, dockerfile: "docker/Dockerfile" });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(InvalidInputError);
     const [problem, ...others] = (error as InvalidInputError).problems;
     expect(others).toEqual([]);
-    expect(problem).toMatchObject({ key: "TrainingImage.context", value: installed });
-    expect(problem!.allowed).toBe("a folder holding every file docker/Dockerfile copies; missing: package-lock.json, tsconfig.json, runspec/, ota/, agent/");
-    expect(problem!.fix).toMatch(/checkout of the yolo-train repository/);
+    expect(problem).toMatchObject({ key: "TrainingImage.context", value: partial });
+    expect(problem!.allowed).toBe("a folder holding every file docker/Dockerfile copies; missing: tsconfig.json, runspec/, ota/, agent/");
+    expect(problem!.fix).toMatch(/yolo-train package root \(installed or a checkout\)/);
     await runtime.settle();
-    expect(runtime.resources.filter((r) => r.name.startsWith("from-npm"))).toEqual([]);
+    expect(runtime.resources.filter((r) => r.name.startsWith("partial-context"))).toEqual([]);
   });
 
   it.each([

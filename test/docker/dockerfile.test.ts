@@ -43,8 +43,8 @@ describe("docker/Dockerfile", () => {
     expect(agent.from).toMatch(/^node:20\.\d+\.\d+-bookworm-slim$/);
     const runs = agent.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
     expect(runs).toEqual(["npm ci --no-audit --no-fund", "npm run build:agent"]);
-    // The bundle the runtime stage copies is the one package.json's build:agent writes.
-    const buildAgent = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts["build:agent"];
+    // The bundle the runtime stage copies is the one the stage's manifest's build:agent writes.
+    const buildAgent = (JSON.parse(read("docker/agent/package.json")) as { scripts: Record<string, string> }).scripts["build:agent"];
     expect(buildAgent).toMatch(/esbuild agent\/main\.ts --bundle --platform=node .*--outfile=dist-agent\/agent\.js/);
     expect(instructions("COPY")).toContain("--from=agent /src/dist-agent/agent.js /src/dist-agent/agent.js.map /app/");
   });
@@ -98,10 +98,10 @@ describe("docker/Dockerfile", () => {
 
   it("keeps dependencies, history and tests out of the build context", () => {
     const ignore = new DockerIgnore(DOCKERIGNORE);
-    for (const left of ["ota/edge/puller.ts", "components/trainingImage.ts", "node_modules/zod/package.json", ".git/HEAD", "dist/index.js", "test/docker/dockerfile.test.ts", "docs/node-runtime.md", "docker/tests/test_train.py", "docker/trainer/__pycache__/run.cpython-311.pyc", ".env"]) {
+    for (const left of ["package.json", "package-lock.json", "ota/edge/puller.ts", "components/trainingImage.ts", "node_modules/zod/package.json", ".git/HEAD", "dist/index.js", "test/docker/dockerfile.test.ts", "docs/node-runtime.md", "docker/tests/test_train.py", "docker/trainer/__pycache__/run.cpython-311.pyc", ".env"]) {
       expect({ left, ignored: ignore.ignores(left) }).toEqual({ left, ignored: true });
     }
-    for (const sent of ["package.json", "package-lock.json", "agent/main.ts", "runspec/schema.ts", "ota/publisher.ts", "docker/train.py", "docker/trainer/run.py", "docker/requirements.txt"]) {
+    for (const sent of ["docker/agent/package.json", "docker/agent/package-lock.json", "agent/main.ts", "runspec/schema.ts", "ota/publisher.ts", "docker/train.py", "docker/trainer/run.py", "docker/requirements.txt"]) {
       expect({ sent, ignored: ignore.ignores(sent) }).toEqual({ sent, ignored: false });
     }
   });
