@@ -4,7 +4,7 @@ import { ProblemList } from "../config/problems";
 import { abortIncompleteUploadsRule } from "./bucketLifecycle";
 import { DATASETS_PREFIX } from "./bucketLayout";
 import { PrivateBucket } from "./privateBucket";
-import { bucketNameProblems } from "./storageArgs";
+import { bucketNameProblems, daysProblems } from "./storageArgs";
 
 export interface DatasetBucketArgs {
   /**
@@ -48,9 +48,7 @@ export class DatasetBucket extends pulumi.ComponentResource {
     const problems = new ProblemList();
     for (const p of bucketNameProblems("DatasetBucket.name", name)) problems.add(p);
     const abortDays = args.abortIncompleteUploadsAfterDays ?? 7;
-    if (!Number.isInteger(abortDays) || abortDays < 1 || abortDays > 365) {
-      problems.add({ key: "DatasetBucket.abortIncompleteUploadsAfterDays", value: abortDays, allowed: "a whole number of days from 1 to 365", fix: "e.g. 7" });
-    }
+    for (const p of daysProblems("DatasetBucket.abortIncompleteUploadsAfterDays", abortDays, 1, 365, 7)) problems.add(p);
     problems.throwIfAny(`DatasetBucket "${name}"`);
 
     super("yolo-train:storage:DatasetBucket", name, {}, opts);

@@ -32,10 +32,10 @@ export function bucketNameProblems(key: string, name: string): Problem[] {
   ];
 }
 
-/** Problems with a whole number of days that must lie in [min, max]. */
-export function daysProblems(key: string, value: number | undefined, min: number, max: number): Problem[] {
+/** Problems with a whole number of days that must lie in [min, max]; `example` is the fix offered. */
+export function daysProblems(key: string, value: number | undefined, min: number, max: number, example = Math.min(Math.max(30, min), max)): Problem[] {
   if (value === undefined || (Number.isInteger(value) && value >= min && value <= max)) return [];
-  return [{ key, value, allowed: `a whole number of days from ${min} to ${max}`, fix: `e.g. ${Math.min(Math.max(30, min), max)}` }];
+  return [{ key, value, allowed: `a whole number of days from ${min} to ${max}`, fix: `e.g. ${example}` }];
 }
 
 /** Problems with a key prefix argument (see {@link prefixProblem}). */

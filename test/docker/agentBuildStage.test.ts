@@ -2,7 +2,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DockerIgnore, parseDockerfile } from "./dockerfileLint";
+import { digestContextFiles } from "../../components/imageTag";
+import { parseDockerfile } from "./dockerfileLint";
 
 /**
  * The Dockerfile's agent stage installs docker/agent/package.json (not the whole package) and runs
@@ -25,15 +26,6 @@ const tempDirs: string[] = [];
 afterAll(() => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** Files under `rel` (a file or a folder ending with /) that the build context sends. */
-function contextFiles(rel: string, ignore: DockerIgnore): string[] {
-  const full = path.join(ROOT, rel);
-  if (!fs.statSync(full).isDirectory()) return ignore.ignores(rel) ? [] : [rel];
-  return (fs.readdirSync(full, { recursive: true }) as string[])
-    .map((f) => path.posix.join(rel, f.split(path.sep).join("/")))
-    .filter((f) => fs.statSync(path.join(ROOT, f)).isFile() && !ignore.ignores(f));
-}
 
 describe("the Dockerfile's agent stage", () => {
   it("builds with the same esbuild command as the repository, from its own manifest", () => {
@@ -69,7 +61,8 @@ describe("the Dockerfile's agent stage", () => {
   });
 
   it("bundles an agent that runs, from only what its COPY lines take from the build context", () => {
-    const ignore = new DockerIgnore(read(".dockerignore"));
+    // What the build context sends, as TrainingImage computes it for the image tag.
+    const sent = digestContextFiles(ROOT).map((f) => f.path);
     const agent = parseDockerfile(read("docker/Dockerfile")).stages.find((s) => s.name === "agent")!;
     const src = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-agent-stage-"));
     tempDirs.push(src);
@@ -77,7 +70,7 @@ describe("the Dockerfile's agent stage", () => {
       const tokens = copy.args.split(/\s+/).filter((t) => !t.startsWith("--"));
       const destination = tokens.pop()!;
       for (const source of tokens) {
-        for (const file of contextFiles(source, ignore)) {
+        for (const file of sent.filter((f) => f === source || (source.endsWith("/") && f.startsWith(source)))) {
           // `COPY a b ./` puts files by name; `COPY dir/ dir/` keeps the folder's tree.
           const target = source.endsWith("/") ? path.join(src, destination, path.posix.relative(source, file)) : path.join(src, destination, path.posix.basename(file));
           fs.mkdirSync(path.dirname(target), { recursive: true });

@@ -10,15 +10,12 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { dockerfileInstructions, execForm, withoutFlags, type DockerfileInstruction } from "../../components/dockerfileSources";
 
-export interface Instruction {
-  /** Upper case: `FROM`, `RUN`, `COPY`, … */
-  readonly keyword: string;
-  /** Everything after the keyword, continuations joined with a space. */
-  readonly args: string;
-  /** 1-based line of the keyword. */
-  readonly line: number;
-}
+export { execForm, withoutFlags };
+
+/** One instruction as components/dockerfileSources.ts reads it (never with an empty keyword here). */
+export type Instruction = DockerfileInstruction;
 
 export interface Stage {
   readonly index: number;
@@ -52,53 +49,25 @@ export function parseDockerfile(text: string): Dockerfile {
     if (directive[1]!.toLowerCase() === "escape" && directive[2] !== "\\") throw new Error(`line ${i + 1}: only the default escape character is supported`);
   }
 
-  let pending: { text: string; line: number } | undefined;
-  const finish = (logical: { text: string; line: number }): void => {
-    const match = /^\s*([A-Za-z]+)(?:\s+([\s\S]*))?$/.exec(logical.text);
-    if (!match) throw new Error(`line ${logical.line}: cannot read "${logical.text.trim()}"`);
-    const instruction: Instruction = { keyword: match[1]!.toUpperCase(), args: (match[2] ?? "").trim(), line: logical.line };
+  // Directives are comment lines, which the reader skips.
+  for (const instruction of dockerfileInstructions(text)) {
+    const { line } = instruction;
+    if (instruction.keyword === "") throw new Error(`line ${line}: cannot read "${instruction.args}"`);
     if (/<<-?\s*["']?[A-Za-z_]/.test(instruction.args) && ["RUN", "COPY", "ADD"].includes(instruction.keyword)) {
-      throw new Error(`line ${logical.line}: heredocs are not supported by this check; write the command out`);
+      throw new Error(`line ${line}: heredocs are not supported by this check; write the command out`);
     }
     if (instruction.keyword === "FROM") {
       const tokens = withoutFlags(instruction.args).tokens;
       const name = tokens.length >= 3 && tokens[1]!.toUpperCase() === "AS" ? tokens[2] : undefined;
-      stages.push({ index: stages.length, from: tokens[0] ?? "", name, line: instruction.line, instructions: [] });
+      stages.push({ index: stages.length, from: tokens[0] ?? "", name, line, instructions: [] });
     } else if (stages.length === 0) {
-      if (instruction.keyword !== "ARG") throw new Error(`line ${instruction.line}: ${instruction.keyword} before the first FROM`);
+      if (instruction.keyword !== "ARG") throw new Error(`line ${line}: ${instruction.keyword} before the first FROM`);
       for (const [key, value] of argPairs(instruction.args)) globalArgs.set(key, value);
     } else {
       stages[stages.length - 1]!.instructions.push(instruction);
     }
-  };
-
-  for (; i < lines.length; i++) {
-    const raw = lines[i]!;
-    const trimmed = raw.trim();
-    if (trimmed.startsWith("#")) continue; // comments, also between continuation lines
-    if (trimmed === "" && pending === undefined) continue;
-    if (trimmed === "") continue; // an empty line inside a continuation
-    const continues = /\\\s*$/.test(raw);
-    const piece = (continues ? raw.replace(/\\\s*$/, "") : raw).trimEnd();
-    pending = pending === undefined ? { text: piece, line: i + 1 } : { text: `${pending.text} ${piece.trim()}`, line: pending.line };
-    if (!continues) {
-      finish(pending);
-      pending = undefined;
-    }
   }
-  if (pending !== undefined) finish(pending);
   return { syntax, globalArgs, stages };
-}
-
-/** Leading `--flag=value` tokens, and the rest split on whitespace. */
-export function withoutFlags(args: string): { flags: Map<string, string>; tokens: string[] } {
-  const tokens = args.split(/\s+/).filter((t) => t !== "");
-  const flags = new Map<string, string>();
-  while (tokens.length > 0 && tokens[0]!.startsWith("--")) {
-    const [key, ...value] = tokens.shift()!.slice(2).split("=");
-    flags.set(key!, value.join("="));
-  }
-  return { flags, tokens };
 }
 
 function argPairs(args: string): [string, string | undefined][] {
@@ -113,17 +82,6 @@ function argPairs(args: string): [string, string | undefined][] {
 
 function unquote(value: string): string {
   return /^(["']).*\1$/.test(value) ? value.slice(1, -1) : value;
-}
-
-/** Exec form `["a", "b"]` as an array; undefined for shell form. */
-export function execForm(args: string): string[] | undefined {
-  if (!args.startsWith("[")) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(args);
-    return Array.isArray(parsed) && parsed.every((p) => typeof p === "string") ? (parsed as string[]) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 // --- image references ---------------------------------------------------------------------
