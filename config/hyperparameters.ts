@@ -8,8 +8,11 @@ export type TrainArgType =
   /** A number in [min, max]; `above` = exclusive lower bound. */
   | { readonly type: "number"; readonly int?: boolean; readonly min?: number; readonly above?: number; readonly max?: number }
   | { readonly type: "boolean" }
-  /** One of these strings, or (with `orBoolean`) true/false. */
-  | { readonly type: "choice"; readonly values: readonly string[]; readonly orBoolean?: boolean }
+  /**
+   * One of these strings, or (with `orBoolean`) true/false. With `anyCase`, any spelling of a
+   * value in upper or lower case is accepted and handed on as the spelling listed here.
+   */
+  | { readonly type: "choice"; readonly values: readonly string[]; readonly orBoolean?: boolean; readonly anyCase?: boolean }
   /** true/false, or a number in [min, max] (`multi_scale` was a flag; newer releases take a fraction). */
   | { readonly type: "boolean-or-number"; readonly min: number; readonly max: number };
 
@@ -40,7 +43,13 @@ export const TRAIN_ARGS: Readonly<Record<string, TrainArg>> = Object.freeze({
   warmup_epochs: nonNegative(3),
   warmup_momentum: fraction(0.8),
   warmup_bias_lr: fraction(0.1),
-  optimizer: { type: "choice", values: ["auto", "SGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp"], example: "AdamW" },
+  /**
+   * ultralytics 8.3.40 `build_optimizer` (engine/trainer.py) knows exactly these; it looks a name
+   * up in any case ("adamw" is AdamW) except `auto`, which it compares as written ("Auto" then
+   * fails at the start of training). So any case is accepted and the spelling listed here is
+   * what reaches ultralytics, "auto" included.
+   */
+  optimizer: { type: "choice", values: ["auto", "SGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp"], anyCase: true, example: "AdamW" },
   cos_lr: flag(true),
   nbs: whole(64, 1),
   patience: whole(100, 0),
@@ -150,7 +159,9 @@ function schemaFor(t: TrainArgType): z.ZodType {
     case "boolean":
       return booleanLike(z.boolean());
     case "choice": {
-      const choice = z.enum(t.values as [string, ...string[]]);
+      const exact = z.enum(t.values as [string, ...string[]]);
+      const spelling = new Map(t.values.map((v) => [v.toLowerCase(), v]));
+      const choice = t.anyCase ? z.preprocess((v) => (typeof v === "string" ? (spelling.get(v.toLowerCase()) ?? v) : v), exact) : exact;
       return t.orBoolean ? z.union([booleanLike(z.boolean()), choice]) : choice;
     }
     case "boolean-or-number":
@@ -223,7 +234,54 @@ export function checkHyperparameters(raw: unknown): {
     }
     value[name] = parsed.data as string | number | boolean;
   }
+  problems.push(...autoOptimizerProblems(raw as Record<string, unknown>, value));
   return problems.length > 0 ? { problems } : { value, problems };
+}
+
+/**
+ * What ultralytics' `optimizer: auto` (its default) does to each train argument it overrides,
+ * read from `build_optimizer` in ultralytics/engine/trainer.py (8.3.40): it logs "'optimizer=auto'
+ * found, ignoring 'lr0=…' and 'momentum=…'", builds SGD(lr 0.01, momentum 0.9) when the run has
+ * more than 10,000 iterations (ceil(images / max(batch, nbs)) × epochs), else AdamW(lr
+ * round(0.002 × 5 / (4 + classes), 6), beta1 0.9), and sets `warmup_bias_lr` to 0. (During warmup
+ * an SGD momentum still ramps towards the given `momentum`; AdamW has no momentum to ramp, so
+ * which one applies depends on the data set: not something a user should have to work out.)
+ * Every other argument (lrf, weight_decay, warmup_epochs, warmup_momentum, cos_lr, …) still applies.
+ */
+export const AUTO_OPTIMIZER_OVERRIDES: Readonly<Record<string, string>> = Object.freeze({
+  lr0: "ignores lr0 and picks its own optimizer and learning rate",
+  momentum: "ignores momentum and picks its own optimizer and momentum",
+  warmup_bias_lr: "sets warmup_bias_lr to 0 and picks its own optimizer and learning rate",
+});
+
+/** The optimizers a user can name instead of `auto`, likeliest first. */
+const NAMED_OPTIMIZERS = ["SGD", "AdamW", "Adam", "Adamax", "NAdam", "RAdam", "RMSProp"] as const;
+
+/**
+ * An argument that `optimizer: auto` overrides, set while `optimizer` is left out or `auto`:
+ * one problem per such argument. An error, not a warning: the run would train, for hours of
+ * GPU time, with a learning rate the user did not choose and nothing would say so but one log
+ * line on the node; the fix is one more key. (Config validation also has no warning channel:
+ * `plan`, `launch --set` and `pulumi up` all report problems only.) Arguments that failed their
+ * own check, or an `optimizer` that did, are left to that problem.
+ */
+function autoOptimizerProblems(raw: Record<string, unknown>, valid: Record<string, string | number | boolean>): Problem[] {
+  const optimizerGiven = Object.hasOwn(raw, "optimizer");
+  if (optimizerGiven && valid.optimizer !== "auto") return [];
+  const because = optimizerGiven
+    ? "`hyperparameters.optimizer` is auto"
+    : "`hyperparameters.optimizer` is not set, so ultralytics uses its default `optimizer: auto`";
+  const picks =
+    "SGD with lr0 0.01 and momentum 0.9 for a run of over 10,000 iterations, else AdamW with lr0 0.002×5/(4+classes) and momentum 0.9";
+  const setOptimizer = `set \`hyperparameters.optimizer\` to SGD or AdamW (or ${listWithOr(NAMED_OPTIMIZERS.slice(2))}): pulumi config set --path 'yolo-train:hyperparameters.optimizer' SGD`;
+  return Object.keys(AUTO_OPTIMIZER_OVERRIDES)
+    .filter((name) => Object.hasOwn(valid, name))
+    .map((name) => ({
+      key: `hyperparameters.${name}`,
+      value: valid[name],
+      allowed: `set together with a named optimizer: ${because}, which ${AUTO_OPTIMIZER_OVERRIDES[name]}: ${picks}`,
+      fix: `${setOptimizer}; or remove ${name}: pulumi config rm --path 'yolo-train:hyperparameters.${name}'`,
+    }));
 }
 
 function exampleFor(name: string, arg: TrainArg): string {

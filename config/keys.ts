@@ -105,9 +105,9 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
     },
     {
       key: "hyperparameters",
-      description: "Further ultralytics train arguments (lr0, lrf, momentum, optimizer, cos_lr, mosaic, …), checked against the known list and their value types; arguments with their own key or owned by the run agent are refused.",
+      description: "Further ultralytics train arguments (lr0, lrf, momentum, optimizer, cos_lr, mosaic, …), checked against the known list and their value types; arguments with their own key or owned by the run agent are refused. lr0, momentum and warmup_bias_lr need a named optimizer (SGD, AdamW, …): ultralytics' default `optimizer: auto` ignores them.",
       default: "{} (ultralytics defaults)",
-      example: set("--path 'yolo-train:hyperparameters.lr0' 0.005"),
+      example: set("yolo-train:hyperparameters '{\"optimizer\": \"SGD\", \"lr0\": 0.005}'"),
       structured: true,
     },
     {

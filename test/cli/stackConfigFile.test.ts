@@ -8,6 +8,7 @@ describe("reading a Pulumi.<stack>.yaml", () => {
         "  aws:region: us-east-1",
         "  yolo-train:epochs: 10",
         "  yolo-train:hyperparameters:",
+        "    optimizer: SGD",
         "    lr0: 0.01",
         "    cos_lr: true",
       ].join("\n"),
@@ -16,7 +17,7 @@ describe("reading a Pulumi.<stack>.yaml", () => {
     expect(values).toEqual({
       "aws:region": "us-east-1",
       "yolo-train:epochs": "10",
-      "yolo-train:hyperparameters": '{"lr0":0.01,"cos_lr":true}',
+      "yolo-train:hyperparameters": '{"optimizer":"SGD","lr0":0.01,"cos_lr":true}',
     });
     expect(secretKeys).toEqual([]);
   });

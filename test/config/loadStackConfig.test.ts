@@ -23,7 +23,7 @@ describe("loadExperimentConfig", () => {
       config: {
         "aws:region": "us-west-2",
         "yolo-train:stage": "train",
-        "yolo-train:hyperparameters": '{"lr0":0.01}',
+        "yolo-train:hyperparameters": '{"optimizer":"SGD","lr0":0.01}',
         "yolo-train:epochs": "300",
       },
     });
@@ -38,7 +38,7 @@ describe("loadExperimentConfig", () => {
       instanceTypes: ["p4d.24xlarge"],
       maxRuntimeHours: 72,
       epochs: 300,
-      hyperparameters: { lr0: 0.01 },
+      hyperparameters: { optimizer: "SGD", lr0: 0.01 },
       ota: { modelName: "exp-7" },
     });
     expect(secrets.wandbApiKey).toBeUndefined();

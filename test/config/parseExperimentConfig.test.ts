@@ -363,7 +363,7 @@ describe("parseExperimentConfig: defaults and presets", () => {
   });
 
   it("returns a deeply frozen config", () => {
-    const config = parseExperimentConfig({ hyperparameters: { lr0: 0.01 }, ota: { promote: { min: 0.5 } } }, context);
+    const config = parseExperimentConfig({ hyperparameters: { optimizer: "SGD", lr0: 0.01 }, ota: { promote: { min: 0.5 } } }, context);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.instanceTypes)).toBe(true);
     expect(Object.isFrozen(config.hyperparameters)).toBe(true);
@@ -374,7 +374,7 @@ describe("parseExperimentConfig: defaults and presets", () => {
   });
 
   it("is pure: the same input gives the same config, and the input is not changed", () => {
-    const raw = { stage: "train", hyperparameters: { lr0: "0.01" } };
+    const raw = { stage: "train", hyperparameters: { optimizer: "SGD", lr0: "0.01" } };
     const before = JSON.stringify(raw);
     expect(parseExperimentConfig(raw, context)).toEqual(parseExperimentConfig(raw, context));
     expect(JSON.stringify(raw)).toBe(before);
@@ -396,7 +396,7 @@ describe("parseExperimentConfig: coercion of strings from `pulumi config set`", 
         budgetUsd: "100",
         alertEmail: "ml@example.com",
         ota: { promote: { min: "0.4", requireImprovement: "false" } },
-        hyperparameters: { lr0: "0.005", cos_lr: "true", workers: "4", cache: "disk" },
+        hyperparameters: { optimizer: "AdamW", lr0: "0.005", cos_lr: "true", workers: "4", cache: "disk" },
         progressive: [{ imgsz: "960", epochs: "300" }],
       },
       context,
@@ -412,7 +412,7 @@ describe("parseExperimentConfig: coercion of strings from `pulumi config set`", 
       gpusPerNode: 1,
       budgetUsd: 100,
       ota: { promote: { min: 0.4, requireImprovement: false } },
-      hyperparameters: { lr0: 0.005, cos_lr: true, workers: 4, cache: "disk" },
+      hyperparameters: { optimizer: "AdamW", lr0: 0.005, cos_lr: true, workers: 4, cache: "disk" },
       progressive: [{ imgsz: 960, epochs: 300 }],
     });
   });

@@ -16,7 +16,7 @@ const places = (runId: string, extra: Partial<RunSpecPlaces> = {}): RunSpecPlace
 
 describe("buildRunSpec", () => {
   it("renders the dev stack's experiment into a spec the schema accepts", () => {
-    const config = experimentConfig({ hyperparameters: { lr0: 0.01 }, ota: { modelName: "detector", channel: "candidate", promote: { metric: "metrics/mAP50-95(B)", min: 0.5, requireImprovement: true } } });
+    const config = experimentConfig({ hyperparameters: { optimizer: "SGD", lr0: 0.01 }, ota: { modelName: "detector", channel: "candidate", promote: { metric: "metrics/mAP50-95(B)", min: 0.5, requireImprovement: true } } });
     const runId = deriveRunId(config);
     const spec = buildRunSpec(config, places(runId));
     expect(parseRunSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
@@ -29,7 +29,7 @@ describe("buildRunSpec", () => {
       autoScalingGroupName: `yolo-train-dev-${runId}`,
       model: "yolov8n.pt",
       data: { kind: "builtin", yaml: "coco8.yaml" },
-      train: { epochs: 100, imgsz: 640, batch: 16, gpus: 1, hyperparameters: { lr0: 0.01 } },
+      train: { epochs: 100, imgsz: 640, batch: 16, gpus: 1, hyperparameters: { optimizer: "SGD", lr0: 0.01 } },
       artifacts: { bucket: "yolo-train-dev-artifacts-0a1b2c3", prefix: `runs/${runId}/` },
       ota: {
         bucket: "yolo-train-dev-ota-0a1b2c3",
