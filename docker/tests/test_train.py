@@ -8,6 +8,7 @@ in-process. Run: python3 -m unittest discover -s docker/tests -v
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -30,7 +31,10 @@ sys.path[:0] = [str(STUBS), str(DOCKER)]
 _CONFIG = tempfile.TemporaryDirectory(prefix="yolo-train-test-config-")
 os.environ["YOLO_CONFIG_DIR"] = _CONFIG.name
 
-from trainer import checkpoint, data, records, spec, tracking  # noqa: E402
+from trainer import checkpoint, data, records, schedule, spec, tracking  # noqa: E402
+
+# The export is simplified only where onnxslim is installed (the training image pins it).
+ONNXSLIM_INSTALLED = importlib.util.find_spec("onnxslim") is not None
 
 RUN_ID = "yolov8n-widgets-0123456789"
 SECRET = "0123456789abcdef0123456789abcdef01234567"
@@ -158,6 +162,49 @@ class RunSpecTest(unittest.TestCase):
                 spec.parse_run_spec(document)
 
 
+class DeviceTest(unittest.TestCase):
+    def test_the_node_gpus_unless_the_environment_names_a_device(self) -> None:
+        one, four = spec.parse_run_spec(run_spec()), spec.parse_run_spec(run_spec(train={"gpus": 4}))
+        self.assertEqual(spec.training_device(one, {}), 0)
+        self.assertEqual(spec.training_device(four, {}), [0, 1, 2, 3])
+        self.assertEqual(spec.training_device(four, {"YOLO_TRAIN_DEVICE": "cpu"}), "cpu")
+        self.assertEqual(spec.training_device(one, {"YOLO_TRAIN_DEVICE": "1"}), 1)
+        self.assertEqual(spec.training_device(one, {"YOLO_TRAIN_DEVICE": "0,1"}), [0, 1])
+
+    def test_a_device_that_is_not_cpu_or_gpu_indices_is_an_input_error(self) -> None:
+        for raw in ("cuda", "0,0", "-1", "0;1", "gpu0"):
+            with self.subTest(raw=raw), self.assertRaisesRegex(spec.InputError, "YOLO_TRAIN_DEVICE .*use cpu, or GPU indices"):
+                spec.training_device(spec.parse_run_spec(run_spec()), {"YOLO_TRAIN_DEVICE": raw})
+
+
+class ScheduleTest(unittest.TestCase):
+    PHASES = (spec.Phase(0, 320, 20), spec.Phase(1, 640, 80))
+
+    def test_one_phase_caps_close_mosaic_at_its_epochs_and_keeps_ultralytics_schedule(self) -> None:
+        self.assertEqual(schedule.phase_overrides((spec.Phase(0, 640, 3),), {}, 0), {"close_mosaic": 3})
+        self.assertEqual(schedule.phase_overrides((spec.Phase(0, 640, 300),), {}, 0), {"close_mosaic": 10})
+        self.assertEqual(schedule.phase_overrides((spec.Phase(0, 640, 300),), {"close_mosaic": 0}, 0), {"close_mosaic": 0})
+        self.assertIsNone(schedule.schedule_config((spec.Phase(0, 640, 3),), 0))
+
+    def test_progressive_phases_close_mosaic_at_the_end_of_the_run_and_warm_up_once(self) -> None:
+        self.assertEqual(schedule.phase_overrides(self.PHASES, {}, 0), {"close_mosaic": 0})
+        self.assertEqual(schedule.phase_overrides(self.PHASES, {}, 1), {"close_mosaic": 10, "warmup_epochs": 0})
+        self.assertEqual(schedule.schedule_config(self.PHASES, 1), {"offsetEpochs": 20, "totalEpochs": 100})
+
+    def test_the_phases_follow_one_learning_rate_curve(self) -> None:
+        for cos_lr in (False, True):
+            whole = schedule.RunSchedule(0, 100).lr_factor(cos_lr=cos_lr, lrf=0.01)
+            first = schedule.RunSchedule(0, 100).lr_factor(cos_lr=cos_lr, lrf=0.01)
+            second = schedule.RunSchedule(20, 100).lr_factor(cos_lr=cos_lr, lrf=0.01)
+            with self.subTest(cos_lr=cos_lr):
+                self.assertEqual([first(x) for x in range(20)], [whole(x) for x in range(20)])
+                self.assertEqual([second(x) for x in range(80)], [whole(x) for x in range(20, 100)])
+                self.assertAlmostEqual(whole(100), 0.01)
+
+    def test_auto_optimizer_sees_the_whole_run(self) -> None:
+        self.assertEqual(schedule.RunSchedule(20, 100).run_iterations(phase_iterations=2 * 80, phase_epochs=80), 200)
+
+
 class DataYamlTest(unittest.TestCase):
     def setUp(self) -> None:
         self.root = Path(tempfile.mkdtemp())
@@ -197,6 +244,10 @@ class DataYamlTest(unittest.TestCase):
     def test_absolute_path_on_the_mount_is_used_as_is(self) -> None:
         source = self.yaml_file(f"path: {self.mount / 'widgets'}\ntrain: images\n")
         self.assertEqual(data.mounted_yaml(source, self.workdir, str(self.mount)), source)
+
+    def test_the_spec_names_the_node_mount_which_may_be_elsewhere_here(self) -> None:
+        self.yaml_file("train: images/train\nval: images/val\nnames: {0: widget}\n")
+        self.assertEqual(data.mounted_yaml("/data/widgets/data.yaml", self.workdir, str(self.mount)), str(self.mount / "widgets" / "data.yaml"))
 
     def test_paths_off_the_mount_are_refused(self) -> None:
         cases = [
@@ -344,7 +395,7 @@ class FreshRunTest(unittest.TestCase):
         assert_ok(self, done)
 
         (train,) = node.calls("train")
-        self.assertEqual(train["model"], "yolov8n.pt")
+        self.assertEqual(train["model"], str(node.scratch / "weights" / "yolov8n.pt"))
         self.assertEqual(train["trainer"], "trainer.hooks.YoloTrainDetectionTrainer")
         self.assertEqual(
             train["kwargs"],
@@ -352,6 +403,8 @@ class FreshRunTest(unittest.TestCase):
                 "lr0": 0.01,
                 "optimizer": "AdamW",
                 "cos_lr": True,
+                # ultralytics' close_mosaic (10) capped at the run's 3 epochs (schedule.phase_overrides)
+                "close_mosaic": 3,
                 "data": "coco8.yaml",
                 "epochs": 3,
                 "imgsz": 640,
@@ -363,22 +416,55 @@ class FreshRunTest(unittest.TestCase):
             },
         )
         best = str(node.phase(0) / "weights" / "best.pt")
-        (val,) = node.calls("val")
-        self.assertEqual(val["model"], best)
-        self.assertEqual({k: val["kwargs"][k] for k in ("data", "imgsz", "device")}, {"data": "coco8.yaml", "imgsz": 640, "device": 0})
+        # One evaluation of best.pt: ultralytics' own at the end of training, not a second one.
+        self.assertEqual([c["weights"] for c in node.calls("final_eval")], [best])
+        self.assertEqual(node.calls("val"), [])
         (export,) = node.calls("export")
         self.assertEqual(export["model"], best)
-        self.assertEqual(export["kwargs"], {"format": "onnx", "imgsz": 640, "opset": 17, "simplify": True, "dynamic": False, "half": False, "batch": 1})
+        self.assertEqual(
+            export["kwargs"],
+            {"format": "onnx", "imgsz": 640, "opset": 17, "simplify": ONNXSLIM_INSTALLED, "dynamic": False, "half": False, "batch": 1, "device": 0},
+        )
 
         result = node.result()
         self.assertEqual(result["status"], "completed")
         self.assertEqual(result["best"], best)
         self.assertEqual(result["onnx"], str(node.phase(0) / "weights" / "best.onnx"))
         self.assertTrue(Path(result["onnx"]).is_file())
-        self.assertEqual(result["metrics"]["metrics/mAP50-95(B)"], 0.41)
+        # best.pt's metrics from that final evaluation (the stand-in's best epoch is the last, fitness 0.3)
+        self.assertEqual(result["metrics"]["metrics/mAP50-95(B)"], 0.3)
+        self.assertEqual(result["metrics"]["fitness"], 0.3)
+        self.assertNotIn("val/box_loss", result["metrics"])
         self.assertGreaterEqual(result["trainingSeconds"], 0)
         self.assertEqual(result["imgsz"], 640)
         self.assertEqual(result["classNames"], ["pallet", "box"])
+        # The stand-in's export is no ONNX model: the check against PyTorch fails, and says why.
+        self.assertFalse(result["onnxExport"]["check"]["passed"])
+        self.assertTrue(result["onnxExport"]["check"]["reason"])
+
+    def test_named_weights_are_fetched_into_the_weights_folder_and_found_there_again(self) -> None:
+        node = Node(self)
+        assert_ok(self, node.train())
+        weights = node.scratch / "weights" / "yolov8n.pt"
+        self.assertEqual([c["file"] for c in node.calls("download")], [str(weights)])
+        self.assertEqual(node.settings()["weights_dir"], str(node.scratch / "weights"))
+        node.log.unlink()
+        (node.workdir / "phase-0").rename(node.root / "first-attempt")
+        assert_ok(self, node.train())
+        self.assertEqual(node.calls("download"), [], "the second attempt finds the weights the first fetched")
+
+    def test_label_caches_are_written_to_the_scratch_disk_not_the_dataset_mount(self) -> None:
+        node = Node(self)
+        (node.mount / "widgets").mkdir()
+        (node.mount / "widgets" / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nnames: {0: widget}\n", encoding="utf-8")
+        node.write_spec(run_spec(data={"kind": "mounted", "yamlPath": str(node.mount / "widgets" / "data.yaml")}))
+        assert_ok(self, node.train())
+        (saved,) = node.calls("label-cache-saved")
+        self.assertEqual(Path(saved["path"]).parent, node.workdir / "label-cache")
+        self.assertEqual(list(node.mount.rglob("*.cache")), [])
+        node.log.unlink()
+        assert_ok(self, node.train())
+        self.assertEqual(node.calls("label-cache-saved"), [], "the next attempt reads the cache instead of scanning again")
 
     def test_writes_a_progress_line_per_epoch(self) -> None:
         node = Node(self)
@@ -408,7 +494,6 @@ class FreshRunTest(unittest.TestCase):
         (train,) = node.calls("train")
         self.assertEqual(train["kwargs"]["data"], str(node.workdir / "data.yaml"))
         self.assertIn(f"path: {node.mount / 'widgets'}", (node.workdir / "data.yaml").read_text(encoding="utf-8"))
-        self.assertEqual(node.calls("val")[0]["kwargs"]["data"], str(node.workdir / "data.yaml"))
 
     def test_s3_model_trains_from_the_local_copy_the_agent_made(self) -> None:
         node = Node(self)
@@ -529,22 +614,30 @@ class AlreadyCompleteTest(unittest.TestCase):
 class ProgressiveTest(unittest.TestCase):
     PHASES = [{"imgsz": 320, "epochs": 2}, {"imgsz": 640, "epochs": 3}]
 
-    def test_each_phase_starts_from_the_previous_phase_best_weights(self) -> None:
+    def test_each_phase_continues_from_where_the_previous_phase_stopped(self) -> None:
         node = Node(self, run_spec(train={"progressive": self.PHASES, "epochs": 5, "imgsz": 640}))
         assert_ok(self, node.train())
         first, second = node.calls("train")
-        self.assertEqual((first["model"], first["kwargs"]["imgsz"], first["kwargs"]["epochs"], first["kwargs"]["name"]), ("yolov8n.pt", 320, 2, "phase-0"))
+        self.assertEqual(
+            (first["model"], first["kwargs"]["imgsz"], first["kwargs"]["epochs"], first["kwargs"]["name"]),
+            (str(node.scratch / "weights" / "yolov8n.pt"), 320, 2, "phase-0"),
+        )
         self.assertEqual(
             (second["model"], second["kwargs"]["imgsz"], second["kwargs"]["epochs"], second["kwargs"]["name"]),
-            (str(node.phase(0) / "weights" / "best.pt"), 640, 3, "phase-1"),
+            (str(node.phase(0) / "weights" / "last.pt"), 640, 3, "phase-1"),
         )
         self.assertEqual(second["kwargs"]["lr0"], 0.01, "hyperparameters apply to every phase")
+        # Mosaic closes at the end of the run, not of each phase; no second warm-up.
+        self.assertEqual((first["kwargs"]["close_mosaic"], second["kwargs"]["close_mosaic"]), (0, 3))
+        self.assertNotIn("warmup_epochs", first["kwargs"])
+        self.assertEqual(second["kwargs"]["warmup_epochs"], 0)
+        # Only the final phase's best.pt is evaluated.
+        self.assertEqual([c["weights"] for c in node.calls("final_eval")], [str(node.phase(1) / "weights" / "best.pt")])
         self.assertEqual(
             [(l["phase"], l["phases"], l["epoch"], l["epochs"]) for l in node.progress()],
             [(0, 2, 1, 2), (0, 2, 2, 2), (1, 2, 1, 3), (1, 2, 2, 3), (1, 2, 3, 3)],
         )
         self.assertEqual(node.calls("export")[0]["kwargs"]["imgsz"], 640)
-        self.assertEqual(node.calls("val")[0]["kwargs"]["imgsz"], 640)
         self.assertEqual(node.result()["best"], str(node.phase(1) / "weights" / "best.pt"))
 
     def test_resumes_in_phase_one_on_a_new_node(self) -> None:
@@ -595,7 +688,8 @@ class TrackingRunTest(unittest.TestCase):
             {k: start[k] for k in ("uri", "experiment", "run", "maxRetries")},
             {"uri": "https://mlflow.example.com", "experiment": "yolo-train-dev", "run": f"{RUN_ID}-phase-0", "maxRetries": "2"},
         )
-        self.assertEqual(len(node.calls("mlflow.log")), 3)
+        # Each epoch, and ultralytics' final evaluation of best.pt (which the tracker logs too).
+        self.assertEqual(len(node.calls("mlflow.log")), 4)
 
     def test_a_failing_tracking_server_does_not_fail_the_run(self) -> None:
         node = Node(self, run_spec(tracking={"kind": "mlflow", "uri": "https://mlflow.example.com"}))
@@ -618,7 +712,7 @@ class TrackingRunTest(unittest.TestCase):
                     {"project": "pallets", "name": f"{RUN_ID}-phase-0", "id": f"{RUN_ID}-phase-0", "resume": "allow"},
                 )
                 self.assertEqual(init["rank"], 0 if gpus > 1 else -1)
-                self.assertEqual(len(node.calls("wandb.log")), 3)
+                self.assertEqual(len(node.calls("wandb.log")), 4)  # three epochs and the final evaluation
                 self.assertNotIn("failed", done.stderr)
                 # The key is only ever in the trainer's environment.
                 for text in (done.stdout, done.stderr, *(p.read_text(errors="replace") for p in node.root.rglob("*") if p.is_file())):

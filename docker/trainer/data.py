@@ -31,6 +31,9 @@ def mounted_yaml(yaml_path: str, workdir: Path, mount: str = DEFAULT_MOUNT) -> s
 
     mount_dir = os.path.normpath(mount)
     source = os.path.normpath(yaml_path)
+    if mount_dir != DEFAULT_MOUNT and _inside(source, DEFAULT_MOUNT):
+        # The spec names the node's mount (/data/...); here the mount is elsewhere (a test's folder).
+        source = os.path.normpath(os.path.join(mount_dir, os.path.relpath(source, DEFAULT_MOUNT)))
     if not _inside(source, mount_dir):
         raise InputError(f"data yaml {yaml_path} is not under the dataset mount {mount_dir}")
     try:

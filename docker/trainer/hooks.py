@@ -12,7 +12,14 @@ What it adds, in the process that trains (rank 0, or the only process):
 - for W&B, the W&B run started with the spec's project before ultralytics' callback would start
   one named after the work dir;
 - a guard around ultralytics' tracking callbacks: a tracking service that fails is switched off
-  for the rest of the phase instead of failing the training.
+  for the rest of the phase instead of failing the training;
+- ultralytics' final evaluation of best.pt (`final_eval`, which calls `on_fit_epoch_end` a second
+  time for the last epoch) written to its own file instead of a second progress line, and skipped
+  in phases before the last, whose best.pt nobody evaluates;
+- one learning-rate schedule over all progressive phases, and `optimizer: auto` decided for the
+  whole run (schedule.py);
+- label caches on the scratch disk instead of next to the labels on the read-only dataset mount
+  (label_cache.py).
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.utils import RANK
 
-from .records import append_line, epoch_record
+from .label_cache import redirect_label_caches
+from .records import append_line, epoch_record, numbers, class_names, write_json_atomically
+from .schedule import RunSchedule
 from .tracking import redact
 
 HOOKS_ENV = "YOLO_TRAIN_HOOKS"
@@ -52,12 +62,52 @@ class YoloTrainDetectionTrainer(DetectionTrainer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        install(self, hooks_config())
+        self.yolo_train = hooks_config()
+        self.yolo_train_schedule = RunSchedule.from_config(self.yolo_train)
+        self.in_final_eval = False
+        install(self, self.yolo_train)
+
+    def build_optimizer(self, model: Any, name: str = "auto", lr: float = 0.001, momentum: float = 0.9, decay: float = 1e-5, iterations: float = 1e5) -> Any:
+        # ultralytics picks AdamW or SGD from this phase's iterations; over the whole run, so every
+        # phase trains with the same optimizer.
+        if self.yolo_train_schedule is not None:
+            iterations = self.yolo_train_schedule.run_iterations(iterations, self.epochs)
+        return super().build_optimizer(model, name=name, lr=lr, momentum=momentum, decay=decay, iterations=iterations)
+
+    def _setup_scheduler(self) -> None:
+        if self.yolo_train_schedule is None or self.args.time:
+            super()._setup_scheduler()
+            return
+        from torch import optim
+
+        self.lf = self.yolo_train_schedule.lr_factor(cos_lr=bool(self.args.cos_lr), lrf=float(self.args.lrf))
+        self.scheduler = optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda=self.lf)
+
+    def final_eval(self) -> None:
+        if self.yolo_train is not None and not self.yolo_train.get("finalEval"):
+            strip_checkpoints(self.last, self.best)
+            return
+        self.in_final_eval = True
+        try:
+            super().final_eval()
+        finally:
+            self.in_final_eval = False
+
+
+def strip_checkpoints(last: Any, best: Any) -> None:
+    """ultralytics' end-of-training rewrite of last.pt and best.pt (final weights, `epoch` -1), without evaluating."""
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    ckpt = strip_optimizer(last) if last.exists() else {}
+    if best.exists():
+        strip_optimizer(best, updates={"train_results": ckpt["train_results"]} if "train_results" in ckpt else None)
 
 
 def install(trainer: Any, config: dict[str, Any] | None) -> None:
     if config is None:
         return
+    if config.get("labelCache"):
+        redirect_label_caches(config["labelCache"])
     guard = TrackingGuard()
     guard.wrap_all(trainer.callbacks)
     if config.get("wandb"):
@@ -140,6 +190,11 @@ def start_wandb(trainer: Any, settings: dict[str, str], guard: TrackingGuard) ->
 def write_progress(trainer: Any, config: dict[str, Any], clock: EpochClock) -> None:
     if not is_main_process():
         return
+    if getattr(trainer, "in_final_eval", False):
+        # ultralytics' final evaluation of best.pt reports through the same callback: its metrics
+        # belong to result.json, not to a second line for the last epoch.
+        write_final_evaluation(trainer, config)
+        return
     try:
         losses = trainer.label_loss_items(trainer.tloss, prefix="train") if trainer.tloss is not None else {}
         record = epoch_record(
@@ -155,6 +210,31 @@ def write_progress(trainer: Any, config: dict[str, Any], clock: EpochClock) -> N
         append_line(config["progress"], record)
     except Exception as error:  # noqa: BLE001 - a lost progress line must not cost the run
         print(f"yolo-train: could not write the progress line: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+
+
+def write_final_evaluation(trainer: Any, config: dict[str, Any]) -> None:
+    """best.pt's metrics from ultralytics' own final evaluation, for run.py to report without validating again."""
+    try:
+        validator = getattr(trainer, "validator", None)
+        metrics = dict(numbers(trainer.metrics or {}))
+        fitness = getattr(getattr(validator, "metrics", None), "fitness", None)
+        if fitness is not None:
+            metrics.update(numbers({"fitness": fitness}))  # final_eval pops it; the contract keeps it
+        best = Path(trainer.best)
+        stat = best.stat()  # after final_eval's rewrite of best.pt: run.py checks it is still this file
+        evaluation: dict[str, Any] = {
+            "weights": str(best),
+            "weightsBytes": stat.st_size,
+            "weightsMtimeNs": stat.st_mtime_ns,
+            "imgsz": int(trainer.args.imgsz),
+            "metrics": metrics,
+        }
+        names = class_names(getattr(validator, "names", None))
+        if names is not None:
+            evaluation["classNames"] = names
+        write_json_atomically(Path(config["finalEval"]), evaluation)
+    except Exception as error:  # noqa: BLE001 - run.py evaluates the weights itself when this file is missing
+        print(f"yolo-train: could not record the final evaluation: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
 
 
 def _dataset_size(trainer: Any) -> int | None:

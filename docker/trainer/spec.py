@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 SCHEMA_VERSION = 1
 
@@ -51,6 +51,27 @@ class RunSpec:
     def device(self) -> int | list[int]:
         """GPU 0 alone, or every GPU of the node: a list makes ultralytics run DDP."""
         return list(range(self.gpus)) if self.gpus > 1 else 0
+
+
+DEVICE_ENV = "YOLO_TRAIN_DEVICE"
+
+
+def training_device(spec: RunSpec, env: Mapping[str, str]) -> str | int | list[int]:
+    """The ultralytics `device` every step of the run uses (training, evaluation, export check).
+
+    The node's GPUs by default (the spec's `train.gpus`). `YOLO_TRAIN_DEVICE` overrides it for
+    a node or test without them: `cpu`, or GPU indices like `0` or `0,1` (several = DDP).
+    """
+    raw = (env.get(DEVICE_ENV) or "").strip()
+    if not raw:
+        return spec.device
+    if raw == "cpu":
+        return "cpu"
+    parts = [p.strip() for p in raw.split(",")]
+    if not all(p.isdigit() for p in parts) or len(set(parts)) != len(parts):
+        raise InputError(f"{DEVICE_ENV} {raw!r} is not a device: use cpu, or GPU indices such as 0 or 0,1,2,3")
+    indices = [int(p) for p in parts]
+    return indices if len(indices) > 1 else indices[0]
 
 
 def load_run_spec(path: str) -> RunSpec:

@@ -1,6 +1,8 @@
 """YOLO model stand-in: train, val and export record their arguments; weights are stand-in files."""
 
+import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,13 +13,26 @@ from ultralytics.utils.callbacks import get_default_callbacks
 RECORDED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN", "WANDB_PROJECT", "WANDB_NAME", "WANDB_RUN_ID")
 
 
+def download_asset(path):
+    """As attempt_download_asset: an official weights name missing on disk is downloaded to the path given.
+
+    A bare name therefore lands in the working directory, a full path in its folder; anything else
+    must exist.
+    """
+    if not re.fullmatch(r"yolo(v[58]|11)[nsmlx]u?\.pt", path.name):
+        raise FileNotFoundError(f"{path} does not exist")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"epoch": -1, "best_fitness": None, "train_args": {}}), encoding="utf-8")
+    record({"event": "download", "file": str(path.absolute())})
+
+
 class Model:
     def __init__(self, model="yolov8n.pt", task=None, verbose=False):
         path = Path(str(model))
         if path.suffix != ".pt":
             raise ValueError(f"stub ultralytics only loads .pt weights, not {model}")
-        if path.parent != Path(".") and not path.is_file():  # a bare name is downloaded, a path must exist
-            raise FileNotFoundError(f"{model} does not exist")
+        if not path.is_file():
+            download_asset(path)
         self.ckpt_path = str(model)
         self.task = task or "detect"
         self.callbacks = get_default_callbacks()

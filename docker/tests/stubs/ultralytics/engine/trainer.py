@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from ultralytics.data.dataset import scan_labels
 from ultralytics.utils import RANK, USER_CONFIG_DIR, record
+from ultralytics.utils.torch_utils import strip_optimizer
 from ultralytics.utils.callbacks import add_integration_callbacks, get_default_callbacks
 
 # The train arguments this stand-in knows; like ultralytics' get_cfg, anything else is rejected.
@@ -36,6 +38,7 @@ DEFAULTS = {
     "patience": 100,
     "optimizer": "auto",
     "cos_lr": False,
+    "warmup_epochs": 3.0,
     "lr0": 0.01,
     "lrf": 0.01,
     "momentum": 0.937,
@@ -153,6 +156,7 @@ class BaseTrainer:
                 f"{self.args.model} training to {self.epochs} epochs is finished, nothing to resume.\n"
                 f"Start a new training without resuming, i.e. 'yolo train model={self.args.model}'"
             )
+        scan_labels(self.args.data)
         self.train_loader = SimpleNamespace(dataset=list(range(int(os.environ.get("STUB_IMAGES", "128")))))
         self.run_callbacks("on_pretrain_routine_end")
         self.run_callbacks("on_train_start")
@@ -183,12 +187,28 @@ class BaseTrainer:
             record({"event": "epoch", "epoch": epoch + 1, "of": self.epochs, "saveDir": str(self.save_dir)})
             self.run_callbacks("on_fit_epoch_end")
         if main:
-            for weights in (self.last, self.best):
-                if weights.exists():  # strip_optimizer: the final weights, epoch -1
-                    ckpt = json.loads(weights.read_text(encoding="utf-8"))
-                    weights.write_text(json.dumps({**ckpt, "epoch": -1, "optimizer": None}), encoding="utf-8")
+            self.final_eval()
             self.run_callbacks("on_train_end")
         self.run_callbacks("teardown")
+
+    def final_eval(self):
+        """As 8.3.40: strip last.pt and best.pt, validate best.pt and report it through on_fit_epoch_end again.
+
+        That second call is for the epoch already reported, with best.pt's metrics and no val/* losses.
+        """
+        ckpt = {}
+        for weights in (self.last, self.best):
+            if not weights.exists():
+                continue
+            if weights is self.last:
+                ckpt = strip_optimizer(weights)
+            else:
+                strip_optimizer(weights, updates={"train_results": ckpt["train_results"]} if "train_results" in ckpt else None)
+                record({"event": "final_eval", "weights": str(weights)})
+                fitness = json.loads(weights.read_text(encoding="utf-8")).get("best_fitness") or 0.0
+                self.validator = SimpleNamespace(metrics=SimpleNamespace(fitness=fitness), names={0: "pallet", 1: "box"})
+                self.metrics = {"metrics/precision(B)": 0.55, "metrics/recall(B)": 0.45, "metrics/mAP50(B)": round(fitness + 0.2, 4), "metrics/mAP50-95(B)": fitness}
+                self.run_callbacks("on_fit_epoch_end")
 
     def _save_metrics(self):
         keys = ["epoch", "time", *self.metrics]
