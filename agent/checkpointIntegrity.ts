@@ -10,13 +10,17 @@ export const ZIP_TAIL_BYTES = 22 + 0xffff;
 /**
  * Whether a file is a zip archive cut short. `torch.save` writes a zip (PyTorch ≥ 1.6), and
  * ultralytics rewrites `last.pt` in place, so a trainer killed mid-write leaves a file that starts
- * like a zip but has no end record. Files that are not zips (a stand-in trainer's) are never "torn":
+ * like a zip but has no end record, or is still shorter than a zip header (0–3 bytes: emptied by
+ * the rewrite, not yet written). Files that are not zips (a stand-in trainer's) are never "torn":
  * the agent cannot judge them and uploads them as they are.
  * @param head the first bytes of the file (at least 4)
  * @param tail the last `min(size, ZIP_TAIL_BYTES)` bytes
  */
 export function isTornZip(head: Uint8Array, tail: Uint8Array): boolean {
-  if (head.length < 4 || !ZIP_LOCAL_HEADER.every((b, i) => head[i] === b)) return false;
+  // Shorter than a zip header: torn if it is the start of one (an empty file is what
+  // `open(path, "wb")` leaves before torch.save has written a byte).
+  if (head.length < ZIP_LOCAL_HEADER.length) return head.every((b, i) => b === ZIP_LOCAL_HEADER[i]);
+  if (!ZIP_LOCAL_HEADER.every((b, i) => head[i] === b)) return false;
   const view = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
   for (let at = view.length - 22; at >= 0; at--) {
     if (view.readUInt32LE(at) !== ZIP_END_OF_CENTRAL_DIRECTORY) continue;

@@ -45,7 +45,13 @@ describe("isTornZip", () => {
   it("never judges a file that is not a zip (a stand-in trainer's checkpoint)", () => {
     const text = Buffer.from('{"magic":"YOLO-TRAIN-STANDIN-CHECKPOINT"}\nabc');
     expect(isTornZip(...headTail(text))).toBe(false);
-    expect(isTornZip(Buffer.alloc(0), Buffer.alloc(0))).toBe(false);
+    expect(isTornZip(Buffer.from("ab"), Buffer.from("ab"))).toBe(false);
+  });
+
+  it("flags a file emptied by the rewrite or holding less than a zip header", () => {
+    for (const head of [Buffer.alloc(0), Buffer.from("P"), Buffer.from("PK"), Buffer.from([0x50, 0x4b, 0x03])]) {
+      expect(isTornZip(head, head)).toBe(true);
+    }
   });
 });
 
