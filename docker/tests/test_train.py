@@ -8,7 +8,6 @@ in-process. Run: python3 -m unittest discover -s docker/tests -v
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -32,9 +31,6 @@ _CONFIG = tempfile.TemporaryDirectory(prefix="yolo-train-test-config-")
 os.environ["YOLO_CONFIG_DIR"] = _CONFIG.name
 
 from trainer import checkpoint, data, records, schedule, spec, tracking  # noqa: E402
-
-# The export is simplified only where onnxslim is installed (the training image pins it).
-ONNXSLIM_INSTALLED = importlib.util.find_spec("onnxslim") is not None
 
 RUN_ID = "yolov8n-widgets-0123456789"
 SECRET = "0123456789abcdef0123456789abcdef01234567"
@@ -423,7 +419,7 @@ class FreshRunTest(unittest.TestCase):
         self.assertEqual(export["model"], best)
         self.assertEqual(
             export["kwargs"],
-            {"format": "onnx", "imgsz": 640, "opset": 17, "simplify": ONNXSLIM_INSTALLED, "dynamic": False, "half": False, "batch": 1, "device": 0},
+            {"format": "onnx", "imgsz": 640, "opset": 17, "simplify": True, "dynamic": False, "half": False, "batch": 1, "device": 0},
         )
 
         result = node.result()

@@ -12,7 +12,6 @@ retry would fail the same way; 1 training, evaluation or export failed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -173,55 +172,37 @@ def recorded_evaluation(path: Path, weights: str) -> dict[str, Any] | None:
 
 
 def export_and_check(YOLO: Any, weights: str, data: str, imgsz: int, device: Any) -> tuple[Path, dict[str, Any]]:
-    """The ONNX export of the weights, and the check of it against PyTorch that gates its release."""
-    simplify = importlib.util.find_spec("onnxslim") is not None
-    if not simplify:
-        log("warning: onnxslim is not installed: the ONNX export is not simplified (the image pins it)")
+    """The ONNX export of the weights, and the check of it against PyTorch that gates its release (onnx_check.py)."""
+    from .onnx_check import check_export, validation_images, watching_onnxslim
+
     log(f"exporting {weights} to ONNX (opset {ONNX_OPSET}, imgsz {imgsz})")
-    exported = YOLO(weights).export(format="onnx", imgsz=imgsz, opset=ONNX_OPSET, simplify=simplify, dynamic=False, half=False, batch=1, device=export_device(device))
+    # simplify=True: the image pins onnxslim; whether it really ran is what the watch reports.
+    with watching_onnxslim() as slim:
+        exported = YOLO(weights).export(format="onnx", imgsz=imgsz, opset=ONNX_OPSET, simplify=True, dynamic=False, half=False, batch=1, device=export_device(device))
     onnx = Path(str(exported))
     if not onnx.is_file():
         raise RuntimeError(f"ONNX export returned {exported!r}, which is not a file")
+    if not slim.simplified:
+        log("warning: the ONNX export is not simplified (onnxslim is missing or failed; the image pins it)")
     try:
-        from .onnx_check import check_export
-
-        report = check_export(Path(weights), onnx, validation_images(data, ONNX_CHECK_IMAGES), imgsz, device, ONNX_OPSET)
+        report = check_export(Path(weights), onnx, validation_images(data, ONNX_CHECK_IMAGES), imgsz, device, ONNX_OPSET, simplified=slim.simplified)
     except Exception as error:  # noqa: BLE001 - an unverified export is not released; the trained model stays
         report = {
             "opset": ONNX_OPSET,
             "inputShape": [1, 3, imgsz, imgsz],
-            "simplified": simplify,
+            "outputShape": None,
+            "simplified": slim.simplified,
             "nms": False,
             "check": {"passed": False, "reason": f"the ONNX check could not run: {type(error).__name__}: {error}"},
         }
     check = report.get("check", {})
-    log(f"ONNX check: {'passed' if check.get('passed') else 'FAILED: ' + str(check.get('reason'))}")
+    log(f"ONNX check: {'passed' if check.get('passed') else 'FAILED, the model will not be released: ' + str(check.get('reason'))}")
     return onnx, report
 
 
 def export_device(device: Any) -> Any:
     """Export traces on one device: the first GPU of a DDP run."""
     return device[0] if isinstance(device, list) else device
-
-
-def validation_images(data: str, count: int) -> list[Path]:
-    """The first `count` images of the dataset's validation split, in name order."""
-    from ultralytics.data.utils import IMG_FORMATS, check_det_dataset
-
-    dataset = check_det_dataset(data)
-    sources = dataset.get("val") or dataset.get("test") or []
-    images: list[Path] = []
-    for source in sources if isinstance(sources, list) else [sources]:
-        path = Path(str(source))
-        if path.is_dir():
-            images.extend(sorted(p for p in path.rglob("*") if p.suffix.lower().lstrip(".") in IMG_FORMATS))
-        elif path.suffix == ".txt" and path.is_file():
-            # A list file names one image per line, relative to the list's folder.
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    image = Path(line.strip())
-                    images.append(image if image.is_absolute() else path.parent / image)
-    return images[:count]
 
 
 def resume_request(env: Mapping[str, str], spec: RunSpec) -> tuple[str | None, int]:
