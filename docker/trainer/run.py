@@ -1,10 +1,12 @@
 """One training run as the run spec describes it, per docs/node-runtime.md.
 
 Phase by phase (one phase without `progressive`): phase k starts from the spec's model (k = 0)
-or from phase k-1's best weights, or resumes from YOLO_TRAIN_RESUME when the agent names a
-checkpoint of phase k. A checkpoint of a finished phase is not resumed (ultralytics cannot); the
-run goes on with the next phase, or, after the last one, reports "already-complete". Then the
-final weights are evaluated and exported to ONNX, and result.json is written last.
+or from where phase k-1 stopped (its last.pt; schedule.py keeps one LR schedule over all
+phases), or resumes from YOLO_TRAIN_RESUME when the agent names a checkpoint of phase k. A
+checkpoint of a finished phase is not resumed (ultralytics cannot); the run goes on with the next
+phase, or, after the last one, reports "already-complete". Then the final phase's best.pt is
+evaluated (once: ultralytics' own final evaluation when this process trained it), exported to
+ONNX and checked against PyTorch (onnx_check.py), and result.json is written last.
 
 Exit status: 0 done; 2 the inputs are unusable (spec, model, data, tracking credentials), so a
 retry would fail the same way; 1 training, evaluation or export failed.
