@@ -1,11 +1,13 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { promotionPlan } from "../ota/gate";
 import { pointChannel, promoteIfGatePasses, publishRelease, ReleaseError } from "../ota/publisher";
+import type { ModelRuntimeInput } from "../ota/manifest";
 import type { ManifestSigner } from "../ota/signature";
 import { describeError, type Logger } from "./log";
 import type { ReleaseRef } from "./runRecord";
 import { specPhases } from "./runLayout";
 import type { CompletedModel, ModelPublisher } from "./supervisor";
+import { exportVerdict, type OnnxExport } from "./trainerResult";
 
 /**
  * The agent's OTA publisher (docs/ota.md): a completed run's model becomes a signed release in the
@@ -36,6 +38,9 @@ export async function releaseModel({ spec, result, artifacts, digests }: Complet
   if (!ota.prefix.endsWith(suffix) || (ota.prefix !== suffix && !ota.prefix.endsWith(`/${suffix}`))) {
     throw new ReleaseError(`ota.prefix ${JSON.stringify(ota.prefix)} must end with the model's own folder "${suffix}" (docs/ota.md: <modelsPrefix><modelName>/)`);
   }
+  // The supervisor does not call a publisher for an unverified export; this keeps it so for any caller.
+  const verdict = exportVerdict(result.onnxExport);
+  if (!verdict.release) throw new ReleaseError(verdict.reason);
   const phases = specPhases(spec);
   const inputSize = result.imgsz ?? phases[phases.length - 1]?.imgsz ?? spec.train.imgsz;
   if (result.classNames === undefined) log.warn("release-without-class-names", { note: "result.json has no classNames; the manifest lists none" });
@@ -56,6 +61,7 @@ export async function releaseModel({ spec, result, artifacts, digests }: Complet
     metrics: result.metrics,
     inputSize,
     classNames: result.classNames ?? [],
+    runtime: modelRuntime(verdict.export),
     now: now(),
     log,
   });
@@ -80,4 +86,16 @@ export async function releaseModel({ spec, result, artifacts, digests }: Complet
   }
   log.info(promotion.promoted ? "release-promoted" : "release-not-promoted", { version, channels, reason: promotion.reason });
   return { modelName: ota.modelName, version, bucket: ota.bucket, manifestKey: release.manifestKey, channels, promotion };
+}
+
+/** The manifest's `runtime` (docs/ota.md) from a verified export: what an edge box checks before it downloads. */
+export function modelRuntime(e: OnnxExport): ModelRuntimeInput {
+  return {
+    format: "onnx",
+    opset: e.opset,
+    inputShape: e.inputShape,
+    outputShape: e.outputShape,
+    nms: e.nms,
+    verifiedWith: { name: e.check.runtime, version: e.check.runtimeVersion },
+  };
 }

@@ -45,6 +45,15 @@ export interface ReleaseRef {
   readonly promotion: { readonly promoted: boolean; readonly reason: string };
 }
 
+/**
+ * Why a completed run's model was not released over the air although it could have been: the
+ * trainer's check of the ONNX export against PyTorch failed, or is missing or unreadable. The model
+ * files are still in the artifact bucket (`artifacts`).
+ */
+export interface ReleaseBlocked {
+  readonly reason: string;
+}
+
 export interface HistoryEntry {
   readonly phase: RunPhase;
   readonly at: string;
@@ -74,6 +83,8 @@ export interface RunRecord {
   readonly artifacts: ModelArtifacts | null;
   /** The OTA release of the model; null until one is published. */
   readonly release: ReleaseRef | null;
+  /** Set instead of `release` when the model was not released because its ONNX export is unverified; null otherwise. */
+  readonly releaseBlocked: ReleaseBlocked | null;
   readonly error: string | null;
   readonly history: readonly HistoryEntry[];
 }
@@ -103,6 +114,8 @@ export type RunEvent =
   | { readonly type: "uploading"; readonly atMs: number }
   /** The model was published over the air (before `ended` with `completed`). */
   | { readonly type: "release-published"; readonly atMs: number; readonly release: ReleaseRef }
+  /** The model is not released: its ONNX export failed the check against PyTorch, or was not checked (before `ended`). */
+  | { readonly type: "release-blocked"; readonly atMs: number; readonly reason: string }
   | {
       readonly type: "ended";
       readonly atMs: number;
@@ -157,6 +170,7 @@ export function startRecord(input: StartInput): RecordState {
     estimatedCostUsd: 0,
     artifacts: null,
     release: null,
+    releaseBlocked: null,
     error: null,
     history: [...(p?.history ?? []), { phase: "starting", at, attempt: attempts, ...(note ? { note } : {}) }],
   };
@@ -237,7 +251,9 @@ export function applyEvent(state: RecordState, event: RunEvent): RecordState {
     case "uploading":
       return withClocks({ ...state, record: enter(r, "uploading", event.atMs) }, event.atMs);
     case "release-published":
-      return withClocks({ ...state, record: { ...r, release: event.release } }, event.atMs);
+      return withClocks({ ...state, record: { ...r, release: event.release, releaseBlocked: null } }, event.atMs);
+    case "release-blocked":
+      return withClocks({ ...state, record: { ...r, release: null, releaseBlocked: { reason: event.reason } } }, event.atMs);
     case "ended": {
       const stopped = stopTrainerClock(state, event.atMs);
       const record = enter(
@@ -327,6 +343,8 @@ export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: 
     estimatedCostUsd: num(json.estimatedCostUsd, 0),
     artifacts,
     release,
+    // Absent in records written before the ONNX check existed: read as "not blocked".
+    releaseBlocked: release === null && isObject(json.releaseBlocked) && typeof json.releaseBlocked.reason === "string" ? { reason: json.releaseBlocked.reason } : null,
     error: str(json.error),
     history,
   };

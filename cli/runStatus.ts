@@ -72,6 +72,7 @@ type RecordFacts = Pick<
   | "updatedAt"
   | "artifacts"
   | "release"
+  | "releaseBlocked"
 >;
 
 export interface RunStatus extends RecordFacts {
@@ -132,6 +133,7 @@ export function runStatus(record: RunRecord, estimate: EstimateOutput | null, no
     error: record.error,
     artifacts: record.artifacts,
     release: record.release,
+    releaseBlocked: record.releaseBlocked,
   };
 }
 
@@ -185,6 +187,8 @@ export function renderRunStatus(s: RunStatus): string {
     const r = s.release;
     rows.push(["release", `${r.modelName} version ${r.version}, s3://${r.bucket}/${r.manifestKey}; channels ${r.channels.join(", ") || "none"}`]);
     rows.push(["stable", `${r.promotion.promoted ? "promoted" : "not promoted"}: ${r.promotion.reason}`]);
+  } else if (s.releaseBlocked) {
+    rows.push(["release", `blocked, nothing published over the air (the model is in the artifact bucket only): ${s.releaseBlocked.reason}`]);
   }
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join("\n") + "\n";
 }

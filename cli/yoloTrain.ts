@@ -13,12 +13,14 @@ import {
   pullModel,
   rollback,
   status,
+  type BoxRuntime,
   type EdgeStatus,
   type ModelSource,
   type PullResult,
   type RollbackResult,
 } from "../ota/edge";
 import { DEFAULT_MODELS_PREFIX } from "../ota/edge/s3ModelSource";
+import type { ModelRuntime } from "../ota/manifest";
 import { planCommand } from "./plan";
 import { costCommand } from "./commands/cost";
 import { downCommand } from "./commands/down";
@@ -35,7 +37,9 @@ Exit codes:
   ${EXIT_CODES.refused}  refused: the release failed verification (unsigned, tampered, signed with another key, older than installed,
      expired, wrong length or sha256); nothing was installed and the current model still runs
   ${EXIT_CODES.source}  source unreachable, or a key missing there (channel, manifest, file); nothing changed; retry later
-  ${EXIT_CODES.local}  local I/O error in --dest (disk full, permissions, another pull holds the lock); nothing changed`;
+  ${EXIT_CODES.local}  local I/O error in --dest (disk full, permissions, another pull holds the lock); nothing changed
+  ${EXIT_CODES.incompatible}  incompatible: the release verifies but needs a higher ONNX opset than this box runs (--max-opset,
+     --onnxruntime); nothing was downloaded and the current model still runs; upgrade the box's ONNX Runtime`;
 
 interface PullFlags {
   model: string;
@@ -47,6 +51,8 @@ interface PullFlags {
   region?: string;
   baseUrl?: string;
   urlQuery?: string;
+  maxOpset?: string;
+  onnxruntime?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -89,6 +95,8 @@ export function yoloTrainProgram(io: CommandIo = processIo()): Command {
     .addOption(new Option("--region <region>", "AWS region of the bucket (default: AWS_REGION or the profile's)").conflicts("baseUrl"))
     .addOption(new Option("--base-url <url>", "read over HTTPS from the model's folder instead, e.g. https://models.example.com/models/widgets/").conflicts("bucket"))
     .addOption(new Option("--url-query <query>", "query string appended to every request (signed URLs, e.g. CloudFront Policy=…&Signature=…&Key-Pair-Id=…)"))
+    .option("--max-opset <n>", "highest ONNX opset this box's runtime loads: a release needing more is refused (exit 6) before any download")
+    .option("--onnxruntime <version>", "this box's ONNX Runtime version, e.g. 1.16.3: its highest opset comes from ONNX Runtime's compatibility table (with --max-opset, the lower wins)")
     .option("--json", "print the result (or the error) as JSON on stdout")
     .option("-q, --quiet", "no progress lines on stderr")
     .addHelpText(
@@ -99,6 +107,8 @@ Examples:
     --dest /var/lib/yolo-train/widgets --bucket my-ota-bucket --region eu-west-1
   yolo-train edge pull --model widgets --channel candidate --public-key key.pem --dest ./widgets \\
     --base-url https://models.example.com/models/widgets/ --url-query "$SIGNED_QUERY"
+  yolo-train edge pull --model widgets --public-key key.pem --dest ./widgets --bucket my-ota-bucket \
+    --onnxruntime "$(python3 -c 'import onnxruntime; print(onnxruntime.__version__)')"
 
 S3 credentials come the standard way (environment, profile, instance role); they need only the
 stack's edgeReadPolicyArn. AWS_ENDPOINT_URL_S3 and YOLO_TRAIN_S3_FORCE_PATH_STYLE=true point it at an
@@ -109,9 +119,10 @@ ${EXIT_HELP}`,
       const log = flags.quiet || flags.json ? undefined : (line: string) => process.stderr.write(`yolo-train edge pull: ${line}\n`);
       await runEdge("pull", flags.json, async () => {
         const publicKeyPem = readKeyFile(flags.publicKey);
+        const box = boxRuntimeFrom(flags);
         const source = sourceFrom(flags);
         try {
-          return await pullModel({ source, modelName: flags.model, channel: flags.channel, publicKeyPem, dest: flags.dest, ...(log ? { log } : {}) });
+          return await pullModel({ source, modelName: flags.model, channel: flags.channel, publicKeyPem, dest: flags.dest, box, ...(log ? { log } : {}) });
         } finally {
           source.destroy?.();
         }
@@ -163,6 +174,16 @@ function readKeyFile(file: string): string {
   }
 }
 
+/** `--max-opset` and `--onnxruntime` as the puller takes them; `pullModel` checks the values' ranges. */
+function boxRuntimeFrom(flags: PullFlags): BoxRuntime {
+  let maxOpset: number | undefined;
+  if (flags.maxOpset !== undefined) {
+    if (!/^\d{1,3}$/.test(flags.maxOpset.trim())) throw new EdgeUsageError(`--max-opset must be an ONNX opset, an integer such as 17, got ${JSON.stringify(flags.maxOpset)}.`);
+    maxOpset = Number(flags.maxOpset.trim());
+  }
+  return { ...(maxOpset !== undefined ? { maxOpset } : {}), ...(flags.onnxruntime !== undefined ? { onnxruntime: flags.onnxruntime } : {}) };
+}
+
 function sourceFrom(flags: PullFlags): ModelSource {
   if (flags.bucket !== undefined) {
     const forcePathStyle = /^(1|true)$/i.test(process.env.YOLO_TRAIN_S3_FORCE_PATH_STYLE ?? "");
@@ -196,6 +217,7 @@ const KIND_LABELS: Record<EdgeError["kind"], string> = {
   refused: "REFUSED",
   source: "source unavailable",
   local: "local I/O error",
+  incompatible: "INCOMPATIBLE",
 };
 
 function renderPull(r: PullResult): string {
@@ -225,11 +247,20 @@ function renderStatus(s: EdgeStatus): string {
     ["expires", `${m.expires}${s.expired ? "  EXPIRED: no newer release has reached this box" : ""}`],
     ["run", m.runId],
     ["metrics", Object.entries(m.metrics).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
+    ["runtime", m.runtime ? describeRuntime(m.runtime) : "not stated (published before manifests named the ONNX opset)"],
     ...m.files.map((f): [string, string] => ["file", `${f.path} ${f.length} bytes sha256 ${f.sha256}`]),
     ["on disk", s.versionsOnDisk.map((v) => `version ${v}`).join(", ")],
     ["path", `${s.currentPath}/model.onnx`],
   ];
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join("\n") + "\n";
+}
+
+/** `ONNX opset 17, input 1×3×640×640, output 1×84×8400, NMS not in the graph; verified with onnxruntime 1.20.1`. */
+function describeRuntime(r: ModelRuntime): string {
+  return (
+    `${r.format.toUpperCase()} opset ${r.opset}, input ${r.inputShape.join("×")}, output ${r.outputShape.join("×")}, ` +
+    `NMS ${r.nms ? "in the graph" : "not in the graph (run it on the output)"}; verified with ${r.verifiedWith.name} ${r.verifiedWith.version}`
+  );
 }
 
 /**

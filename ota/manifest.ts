@@ -76,6 +76,64 @@ const metrics = z
   })
   .transform((value) => ({ ...(value as Record<string, number>) }));
 
+/**
+ * Highest ONNX opset a manifest may name. ONNX is at opset 23 (ONNX 1.18, 2025); the headroom lets
+ * later exports through without admitting nonsense like 1700.
+ */
+export const MAX_ONNX_OPSET = 99;
+
+/** `1.20.1`: two to four dot-separated decimal numbers, as ONNX Runtime's `__version__` reads. */
+export const DOTTED_VERSION = /^\d{1,9}(\.\d{1,9}){1,3}$/;
+const DOTTED_VERSION_RULE = 'must be a version of 2-4 dot-separated numbers, e.g. "1.20.1"';
+
+const RUNTIME_NAME = /^[a-z][a-z0-9._-]{0,63}$/;
+
+/** Most axes a tensor shape may have in `runtime` (detection models have 3 or 4). */
+export const MAX_TENSOR_AXES = 8;
+
+/** A tensor shape of fixed sizes: the export is static (`dynamic=False`), so every axis is a positive integer. */
+const tensorShape = z
+  .array(z.int({ error: "must be an integer" }).min(1, { error: "must be a positive integer (a fixed size; dynamic axes are not supported)" }), {
+    error: "must be an array of positive integers, e.g. [1, 3, 640, 640]",
+  })
+  .min(1, { error: "must have at least one axis" })
+  .max(MAX_TENSOR_AXES, { error: `must have at most ${MAX_TENSOR_AXES} axes` });
+
+/**
+ * What an edge box needs to run the release's `model.onnx` (docs/ota.md, "runtime"): the format,
+ * the ONNX opset it was exported at (a runtime refuses a model stamped with an opset above its
+ * own), the tensor shapes, whether NMS is inside the graph, and the runtime the export was checked
+ * against PyTorch with. Optional when reading, so manifests published before it still verify; the
+ * publisher always writes it.
+ */
+export const ModelRuntimeSchema = z.strictObject({
+  format: z.literal("onnx", { error: 'must be "onnx"; this reader knows no other model format' }),
+  opset: z
+    .int({ error: "must be an integer" })
+    .min(1, { error: `must be an ONNX opset from 1 to ${MAX_ONNX_OPSET}` })
+    .max(MAX_ONNX_OPSET, { error: `must be an ONNX opset from 1 to ${MAX_ONNX_OPSET}` }),
+  inputShape: tensorShape,
+  outputShape: tensorShape,
+  /** True when the graph ends in NMS (boxes out); false when the box must run NMS on the raw output. */
+  nms: z.boolean({ error: "must be true or false" }),
+  /** The runtime whose output was compared with PyTorch's before the release was published. */
+  verifiedWith: z.strictObject({
+    name: z.string({ error: "must be a string" }).regex(RUNTIME_NAME, { error: 'must be 1-64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter, e.g. "onnxruntime"' }),
+    version: z.string({ error: "must be a string" }).regex(DOTTED_VERSION, { error: DOTTED_VERSION_RULE }),
+  }),
+});
+export type ModelRuntime = z.output<typeof ModelRuntimeSchema>;
+
+/** {@link ModelRuntime} as a publisher hands it over: read-only, copied into the manifest. */
+export interface ModelRuntimeInput {
+  readonly format: "onnx";
+  readonly opset: number;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly nms: boolean;
+  readonly verifiedWith: { readonly name: string; readonly version: string };
+}
+
 const manifestFile = z.strictObject({
   path: filePath,
   length: z
@@ -101,6 +159,8 @@ export const ManifestSchema = z
     /** Class names in class-index order; empty when the trainer did not report them. */
     classNames: z.array(z.string({ error: "must be a string" })),
     files: z.array(manifestFile).min(1, { error: "must list at least one file" }),
+    /** What a box needs to run `model.onnx`; absent in manifests published before it existed. */
+    runtime: ModelRuntimeSchema.optional(),
   })
   // Runs even when fields are wrong, so one parse reports every problem; hence the guards.
   .superRefine(
@@ -252,6 +312,8 @@ export interface ManifestInput {
   readonly inputSize: number;
   readonly classNames: readonly string[];
   readonly files: readonly ManifestFile[];
+  /** What a box needs to run `model.onnx`: always written by a publisher (readers accept manifests without it). */
+  readonly runtime: ModelRuntimeInput;
   /** @default now */
   readonly now?: Date;
   /** @default {@link DEFAULT_EXPIRES_IN_DAYS} */
@@ -273,6 +335,14 @@ export function createManifest(input: ManifestInput): Manifest {
     inputSize: input.inputSize,
     classNames: [...input.classNames],
     files: input.files.map((f) => ({ path: f.path, length: f.length, sha256: f.sha256 })),
+    runtime: {
+      format: input.runtime.format,
+      opset: input.runtime.opset,
+      inputShape: [...input.runtime.inputShape],
+      outputShape: [...input.runtime.outputShape],
+      nms: input.runtime.nms,
+      verifiedWith: { name: input.runtime.verifiedWith.name, version: input.runtime.verifiedWith.version },
+    },
   };
   return parseWith(ManifestSchema, value, "manifest");
 }

@@ -22,6 +22,7 @@ import {
   type ChannelPointer,
   type Manifest,
   type ModelLayout,
+  type ModelRuntimeInput,
 } from "./manifest";
 import { verifyManifestSignature, type ManifestSigner } from "./signature";
 
@@ -73,6 +74,8 @@ export interface PublishReleaseOptions {
   readonly inputSize: number;
   /** Class names in class-index order; empty when unknown. */
   readonly classNames: readonly string[];
+  /** What a box needs to run `model.onnx` (opset, shapes, the runtime it was verified with). */
+  readonly runtime: ModelRuntimeInput;
   /** @default 90 ({@link DEFAULT_EXPIRES_IN_DAYS}) */
   readonly expiresInDays?: number;
   /** The release's `createdAt`. @default the current time */
@@ -145,6 +148,7 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
       metrics: options.metrics,
       inputSize: options.inputSize,
       classNames: options.classNames,
+      runtime: options.runtime,
       files: files.map((f) => ({ path: f.path, length: f.length, sha256: f.sha256 })),
       now,
       ...(options.expiresInDays !== undefined ? { expiresInDays: options.expiresInDays } : {}),

@@ -14,7 +14,9 @@ export type EdgeErrorKind =
   /** The source cannot be reached, or lacks an object it should hold. Retrying later may help. */
   | "source"
   /** Reading or writing the destination folder failed (disk full, permissions, a held lock). */
-  | "local";
+  | "local"
+  /** The release verifies, but needs more than this box's runtime runs (a higher ONNX opset): upgrade the runtime, or publish a model it can run. */
+  | "incompatible";
 
 /** The exit code of `yolo-train edge` for each kind; 0 is success, 1 an unexpected error (a bug). */
 export const EXIT_CODES: Readonly<Record<EdgeErrorKind, number>> = {
@@ -22,6 +24,7 @@ export const EXIT_CODES: Readonly<Record<EdgeErrorKind, number>> = {
   refused: 3,
   source: 4,
   local: 5,
+  incompatible: 6,
 };
 
 /** Base class of every error the edge puller throws on purpose. */
@@ -95,6 +98,25 @@ export class LocalIoError extends EdgeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "LocalIoError";
+  }
+}
+
+/**
+ * The release verified, but this box cannot run it: its manifest needs ONNX opset `needsOpset`
+ * and the box runs at most `maxOpset` (`--max-opset`, `--onnxruntime`). Refused before any file
+ * is downloaded; nothing in the destination changed and the current model keeps running. Not a
+ * `refused` (3): nothing is wrong with the bucket, the box is behind.
+ */
+export class IncompatibleReleaseError extends EdgeError {
+  readonly kind = "incompatible";
+
+  constructor(
+    message: string,
+    readonly needsOpset: number,
+    readonly maxOpset: number,
+  ) {
+    super(message);
+    this.name = "IncompatibleReleaseError";
   }
 }
 

@@ -7,7 +7,9 @@
  * 3. the manifest is for the model asked for, and for the version the pointer named;
  * 4. its version is above the highest ever installed here (equal: already up to date);
  * 5. it has not expired;
- * 6. every file has exactly its declared length (reading stops one byte past it) and sha256.
+ * 6. this box runs it: the ONNX opset its manifest's `runtime` names is at most what the box said
+ *    it runs (`box`; a box that said nothing, or a manifest without `runtime`, is not checked);
+ * 7. every file has exactly its declared length (reading stops one byte past it) and sha256.
  *
  * Then the install is atomic (edgeFolder.ts). A refusal, a source that cannot be reached or a
  * failure halfway leaves `current`, `versions/` and `state.json` as they were.
@@ -18,8 +20,9 @@ import * as path from "path";
 import { InvalidManifestError, layoutFor, manifestExpired, parseChannelPointer, parseManifest, versionKey, type Manifest, type ModelLayout } from "../manifest";
 import { SigningKeyError, readPublicKey, verifyManifestSignature } from "../signature";
 import { EdgeFolder, reconcileState, requireSameModel } from "./edgeFolder";
-import { EdgeUsageError, LocalIoError, SourceError, VerificationRefusedError, describeError } from "./errors";
+import { EdgeUsageError, IncompatibleReleaseError, LocalIoError, SourceError, VerificationRefusedError, describeError } from "./errors";
 import { readAtMost, readSmallObject, type ModelSource } from "./modelSource";
+import { opsetCeiling, runtimeVerdict, type BoxRuntime } from "./runtimeSupport";
 import { STATE_SCHEMA_VERSION, readState, writeFileAtomically, writeState, type EdgeState } from "./stateStore";
 
 /** Largest channel pointer, manifest and signature the puller reads; anything longer is refused. */
@@ -58,6 +61,12 @@ export interface PullOptions {
    * @default none
    */
   readonly beforeStep?: (step: InstallStep, version: number) => void | Promise<void>;
+  /**
+   * What this box's runtime runs (`--max-opset`, `--onnxruntime`): a release whose manifest needs a
+   * higher ONNX opset is refused with an {@link IncompatibleReleaseError} before any download.
+   * @default not checked: any opset installs
+   */
+  readonly box?: BoxRuntime;
 }
 
 export interface PullResult {
@@ -89,6 +98,8 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const { source, modelName } = options;
   const layout = modelLayout(modelName, channel);
   const key = pinnedKey(options.publicKeyPem);
+  // Checked before the lock, like the key: a wrong option is a usage error whatever the bucket holds.
+  const ceiling = opsetCeiling(options.box ?? {});
   const folder = new EdgeFolder(options.dest);
 
   await folder.ensure();
@@ -181,7 +192,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     }
     const now = clock();
     if (version === highest && !repair && state) {
-      const warnings: string[] = [];
+      const warnings: string[] = [...(ceiling?.warnings ?? [])];
       if (manifestExpired(manifest, now)) {
         warnings.push(`version ${version} expired at ${manifest.expires}: no release has been published to ${channel} since, or the channel is being held back. The installed model stays.`);
       }
@@ -200,7 +211,26 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       );
     }
 
-    // 6. The files, into .staging/<v>/, then committed.
+    // 6. This box runs it: a model its runtime cannot load must not replace the one that runs.
+    const verdict = runtimeVerdict(manifest.runtime, ceiling);
+    if (!verdict.runs) {
+      const exported = manifest.runtime;
+      throw new IncompatibleReleaseError(
+        `Refused version ${version} of ${modelName}: it needs ONNX opset ${verdict.needs}` +
+          `${exported ? ` (verified with ${exported.verifiedWith.name} ${exported.verifiedWith.version})` : ""}, but this box runs at most opset ${verdict.ceiling.maxOpset} (${verdict.ceiling.basis}). ` +
+          `${verdict.fix} Nothing was downloaded; the current model, if any, keeps running.`,
+        verdict.needs,
+        verdict.ceiling.maxOpset,
+      );
+    }
+    const warnings: string[] = [...(ceiling?.warnings ?? [])];
+    if (verdict.warning !== undefined) {
+      warnings.push(`version ${version}: ${verdict.warning}; installed unchecked, as before.`);
+    } else if (ceiling !== undefined && manifest.runtime !== undefined) {
+      log(`version ${version} needs ONNX opset ${manifest.runtime.opset}; this box runs up to ${ceiling.maxOpset} (${ceiling.basis})`);
+    }
+
+    // 7. The files, into .staging/<v>/, then committed.
     await options.beforeStep?.("download", version);
     await requireSpace(folder, manifest);
     const staging = await folder.freshStaging(version);
@@ -234,7 +264,6 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     await writeState(folder.dest, next);
 
     // Keep the new version and the one before it; the install is done whatever pruning does.
-    const warnings: string[] = [];
     try {
       const removed = await folder.prune(new Set([version, ...(next.previousVersion !== undefined ? [next.previousVersion] : [])]));
       if (removed.length > 0) log(`removed versions ${removed.join(", ")}`);

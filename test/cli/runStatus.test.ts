@@ -52,6 +52,21 @@ describe("runStatus", () => {
     expect(renderRunStatus(runStatus(recordAt({ epoch: 3 }), estimate, NOW))).not.toMatch(/^(model|release|stable) /m);
   });
 
+  it("shows a blocked release where the release would be, with its reason, and carries it in --json", () => {
+    const reason = "the ONNX export failed its check against PyTorch (onnxruntime 1.20.1, opset 17, 4 images): ONNX output differs from PyTorch: max |Δ| 0.8 > tolerance 0.001 on 4 images";
+    const record = {
+      ...recordAt({ epoch: 10, end: "completed" }),
+      artifacts: { best: "runs/exp-1/model/best.pt", onnx: "runs/exp-1/model/best.onnx", result: "runs/exp-1/model/result.json" },
+      releaseBlocked: { reason },
+    };
+    const status = runStatus(record, estimate, NOW);
+    expect(status).toMatchObject({ phase: "completed", exitCode: 0, release: null, releaseBlocked: { reason } });
+    const text = renderRunStatus(status);
+    expect(text).toMatch(/^model {5}runs\/exp-1\/model\/best\.onnx \(ONNX\)/m);
+    expect(text).toContain(`\nrelease   blocked, nothing published over the air (the model is in the artifact bucket only): ${reason}\n`);
+    expect(text).not.toMatch(/^stable /m);
+  });
+
   it("measures elapsed time of a stopped run up to its last update, not now", () => {
     const s = runStatus(recordAt({ epoch: 3, end: "failed" }), estimate, NOW);
     expect(s.elapsedSeconds).toBe(60 + 3 * 60);

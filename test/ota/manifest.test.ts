@@ -14,9 +14,29 @@ import {
   versionKey,
   type Manifest,
 } from "../../ota/manifest";
+import { verifyManifestSignature } from "../../ota/signature";
 import { METRIC_NAME_PATTERN } from "../../runspec/metrics";
 
 const SHA = "ab".repeat(32);
+
+/** The `runtime` of docs/ota.md's example. */
+const RUNTIME = { format: "onnx", opset: 17, inputShape: [1, 3, 640, 640], outputShape: [1, 84, 8400], nms: false, verifiedWith: { name: "onnxruntime", version: "1.20.1" } } as const;
+
+/**
+ * A release signed before manifests had `runtime`: the docs/ota.md example's canonical bytes as a
+ * publisher of then wrote them, and its signature (made once with a throwaway P-256 key whose
+ * public half is below). Readers must keep accepting it byte for byte.
+ */
+const OLD_RELEASE = {
+  bytes: Buffer.from(
+    `{"classNames":["pallet","box"],"createdAt":"2026-11-29T12:00:00.000Z","expires":"2027-02-27T12:00:00.000Z",` +
+      `"files":[{"length":12345678,"path":"model.onnx","sha256":"${SHA}"},{"length":6543210,"path":"model.pt","sha256":"${"cd".repeat(32)}"}],` +
+      `"inputSize":640,"metrics":{"metrics/mAP50(B)":0.81,"metrics/mAP50-95(B)":0.612},"modelName":"widgets","runId":"yolov8n-widgets-0123456789","schemaVersion":1,"version":7}`,
+  ),
+  signature: Buffer.from("MEUCIQDwJhsPXKdDNpMH2VNbEtG0Q/64ftaVjeKn+6jjOGGLMQIgCmlQidDgjQEKzn93cmqxzoA7WrPiGOkZ7Iy2xEvR8xs=", "base64"),
+  publicKeyPem:
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4qdpgvAcvNdC8/3IwCygv+Cdbq+i\nXR7J1S9zckWmnXTWx60Iy4djKmvdiK52f/bQzKsenWuJJi4Jql4qGHmVHA==\n-----END PUBLIC KEY-----\n",
+};
 
 function manifest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -76,6 +96,19 @@ describe("parseManifest", () => {
     ["a model name with a slash", { modelName: "a/b" }, "modelName", /1-64 characters/],
     ["a metric that is not a number", { metrics: { "metrics/mAP50(B)": "0.8" } }, "metrics.metrics/mAP50(B)", /finite number/],
     ["an input size of 0", { inputSize: 0 }, "inputSize", /positive integer/],
+    ["a runtime of another format", { runtime: { ...RUNTIME, format: "tflite" } }, "runtime.format", /must be "onnx"; this reader knows no other model format/],
+    ["opset 0", { runtime: { ...RUNTIME, opset: 0 } }, "runtime.opset", /must be an ONNX opset from 1 to 99/],
+    ["opset 100", { runtime: { ...RUNTIME, opset: 100 } }, "runtime.opset", /must be an ONNX opset from 1 to 99/],
+    ["a fractional opset", { runtime: { ...RUNTIME, opset: 17.5 } }, "runtime.opset", /must be an integer/],
+    ["a dynamic axis", { runtime: { ...RUNTIME, inputShape: [-1, 3, 640, 640] } }, "runtime.inputShape[0]", /positive integer \(a fixed size; dynamic axes are not supported\)/],
+    ["an axis of 0", { runtime: { ...RUNTIME, outputShape: [1, 0, 8400] } }, "runtime.outputShape[1]", /positive integer/],
+    ["an empty shape", { runtime: { ...RUNTIME, inputShape: [] } }, "runtime.inputShape", /at least one axis/],
+    ["a shape of 9 axes", { runtime: { ...RUNTIME, outputShape: [1, 1, 1, 1, 1, 1, 1, 1, 1] } }, "runtime.outputShape", /at most 8 axes/],
+    ["a shape that is a string", { runtime: { ...RUNTIME, inputShape: "1x3x640x640" } }, "runtime.inputShape", /array of positive integers/],
+    ["nms as a string", { runtime: { ...RUNTIME, nms: "false" } }, "runtime.nms", /must be true or false/],
+    ["a version with a suffix", { runtime: { ...RUNTIME, verifiedWith: { name: "onnxruntime", version: "1.20.1+cu121" } } }, "runtime.verifiedWith.version", /2-4 dot-separated numbers, e.g. "1.20.1"/],
+    ["a version without a minor", { runtime: { ...RUNTIME, verifiedWith: { name: "onnxruntime", version: "1" } } }, "runtime.verifiedWith.version", /dot-separated/],
+    ["a runtime name with spaces", { runtime: { ...RUNTIME, verifiedWith: { name: "ONNX Runtime", version: "1.20.1" } } }, "runtime.verifiedWith.name", /a-z, 0-9/],
   ])("rejects %s, naming the field", (_name, overrides, path, message) => {
     const problems = problemsOf(manifest(overrides));
     expect(problems).toContainEqual({ path, message: expect.stringMatching(message) });
@@ -91,6 +124,26 @@ describe("parseManifest", () => {
       problems = [...(error as InvalidManifestError).problems];
     }
     expect(problems).toEqual([{ path: `metrics.${name}`, message: expect.stringMatching(/is not a metric name, which must be 1-128 characters/) }]);
+  });
+
+  it("reads a manifest with runtime, and one without it (published before it existed)", () => {
+    expect(parseManifest(JSON.stringify(manifest({ runtime: RUNTIME }))).runtime).toEqual(RUNTIME);
+    const old = parseManifest(JSON.stringify(manifest()));
+    expect(old.runtime).toBeUndefined();
+    expect(Object.keys(old)).not.toContain("runtime");
+  });
+
+  it("still reads and verifies a release signed before runtime existed, and re-serializes it to the same bytes", () => {
+    expect(verifyManifestSignature(OLD_RELEASE.bytes, OLD_RELEASE.signature, OLD_RELEASE.publicKeyPem)).toBe(true);
+    const parsed = parseManifest(OLD_RELEASE.bytes);
+    expect(parsed).toEqual(manifest());
+    expect(serializeManifest(parsed).equals(OLD_RELEASE.bytes)).toBe(true);
+  });
+
+  it("rejects a runtime field it does not know, and a runtime that is not an object", () => {
+    expect(problemsOf(manifest({ runtime: { ...RUNTIME, dynamic: true } }))).toEqual([{ path: "runtime", message: expect.stringMatching(/dynamic/) }]);
+    expect(problemsOf(manifest({ runtime: { ...RUNTIME, verifiedWith: { ...RUNTIME.verifiedWith, build: "cuda" } } }))).toEqual([{ path: "runtime.verifiedWith", message: expect.stringMatching(/build/) }]);
+    expect(problemsOf(manifest({ runtime: 17 }))).toEqual([{ path: "runtime", message: expect.stringMatching(/expected object/i) }]);
   });
 
   it("rejects metrics that are not an object", () => {
@@ -130,7 +183,17 @@ describe("parseManifest", () => {
   });
 });
 
-/** A manifest with arbitrary metrics, class names and files (always with model.onnx). */
+const arbitraryShape = fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 8 });
+const arbitraryRuntime = fc.record({
+  format: fc.constant("onnx" as const),
+  opset: fc.integer({ min: 1, max: 99 }),
+  inputShape: arbitraryShape,
+  outputShape: arbitraryShape,
+  nms: fc.boolean(),
+  verifiedWith: fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9._-]{0,20}$/), version: fc.stringMatching(/^\d{1,4}(\.\d{1,4}){1,3}$/) }),
+});
+
+/** A manifest with arbitrary metrics, class names, files (always with model.onnx) and, or not, a runtime. */
 const arbitraryManifest: fc.Arbitrary<Manifest> = fc
   .record({
     version: fc.integer({ min: 1, max: 9_999_999_999 }),
@@ -144,6 +207,7 @@ const arbitraryManifest: fc.Arbitrary<Manifest> = fc
     extra: fc.uniqueArray(fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,10}$/).filter((p) => !p.includes("..") && p !== "model.onnx" && !p.startsWith("manifest.json")), { maxLength: 3 }),
     lengths: fc.array(fc.integer({ min: 0, max: 2 ** 40 }), { minLength: 4, maxLength: 4 }),
     digest: fc.stringMatching(/^[0-9a-f]{64}$/),
+    runtime: fc.option(arbitraryRuntime, { nil: undefined }),
   })
   .map((r) => ({
     schemaVersion: 1 as const,
@@ -156,6 +220,7 @@ const arbitraryManifest: fc.Arbitrary<Manifest> = fc
     inputSize: r.inputSize,
     classNames: r.classNames,
     files: ["model.onnx", ...r.extra].map((path, i) => ({ path, length: r.lengths[i] ?? 0, sha256: r.digest })),
+    ...(r.runtime !== undefined ? { runtime: r.runtime } : {}),
   }));
 
 /** The same value with every object's keys in another order. */
@@ -201,6 +266,14 @@ describe("serializeManifest", () => {
     expect(bytes.includes(Buffer.from("palé", "utf8"))).toBe(true);
   });
 
+  it("writes runtime with its keys sorted like the rest, and an old manifest's bytes without any trace of it", () => {
+    const text = serializeManifest({ ...(manifest() as Manifest), runtime: { ...RUNTIME, inputShape: [...RUNTIME.inputShape], outputShape: [...RUNTIME.outputShape] } }).toString("utf8");
+    expect(text).toContain(
+      `"runId":"yolov8n-widgets-0123456789","runtime":{"format":"onnx","inputShape":[1,3,640,640],"nms":false,"opset":17,"outputShape":[1,84,8400],"verifiedWith":{"name":"onnxruntime","version":"1.20.1"}},"schemaVersion":1`,
+    );
+    expect(serializeManifest(manifest() as Manifest).equals(OLD_RELEASE.bytes)).toBe(true);
+  });
+
   it("refuses to serialize an invalid manifest, so one is never signed", () => {
     expect(() => serializeManifest({ ...(manifest() as Manifest), version: 0 })).toThrow(/version: must be a positive integer/);
   });
@@ -213,10 +286,26 @@ describe("serializeManifest", () => {
 
 describe("createManifest", () => {
   it("fills createdAt and expires 90 days later by default", () => {
-    const m = createManifest({ modelName: "widgets", version: 1, runId: "r", metrics: {}, inputSize: 640, classNames: [], files: [{ path: "model.onnx", length: 1, sha256: SHA }], now: new Date("2026-11-29T12:00:00Z") });
-    expect(m).toMatchObject({ schemaVersion: 1, createdAt: "2026-11-29T12:00:00.000Z", expires: "2027-02-27T12:00:00.000Z" });
+    const m = createManifest({ modelName: "widgets", version: 1, runId: "r", metrics: {}, inputSize: 640, classNames: [], files: [{ path: "model.onnx", length: 1, sha256: SHA }], runtime: RUNTIME, now: new Date("2026-11-29T12:00:00Z") });
+    expect(m).toMatchObject({ schemaVersion: 1, createdAt: "2026-11-29T12:00:00.000Z", expires: "2027-02-27T12:00:00.000Z", runtime: RUNTIME });
     expect(manifestExpired(m, new Date("2027-02-27T11:59:59.999Z"))).toBe(false);
     expect(manifestExpired(m, new Date("2027-02-27T12:00:00.000Z"))).toBe(true);
+  });
+});
+
+describe("createManifest's runtime", () => {
+  const input = { modelName: "widgets", version: 1, runId: "r", metrics: {}, inputSize: 640, classNames: [], files: [{ path: "model.onnx", length: 1, sha256: SHA }], now: new Date("2026-11-29T12:00:00Z") };
+
+  it("always writes it, and it reads back from the bytes as written", () => {
+    const m = createManifest({ ...input, runtime: RUNTIME });
+    expect(parseManifest(serializeManifest(m))).toEqual(m);
+    expect(parseManifest(serializeManifest(m)).runtime).toEqual(RUNTIME);
+  });
+
+  it("refuses a runtime a box could not rely on, before anything is signed", () => {
+    expect(() => createManifest({ ...input, runtime: { ...RUNTIME, opset: 0, verifiedWith: { name: "onnxruntime", version: "latest" } } })).toThrow(
+      /The manifest has 2 problems:\n {2}- runtime\.opset: must be an ONNX opset from 1 to 99\n {2}- runtime\.verifiedWith\.version: must be a version of 2-4 dot-separated numbers/,
+    );
   });
 });
 

@@ -16,6 +16,7 @@ const layout = layoutFor("models/", "widgets");
 const METRIC = "metrics/mAP50-95(B)";
 const NOW = new Date("2026-11-29T12:00:00.000Z");
 const sha256Hex = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+const RUNTIME = { format: "onnx" as const, opset: 17, inputShape: [1, 3, 640, 640], outputShape: [1, 84, 8400], nms: false, verifiedWith: { name: "onnxruntime", version: "1.20.1" } };
 
 let s3: S3Fake;
 let client: S3Client;
@@ -56,6 +57,7 @@ function options(overrides: Partial<PublishReleaseOptions> = {}): PublishRelease
     metrics: { [METRIC]: 0.61, "metrics/mAP50(B)": 0.8 },
     inputSize: 640,
     classNames: ["pallet", "box"],
+    runtime: RUNTIME,
     now: NOW,
     ...overrides,
   };
@@ -93,6 +95,7 @@ describe("publishRelease", () => {
         { path: "model.onnx", length: onnx.length, sha256: sha256Hex(onnx) },
         { path: "model.pt", length: pt.length, sha256: sha256Hex(pt) },
       ],
+      runtime: RUNTIME,
     });
     // The files are the local bytes, with their sha256 in metadata as the HEAD check expects.
     const storedOnnx = await s3.getObjectWithMetadata(BUCKET, `${PREFIX}versions/0000000001/model.onnx`);
@@ -164,6 +167,7 @@ describe("publishRelease", () => {
     ["no model.onnx", () => options({ files: [{ path: "model.pt", localPath: join(dir, "best.pt") }] }), /must include a file with path "model.onnx"/],
     ["a file path with a folder", () => options({ files: [{ path: "a/model.onnx", localPath: join(dir, "best.onnx") }] }), /release file path must be a plain file name/],
     ["an input size of 0", () => options({ inputSize: 0 }), /inputSize: must be a positive integer/],
+    ["a runtime with a dynamic axis", () => options({ runtime: { ...RUNTIME, inputShape: [-1, 3, 640, 640] } }), /runtime\.inputShape\[0\]: must be a positive integer/],
   ])("refuses %s before taking a version number: nothing is written", async (_name, build, message) => {
     await expect(publishRelease(build())).rejects.toThrow(message);
     expect(await s3.listKeys(BUCKET)).toEqual([]);

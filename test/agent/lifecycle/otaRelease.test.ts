@@ -69,6 +69,8 @@ describe("a completed run's OTA release", () => {
       metrics: FINAL,
       inputSize: 640,
       classNames: [],
+      // The stand-in's passing check (docs/node-runtime.md's example): what boxes check before downloading.
+      runtime: { format: "onnx", opset: 17, inputShape: [1, 3, 640, 640], outputShape: [1, 84, 8400], nms: false, verifiedWith: { name: "onnxruntime", version: "1.20.1" } },
       files: [
         { path: "model.onnx", length: onnx.length, sha256: sha256Hex(onnx) },
         { path: "model.pt", length: pt.length, sha256: sha256Hex(pt) },
@@ -110,9 +112,45 @@ describe("a completed run's OTA release", () => {
     world.kms.disable();
     await expectExit(world.runAgent(), EXIT.done);
     const record = await storedRecord(world);
-    expect(record).toMatchObject({ phase: "completed", error: null, release: null });
+    expect(record).toMatchObject({ phase: "completed", error: null, release: null, releaseBlocked: null });
     expect(record.history?.at(-1)).toMatchObject({ phase: "completed", note: expect.stringMatching(/^OTA publishing failed: DisabledException: arn:aws:kms:.* is disabled/) });
     expect(await otaKeys(world)).toEqual([]);
+    await expectCleanRun(world);
+  }, 60_000);
+
+  it.each([
+    [
+      "fails",
+      "fail",
+      "the ONNX export failed its check against PyTorch (onnxruntime 1.20.1, opset 17, 4 images): ONNX output differs from PyTorch: max |Δ| 0.8 > tolerance 0.001 on 4 images " +
+        "[max |Δ| 0.8, tolerance 0.001; detections PyTorch 37, ONNX 12, matched 10]",
+    ],
+    ["is missing (a trainer from before the check)", "missing", expect.stringMatching(/^result\.json has no onnxExport: the ONNX export was never checked against PyTorch/)],
+  ])("is withheld when the ONNX check %s: the run completes with its model files, the OTA bucket stays empty, run.json says why", async (_name, mode, reason) => {
+    world = await worldWithGate(0.3);
+    const exit = await expectExit(world.runAgent({ env: { STANDIN_ONNX_CHECK: mode } }), EXIT.done);
+
+    const record = await storedRecord(world);
+    expect(record).toMatchObject({
+      phase: "completed",
+      error: null,
+      release: null,
+      releaseBlocked: { reason },
+      artifacts: { best: `${world.prefix}model/best.pt`, onnx: `${world.prefix}model/best.onnx`, result: `${world.prefix}model/result.json` },
+    });
+    expect(historyPhases(record)).toEqual(["starting", "training", "uploading", "completed"]);
+    // The model files are in the artifact bucket, whole.
+    expect(await runKeys(world)).toEqual(expect.arrayContaining(["model/best.onnx", "model/best.pt", "model/result.json"]));
+    expect(JSON.parse((await world.object("model/result.json"))!.toString()).onnxExport?.check?.passed).toBe(mode === "fail" ? false : undefined);
+    // Nothing published: no claim, no file, no manifest, no channel; the signing key was never used.
+    expect(await otaKeys(world)).toEqual([]);
+    expect(world.kms.calls).toEqual([]);
+    // The agent says so in its log, with the same reason.
+    const logged = exit.stdout
+      .split("\n")
+      .filter((line) => line.includes('"event":"release-blocked"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged).toEqual([expect.objectContaining({ level: "warn", reason })]);
     await expectCleanRun(world);
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { releaseModel } from "../../../agent/otaRelease";
 import type { CompletedModel } from "../../../agent/supervisor";
+import type { OnnxExport } from "../../../agent/trainerResult";
 import { parseManifest } from "../../../ota/manifest";
 import { LocalKeySigner } from "../../../ota/signature";
 import { parseRunSpec, type RunSpec } from "../../../runspec";
@@ -16,6 +17,16 @@ const ARTIFACTS = "yolo-train-dev-artifacts";
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const FILES = { onnx: "onnx bytes", best: "pt bytes" };
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+/** result.json's onnxExport of docs/node-runtime.md: a check that passed. */
+const VERIFIED: OnnxExport = {
+  opset: 17,
+  inputShape: [1, 3, 640, 640],
+  outputShape: [1, 84, 8400],
+  simplified: true,
+  nms: false,
+  check: { passed: true, runtime: "onnxruntime", runtimeVersion: "1.20.1", images: 4, maxAbsDiff: 0.00012, tolerance: 0.001, detections: { pytorch: 37, onnx: 37, matched: 37 } },
+};
 
 let s3: S3Fake;
 let client: S3Client;
@@ -42,7 +53,7 @@ function completed(ota: Partial<RunSpec["ota"]>, result: Partial<CompletedModel[
   const digest = (text: string) => ({ bytes: Buffer.byteLength(text), sha256: sha256(text) });
   return {
     spec,
-    result: { status: "completed", best: join(dir, "best.pt"), onnx: join(dir, "best.onnx"), metrics: { "metrics/mAP50-95(B)": 0.2 }, trainingSeconds: 1, ...result },
+    result: { status: "completed", best: join(dir, "best.pt"), onnx: join(dir, "best.onnx"), metrics: { "metrics/mAP50-95(B)": 0.2 }, trainingSeconds: 1, onnxExport: { kind: "reported", export: VERIFIED }, ...result },
     artifacts: { best: "runs/r/model/best.pt", onnx: "runs/r/model/best.onnx", result: "runs/r/model/result.json" },
     digests: { best: digest(FILES.best), onnx: digest(FILES.onnx), result: digest("{}") },
   };
@@ -67,6 +78,31 @@ describe("releaseModel", () => {
     const manifest = async (v: number) => parseManifest((await s3.getObject(BUCKET, `models/widgets/versions/000000000${v}/manifest.json`))!);
     expect(await manifest(1)).toMatchObject({ inputSize: 512, classNames: ["pallet"] });
     expect(await manifest(2)).toMatchObject({ inputSize: 960, classNames: [] });
+  });
+
+  it("writes the export's runtime needs into the manifest: opset, shapes, NMS and the ONNX Runtime that verified it", async () => {
+    const release = await releaseModel(completed({}, { onnxExport: { kind: "reported", export: { ...VERIFIED, opset: 12, outputShape: [1, 300, 6], nms: true } } }), {
+      s3: client,
+      signer: LocalKeySigner.generate(),
+      log: silent,
+    });
+    expect(parseManifest((await s3.getObject(BUCKET, release.manifestKey))!).runtime).toEqual({
+      format: "onnx",
+      opset: 12,
+      inputShape: [1, 3, 640, 640],
+      outputShape: [1, 300, 6],
+      nms: true,
+      verifiedWith: { name: "onnxruntime", version: "1.20.1" },
+    });
+  });
+
+  it.each([
+    ["a failed check", { kind: "reported", export: { ...VERIFIED, check: { ...VERIFIED.check, passed: false, maxAbsDiff: 0.8, reason: "ONNX output differs from PyTorch" } } }, /failed its check against PyTorch .*: ONNX output differs from PyTorch/],
+    ["no check", { kind: "missing" }, /result.json has no onnxExport/],
+    ["an unreadable check", { kind: "malformed", problems: ["onnxExport.opset must be …"] }, /onnxExport cannot be read/],
+  ] as const)("refuses to publish an export with %s, writing nothing", async (_name, onnxExport, message) => {
+    await expect(releaseModel(completed({}, { onnxExport }), { s3: client, signer: LocalKeySigner.generate(), log: silent })).rejects.toThrow(message);
+    expect(await s3.listKeys(BUCKET)).toEqual([]);
   });
 
   it("copies the model files from the artifact bucket inside S3, without reading the local files again", async () => {

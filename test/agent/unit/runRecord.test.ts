@@ -154,6 +154,31 @@ describe("applyEvent", () => {
     expect(parseStoredRecord({ ...JSON.parse(JSON.stringify(state.record)), release: { ...release, version: "3" } }, "r1", KEY)?.release).toBeNull();
   });
 
+  it("records why the model was not released, keeps it when the run completes, and reads it back", () => {
+    const reason = "the ONNX export failed its check against PyTorch (onnxruntime 1.20.1, opset 17, 4 images): ONNX output differs from PyTorch";
+    expect(fresh().record.releaseBlocked).toBeNull();
+    const state = reduceEvents(fresh(), [
+      { type: "trainer-started", atMs: T0 },
+      { type: "uploading", atMs: T0 + 3 },
+      { type: "release-blocked", atMs: T0 + 4, reason },
+      { type: "ended", atMs: T0 + 5, phase: "completed", artifacts: { best: "b", onnx: "o", result: "r" } },
+    ]);
+    // Completed, not failed: the model is in the artifact bucket; only the release is withheld.
+    expect(state.record).toMatchObject({ phase: "completed", error: null, release: null, releaseBlocked: { reason }, artifacts: { onnx: "o" } });
+    expect(state.record.history.map((h) => h.phase)).toEqual(["starting", "training", "uploading", "completed"]);
+    const stored = JSON.parse(JSON.stringify(state.record)) as Record<string, unknown>;
+    expect(stored.releaseBlocked).toEqual({ reason });
+    expect(parseStoredRecord(stored, "r1", KEY)).toEqual(state.record);
+  });
+
+  it("reads records written before releaseBlocked existed as not blocked, and drops a malformed one", () => {
+    const record = JSON.parse(JSON.stringify(reduceEvents(fresh(), [{ type: "ended", atMs: T0 + 5, phase: "completed" }]).record)) as Record<string, unknown>;
+    delete record.releaseBlocked;
+    expect(parseStoredRecord(record, "r1", KEY)?.releaseBlocked).toBeNull();
+    expect(parseStoredRecord({ ...record, releaseBlocked: { reason: 7 } }, "r1", KEY)?.releaseBlocked).toBeNull();
+    expect(parseStoredRecord({ ...record, releaseBlocked: "yes" }, "r1", KEY)?.releaseBlocked).toBeNull();
+  });
+
   it.each(["failed", "hung", "timed-out", "interrupted"] as const)("keeps the reason of a %s stop as the error and in the history", (phase) => {
     const state = reduceEvents(fresh(), [
       { type: "trainer-started", atMs: T0 },

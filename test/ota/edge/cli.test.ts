@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "child_process";
 import { promises as fs } from "fs";
 import * as path from "path";
 import { readState } from "../../../ota/edge/stateStore";
-import { BUCKET, EdgeWorld, MODEL, currentLinkTarget, snapshot } from "./fakes/edgeWorld";
+import { BUCKET, EdgeWorld, MODEL, RUNTIME, currentLinkTarget, snapshot } from "./fakes/edgeWorld";
 import { ReleaseHttpServer } from "./fakes/releaseHttpServer";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -103,6 +103,26 @@ describe("yolo-train edge (a subprocess)", () => {
     await world.publish();
   });
 
+  it("exits 6 when the release needs a higher opset than the box's --onnxruntime runs, downloading nothing; 2 for a bad --max-opset", async () => {
+    const dest = await world.newDest();
+    await world.publish({ runtime: { ...RUNTIME, opset: 16 } });
+    expect((await yoloTrain(pullArgs(dest, "--onnxruntime", "1.11.1"))).status).toBe(0);
+    const before = await snapshot(dest);
+    const next = await world.publish({ runtime: { ...RUNTIME, opset: 17 } });
+
+    const outcome = await yoloTrain(pullArgs(dest, "--onnxruntime", "1.11.1", "--json"));
+    expect(outcome.status).toBe(6);
+    expect(outcome.stderr).toMatch(/yolo-train edge pull: INCOMPATIBLE: Refused version \d+ of widgets: it needs ONNX opset 17 .* this box runs at most opset 16 .*Upgrade ONNX Runtime on this box to 1\.12 or later/);
+    expect(JSON.parse(outcome.stdout)).toEqual({ error: { kind: "incompatible", message: expect.stringContaining("Nothing was downloaded"), exitCode: 6 } });
+    expect(world.proxy.to(world.layout.file(next.version, "model.onnx"))).toEqual([]);
+    expect(await snapshot(dest)).toEqual(before);
+
+    expect((await yoloTrain(pullArgs(dest, "--max-opset", "seventeen"))).status).toBe(2);
+    const upgraded = await yoloTrain(pullArgs(dest, "--onnxruntime", "1.12.0", "--max-opset", "17"));
+    expect(upgraded.status).toBe(0);
+    expect(upgraded.stdout).toContain(`installed ${MODEL} version ${next.version}`);
+  });
+
   it("exits 4 when the channel points at a missing version, changing nothing", async () => {
     const dest = await world.newDest();
     await world.publish();
@@ -160,6 +180,7 @@ describe("yolo-train edge (a subprocess)", () => {
     expect(JSON.parse(shown.stdout)).toMatchObject({ modelName: MODEL, currentVersion: first.version, highestVersion: second.version, rolledBackFrom: second.version, expired: false });
     const text = await yoloTrain(["edge", "status", "--dest", dest]);
     expect(text.stdout).toMatch(new RegExp(`current\\s+version ${first.version} \\(since .*\\), rolled back from version ${second.version}`));
+    expect(text.stdout).toContain("\nruntime   ONNX opset 17, input 1×3×640×640, output 1×84×8400, NMS not in the graph (run it on the output); verified with onnxruntime 1.20.1\n");
 
     const again = await yoloTrain(["edge", "rollback", "--dest", dest]);
     expect(again.status).toBe(2);

@@ -1,9 +1,9 @@
 import { promises as fs } from "fs";
 import * as path from "path";
-import { SourceError, VerificationRefusedError, LocalIoError, EdgeUsageError } from "../../../ota/edge/errors";
+import { SourceError, VerificationRefusedError, LocalIoError, EdgeUsageError, IncompatibleReleaseError } from "../../../ota/edge/errors";
 import { readState } from "../../../ota/edge/stateStore";
 import { LocalKeySigner } from "../../../ota/signature";
-import { EdgeWorld, currentLinkTarget, snapshot, MODEL } from "./fakes/edgeWorld";
+import { EdgeWorld, currentLinkTarget, snapshot, MODEL, RUNTIME } from "./fakes/edgeWorld";
 
 let world: EdgeWorld;
 beforeAll(async () => {
@@ -272,5 +272,96 @@ describe("an interrupted install", () => {
     expect(error).toBeInstanceOf(SourceError);
     expect(await currentLinkTarget(dest)).toBe(`versions/${String(first.version).padStart(10, "0")}`);
     expect(await snapshot(dest)).toEqual(before);
+  });
+});
+
+describe("what the box runs (--max-opset, --onnxruntime)", () => {
+  /** The incompatibility a pull ends with, or fails the test. */
+  async function incompatible(promise: Promise<unknown>): Promise<IncompatibleReleaseError> {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(IncompatibleReleaseError);
+    return error as IncompatibleReleaseError;
+  }
+
+  it("refuses a release that needs a higher opset before downloading any file: exit 6, state untouched, current model kept", async () => {
+    const { dest, first, before } = await boxWithOneRelease();
+    const next = await world.publish({ runtime: { ...RUNTIME, opset: 17 } });
+    const error = await incompatible(world.pull(dest, { box: { maxOpset: 16 } }));
+    expect(error).toMatchObject({ kind: "incompatible", exitCode: 6, needsOpset: 17, maxOpset: 16 });
+    expect(error.message).toBe(
+      `Refused version ${next.version} of ${MODEL}: it needs ONNX opset 17 (verified with onnxruntime 1.20.1), but this box runs at most opset 16 (--max-opset 16). ` +
+        "Upgrade ONNX Runtime on this box to 1.12 or later (then pass the new --onnxruntime or --max-opset), or publish a model exported at opset 16 or lower. " +
+        "Nothing was downloaded; the current model, if any, keeps running.",
+    );
+    expect(world.proxy.to(world.layout.file(next.version, "model.onnx"))).toEqual([]);
+    expect(world.proxy.to(world.layout.file(next.version, "model.pt"))).toEqual([]);
+    expect(await snapshot(dest)).toEqual(before);
+    expect(await fs.readFile(path.join(dest, "current", "model.onnx"))).toEqual(first.onnx);
+
+    // Once the box says it runs opset 17, the same release installs.
+    expect(await world.pull(dest, { box: { maxOpset: 17 } })).toMatchObject({ status: "installed", version: next.version, warnings: [] });
+  });
+
+  it("maps --onnxruntime to its opset with ONNX Runtime's table: 1.11.1 runs up to 16, 1.16.3 up to 19", async () => {
+    const dest = await world.newDest();
+    const release = await world.publish({ runtime: { ...RUNTIME, opset: 17 } });
+    const error = await incompatible(world.pull(dest, { box: { onnxruntime: "1.11.1" } }));
+    expect(error.message).toMatch(/needs ONNX opset 17 .*, but this box runs at most opset 16 \(onnxruntime 1\.11\.1 \(opset 16 per ONNX Runtime's compatibility table\)\)\. Upgrade ONNX Runtime on this box to 1\.12 or later/);
+    // Nothing was created but the folder itself: no state, no version.
+    expect(await readState(dest)).toBeUndefined();
+    const lines: string[] = [];
+    const installed = await world.pull(dest, { box: { onnxruntime: "1.16.3" }, log: (line) => lines.push(line) });
+    expect(installed).toMatchObject({ status: "installed", version: release.version, warnings: [] });
+    expect(lines).toContain(`version ${release.version} needs ONNX opset 17; this box runs up to 19 (onnxruntime 1.16.3 (opset 19 per ONNX Runtime's compatibility table))`);
+  });
+
+  it("with both options, the lower ceiling holds", async () => {
+    const dest = await world.newDest();
+    await world.publish({ runtime: { ...RUNTIME, opset: 18 } });
+    const error = await incompatible(world.pull(dest, { box: { onnxruntime: "1.20.1", maxOpset: 17 } }));
+    expect(error.message).toMatch(/runs at most opset 17 \(--max-opset 17\)/);
+  });
+
+  it("installs a manifest published before runtime existed, warning that it could not be checked", async () => {
+    const dest = await world.newDest();
+    const old = await world.publish({ runtime: null });
+    const result = await world.pull(dest, { box: { maxOpset: 12 } });
+    expect(result).toMatchObject({ status: "installed", version: old.version });
+    expect(result.manifest.runtime).toBeUndefined();
+    expect(result.warnings).toEqual([
+      `version ${old.version}: its manifest does not say which ONNX opset the model needs (published before manifests did), so it could not be checked against --max-opset 12; installed unchecked, as before.`,
+    ]);
+    // A box that said nothing gets no warning.
+    const other = await world.newDest();
+    expect((await world.pull(other)).warnings).toEqual([]);
+  });
+
+  it("takes an ONNX Runtime newer than its table as running the table's newest opset, and says so", async () => {
+    const dest = await world.newDest();
+    await world.publish({ runtime: { ...RUNTIME, opset: 22 } });
+    const error = await incompatible(world.pull(dest, { box: { onnxruntime: "1.23.0" } }));
+    expect(error.message).toMatch(/needs ONNX opset 22 .*, but this box runs at most opset 21 \(onnxruntime 1\.23\.0 .*Upgrade this box's ONNX runtime to one that runs opset 22/);
+    const release = await world.publish({ runtime: { ...RUNTIME, opset: 21 } });
+    const result = await world.pull(dest, { box: { onnxruntime: "1.23.0" } });
+    expect(result).toMatchObject({ status: "installed", version: release.version });
+    expect(result.warnings).toEqual([expect.stringMatching(/^onnxruntime 1\.23\.0 is newer than this puller's compatibility table \(up to 1\.20, opset 21\); assuming it runs opset 21\. If it runs more, say so with --max-opset\.$/)]);
+  });
+
+  it.each([
+    ["--max-opset 0", { maxOpset: 0 }, /--max-opset must be an ONNX opset, an integer from 1 to 99, got 0/],
+    ["--max-opset 17.5", { maxOpset: 17.5 }, /--max-opset must be an ONNX opset, an integer from 1 to 99, got 17\.5/],
+    ["--onnxruntime latest", { onnxruntime: "latest" }, /--onnxruntime must be an ONNX Runtime version such as 1\.16\.3 .*, got "latest"/],
+    ["--onnxruntime 1", { onnxruntime: "1" }, /--onnxruntime must be an ONNX Runtime version/],
+  ])("refuses %s as a usage error before reading the source", async (_name, box, message) => {
+    const dest = await world.newDest();
+    const requests = world.proxy.requests.length;
+    const error = await world.pull(dest, { box }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EdgeUsageError);
+    expect((error as EdgeUsageError).exitCode).toBe(2);
+    expect((error as Error).message).toMatch(message);
+    expect(world.proxy.requests.length).toBe(requests);
   });
 });

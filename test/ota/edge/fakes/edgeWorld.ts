@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { layoutFor, MANIFEST_SCHEMA_VERSION, serializeChannelPointer } from "../../../../ota/manifest";
+import { layoutFor, MANIFEST_SCHEMA_VERSION, serializeChannelPointer, serializeManifest, type ModelRuntimeInput } from "../../../../ota/manifest";
 import { pointChannel, publishRelease } from "../../../../ota/publisher";
 import { LocalKeySigner, type ManifestSigner } from "../../../../ota/signature";
 import { pullModel, type PullOptions } from "../../../../ota/edge/puller";
@@ -25,7 +25,16 @@ export interface PublishOptions {
   readonly signer?: ManifestSigner;
   readonly now?: Date;
   readonly expiresInDays?: number;
+  /**
+   * The manifest's `runtime`; null: a release as publishers wrote them before `runtime` existed
+   * (the manifest without it, signed by the same key).
+   * @default {@link RUNTIME}
+   */
+  readonly runtime?: ModelRuntimeInput | null;
 }
+
+/** What the agent's publisher writes for a YOLOv8n export at opset 17. */
+export const RUNTIME: ModelRuntimeInput = { format: "onnx", opset: 17, inputShape: [1, 3, 640, 640], outputShape: [1, 84, 8400], nms: false, verifiedWith: { name: "onnxruntime", version: "1.20.1" } };
 
 export interface Published {
   readonly version: number;
@@ -87,9 +96,17 @@ export class EdgeWorld {
       metrics: { "metrics/mAP50-95(B)": 0.6 },
       inputSize: 640,
       classNames: ["pallet", "box"],
+      runtime: options.runtime ?? RUNTIME,
       ...(options.now ? { now: options.now } : {}),
       ...(options.expiresInDays !== undefined ? { expiresInDays: options.expiresInDays } : {}),
     });
+    if (options.runtime === null) {
+      // Today's publisher always writes runtime: rewrite the release as an older one left it.
+      const { runtime: _dropped, ...older } = release.manifest;
+      const bytes = serializeManifest(older);
+      await this.fake.putObject(BUCKET, release.manifestKey, bytes);
+      await this.fake.putObject(BUCKET, release.signatureKey, await (options.signer ?? this.signer).sign(bytes));
+    }
     for (const channel of options.channels ?? ["stable"]) {
       await pointChannel({ s3: this.publisherS3, bucket: BUCKET, layout: release.layout, channel, version: release.version });
     }
