@@ -1,5 +1,5 @@
 import { digestFile } from "../ota/fileDigest";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createHash } from "crypto";
 import { createReadStream, createWriteStream } from "fs";
@@ -41,6 +41,27 @@ export interface UploadRequest {
   readonly contentType?: string;
   /** Stop retrying rather than wait past this time (ms since epoch); e.g. the end of a spot warning. */
   readonly deadlineMs?: number;
+  /** Aborts the upload (the multipart upload is aborted, nothing is retried); for best-effort uploads that must give way. */
+  readonly signal?: AbortSignal;
+  /** Instead of the transfer's policy: fewer tries for uploads that are worth less than the time. */
+  readonly retryPolicy?: BackoffPolicy;
+}
+
+/** An object under a prefix, as a listing shows it. */
+export interface ListedObject {
+  readonly key: string;
+  readonly bytes: number;
+}
+
+/** What a HEAD says about an object: its length and its `sha256` metadata (null when it has none). */
+export interface ObjectFacts {
+  readonly bytes: number;
+  readonly sha256: string | null;
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
 }
 
 export interface DownloadResult extends FileDigest {
@@ -77,8 +98,10 @@ export class CheckpointTransfer {
   async uploadFile(request: UploadRequest): Promise<FileDigest> {
     const digest = await this.digestFile(request.path);
     const started = Date.now();
+    const { signal } = request;
     await retry(
       async () => {
+        if (signal?.aborted) throw Object.assign(new Error("upload aborted"), { name: "AbortError" });
         const upload = new Upload({
           client: this.s3,
           params: {
@@ -93,12 +116,19 @@ export class CheckpointTransfer {
           queueSize: this.queueSize,
           leavePartsOnError: false,
         });
-        await upload.done();
+        const abort = (): void => void upload.abort();
+        signal?.addEventListener("abort", abort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          signal?.removeEventListener("abort", abort);
+        }
         await this.verifyObject(request.key, digest);
       },
       {
-        policy: this.policy,
+        policy: request.retryPolicy ?? this.policy,
         ...(request.deadlineMs !== undefined ? { deadlineMs: request.deadlineMs } : {}),
+        ...(signal !== undefined ? { signal } : {}),
         onRetry: (error, retryIndex, delayMs) =>
           this.log.warn("upload-retry", { key: request.key, retry: retryIndex + 1, delayMs, error: describeError(error) }),
       },
@@ -121,7 +151,7 @@ export class CheckpointTransfer {
    * hash to `expectedSha256`, or, when a newer upload completed after the record was written, to the
    * object's own `sha256` metadata.
    */
-  async downloadFile(key: string, path: string, expectedSha256: string): Promise<DownloadResult> {
+  async downloadFile(key: string, path: string, expectedSha256: string, policy: BackoffPolicy = this.policy): Promise<DownloadResult> {
     await mkdir(dirname(path), { recursive: true });
     const partial = `${path}.download`;
     try {
@@ -148,12 +178,46 @@ export class CheckpointTransfer {
           return { ...got, matched };
         },
         {
-          policy: this.policy,
+          policy,
           onRetry: (error, retryIndex, delayMs) => this.log.warn("download-retry", { key, retry: retryIndex + 1, delayMs, error: describeError(error) }),
         },
       );
     } finally {
       await rm(partial, { force: true });
     }
+  }
+
+  /** Every object under `prefix` (all pages). */
+  async listObjects(prefix: string, policy: BackoffPolicy = this.policy): Promise<ListedObject[]> {
+    const found: ListedObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await retry(() => this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })), {
+        policy,
+        onRetry: (error, retryIndex, delayMs) => this.log.warn("list-retry", { prefix, retry: retryIndex + 1, delayMs, error: describeError(error) }),
+      });
+      for (const object of page.Contents ?? []) if (object.Key !== undefined) found.push({ key: object.Key, bytes: object.Size ?? 0 });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return found;
+  }
+
+  /** Length and `sha256` metadata of an object; null when there is no such object. */
+  async headObject(key: string, policy: BackoffPolicy = this.policy): Promise<ObjectFacts | null> {
+    return retry(
+      async () => {
+        try {
+          const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+          return { bytes: head.ContentLength ?? 0, sha256: head.Metadata?.sha256 ?? null };
+        } catch (error) {
+          if (isNotFound(error)) return null;
+          throw error;
+        }
+      },
+      {
+        policy,
+        onRetry: (error, retryIndex, delayMs) => this.log.warn("head-retry", { key, retry: retryIndex + 1, delayMs, error: describeError(error) }),
+      },
+    );
   }
 }

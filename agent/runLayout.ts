@@ -12,6 +12,8 @@ export interface RunLayout {
   readonly progressKey: string;
   readonly modelKeys: { readonly best: string; readonly onnx: string; readonly result: string };
   checkpointKey(phase: number): string;
+  /** `<prefix>cache/`: named weights and label caches carried from node to node (agent/runCache.ts). */
+  readonly cacheKeyPrefix: string;
   readonly workdir: string;
   readonly progressFile: string;
   readonly resultFile: string;
@@ -19,6 +21,10 @@ export interface RunLayout {
   readonly agentDir: string;
   phaseDir(phase: number): string;
   lastCheckpointFile(phase: number): string;
+  /** `<scratch>/weights`: where the trainer has ultralytics fetch weights by name (the spec's model, the AMP check's yolo11n.pt). */
+  readonly weightsCacheDir: string;
+  /** `<workdir>/label-cache`: ultralytics' dataset label caches, kept off the read-only dataset mount. */
+  readonly labelCacheDir: string;
 }
 
 export function runLayout(spec: Pick<RunSpec, "runId" | "artifacts">, scratch: string): RunLayout {
@@ -31,12 +37,15 @@ export function runLayout(spec: Pick<RunSpec, "runId" | "artifacts">, scratch: s
     progressKey: `${prefix}progress.jsonl`,
     modelKeys: { best: `${prefix}model/best.pt`, onnx: `${prefix}model/best.onnx`, result: `${prefix}model/result.json` },
     checkpointKey: (phase) => `${prefix}checkpoints/phase-${phase}/last.pt`,
+    cacheKeyPrefix: `${prefix}cache/`,
     workdir,
     progressFile: join(workdir, "progress.jsonl"),
     resultFile: join(workdir, "result.json"),
     agentDir: join(workdir, ".agent"),
     phaseDir: (phase) => join(workdir, `phase-${phase}`),
     lastCheckpointFile: (phase) => join(workdir, `phase-${phase}`, "weights", "last.pt"),
+    weightsCacheDir: join(scratch, "weights"),
+    labelCacheDir: join(workdir, "label-cache"),
   };
 }
 

@@ -8,6 +8,7 @@ import { NOT_IDLE, observeGpu, type IdleState } from "./idleDetector";
 import { describeError, type Logger } from "./log";
 import { ProgressTail } from "./progressTail";
 import { localModelPath, parseS3Uri } from "./modelSource";
+import { RunCache } from "./runCache";
 import { specPhases, type RunLayout } from "./runLayout";
 import {
   applyEvent,
@@ -23,7 +24,7 @@ import {
 } from "./runRecord";
 import { RecordPublisher, type RunRecordStore } from "./runRecordStore";
 import type { SpotNotice } from "./spotNotice";
-import { parseTrainerResult, type TrainerResult } from "./trainerResult";
+import { exportVerdict, parseTrainerResult, type TrainerResult } from "./trainerResult";
 import type { TrainerExit, TrainerLaunch, TrainerProcess } from "./trainerProcess";
 import { publishesMetrics } from "./trainingMetrics";
 import { scanCheckpoints, signatureOf, StabilityTracker } from "./weightsWatcher";
@@ -43,7 +44,8 @@ export interface CompletedModel {
 
 /**
  * Hook for OTA publishing (issue 4): called after the model files are durable in S3 and before
- * the record says `completed`; what it returns goes into the record's `release`. A failure is
+ * the record says `completed`, only when the trainer's ONNX check passed (otherwise the record gets
+ * `releaseBlocked`, see `exportVerdict`); what it returns goes into the record's `release`. A failure is
  * logged and noted in the record's history; the run still counts as completed (the model is safe
  * in the artifact bucket and can be published again).
  */
@@ -144,6 +146,8 @@ export class Supervisor {
   private readonly tracker = new StabilityTracker();
   private readonly publisher: RecordPublisher;
   private readonly shipper: CheckpointShipper;
+  /** Named weights and label caches carried between the run's nodes (docs/node-runtime.md, "Weights and label caches"). */
+  private readonly caches: RunCache;
   private state: RecordState | null = null;
   private stopRequest: string | null = null;
   private onStopRequest: ((signal: string) => void) | null = null;
@@ -173,6 +177,8 @@ export class Supervisor {
       },
       deps.log,
     );
+    // Cache files are a convenience: they go up only when no checkpoint upload waits or runs.
+    this.caches = new RunCache(deps.transfer, deps.layout, deps.log, { beforeUpload: () => this.shipper.idle() }, this.now);
   }
 
   /** Kills the trainer's process group, if one runs; for an agent that is about to die of an internal error. */
@@ -270,6 +276,8 @@ export class Supervisor {
     if (this.record.attempts < spec.limits.maxAttempts) {
       const problem = await this.prepareTrainerInputs();
       if (problem !== null) return this.finish("failed", problem);
+      // What earlier nodes of the run fetched and built, so this one need not again (best effort).
+      await this.caches.restore();
     }
 
     for (;;) {
@@ -459,6 +467,8 @@ export class Supervisor {
       config.watchMs,
       async () => {
         await readProgress();
+        // Once this launch trains, its fetched weights and built label caches are complete.
+        if (epochLinesThisLaunch > 0) this.caches.poll(false);
         for (const file of await scanCheckpoints(layout.workdir)) {
           if (!this.tracker.observe(file.path, file.signature)) continue;
           const id = `${file.signature.ino}:${file.signature.size}:${file.signature.mtimeMs}`;
@@ -509,6 +519,8 @@ export class Supervisor {
     gpu.stop();
     clearTimeout(runtimeTimer);
     this.onStopRequest = null;
+    // The last checkpoint and the end record come first: no cache upload competes with them.
+    if (outcome.kind !== "exited") this.caches.stop();
 
     let exit: TrainerExit;
     if (outcome.kind === "exited") exit = outcome.exit;
@@ -520,6 +532,8 @@ export class Supervisor {
     if (!(await trainer.killGroup())) log.warn("trainer-group-lingers", { pid: trainer.pid ?? null });
     this.dispatch({ type: "trainer-exited", atMs: this.now() });
     log.info("trainer-exited", { code: exit.code, signal: exit.signal, reason: outcome.kind });
+    // A launch that trained and failed: nothing writes the cache folders now, so every file counts as stable.
+    if (outcome.kind === "exited" && exit.code !== 0 && epochLinesThisLaunch > 0) this.caches.poll(true);
     await readProgress().catch(onError("watch"));
     // An upload the watcher started may still run: every path after this ships through the same
     // serial shipper (shipFinal queues behind it), and the model uploads after success need not wait.
@@ -539,7 +553,7 @@ export class Supervisor {
       log.error("result-unusable", { file: layout.resultFile, error: describeError(error) });
       return null;
     }
-    log.info("trainer-succeeded", { status: result.status, metrics: result.metrics });
+    log.info("trainer-succeeded", { status: result.status, metrics: result.metrics, onnxExport: result.onnxExport.kind === "reported" ? result.onnxExport.export : result.onnxExport });
     this.dispatch({ type: "uploading", atMs: this.now() });
     const keys = layout.modelKeys;
     let digests: CompletedModel["digests"];
@@ -560,7 +574,13 @@ export class Supervisor {
     }
     const artifacts: ModelArtifacts = { best: keys.best, onnx: keys.onnx, result: keys.result };
     let note: string | undefined;
-    if (this.deps.publishModel) {
+    const verdict = exportVerdict(result.onnxExport);
+    if (this.deps.publishModel && !verdict.release) {
+      // Not a failure of the run: the model is safe in the artifact bucket, but boxes get only a
+      // model whose ONNX export was shown to behave like the PyTorch weights it came from.
+      log.warn("release-blocked", { reason: verdict.reason, artifacts });
+      this.dispatch({ type: "release-blocked", atMs: this.now(), reason: verdict.reason });
+    } else if (this.deps.publishModel) {
       try {
         const release = await this.deps.publishModel({ spec, result, artifacts, digests });
         if (release) this.dispatch({ type: "release-published", atMs: this.now(), release });
@@ -573,6 +593,7 @@ export class Supervisor {
   }
 
   private async writeFinal(phase: EndPhase, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts } = {}): Promise<boolean> {
+    this.caches.stop();
     this.dispatch({ type: "ended", atMs: this.now(), phase, ...(note !== undefined ? { note } : {}), ...extra });
     this.log.info("run-ended", { phase, note: note ?? null, attempts: this.record.attempts, billedSeconds: this.record.billedSeconds, estimatedCostUsd: this.record.estimatedCostUsd });
     try {

@@ -8,7 +8,8 @@
  * - every epoch rewrites <workdir>/phase-<k>/weights/last.pt whole (one write, not atomic, as
  *   ultralytics' save_model does), then best.pt, then appends one line to progress.jsonl
  *   (ultralytics saves the model before its on_fit_epoch_end callbacks run);
- * - at the end writes best.onnx beside best.pt and <workdir>/result.json, exit 0;
+ * - at the end writes best.onnx beside best.pt and <workdir>/result.json, exit 0; result.json
+ *   carries `onnxExport`, the report of the ONNX-vs-PyTorch check (a passing one by default);
  * - resuming from a checkpoint of the last epoch of the last phase reports "already-complete".
  *
  * Test side (never read by the agent), all optional environment variables:
@@ -20,8 +21,14 @@
  *   STANDIN_CRASH_ATTEMPTS    only the first N starts crash (default: every start); starts are counted in STANDIN_LOG
  *   STANDIN_CRASH_CODE        exit status of a crash (default 1)
  *   STANDIN_HANG_AT_EPOCH     during this epoch stop writing and idle the GPU, but keep running
+ *   STANDIN_WRITE_CACHE_FILES 1: at start, write <scratch>/weights/yolo11n.pt and
+ *                             <workdir>/label-cache/train.cache unless they exist (as ultralytics fetches
+ *                             and builds them), journalling ("cache-files") which existed and their sha256
  *   STANDIN_GPU_FILE          file the stand-in keeps at its "GPU utilisation" (one line per GPU),
  *                             for YOLO_TRAIN_GPU_QUERY="cat <file>"
+ *   STANDIN_ONNX_CHECK        the onnxExport result.json reports: "pass" (default), "fail" (ONNX Runtime's
+ *                             output differs from PyTorch's), "missing" (no onnxExport, as a trainer
+ *                             before the check wrote) or "malformed" (an opset that is not a number)
  *
  * Checkpoint format (see standInCheckpoint.ts): one JSON header line, then filler bytes derived
  * from (phase, epoch), so a test can tell exactly which checkpoint an object or a resume was.
@@ -111,7 +118,54 @@ function metricsAt(overallEpoch) {
   };
 }
 
+/** The run cache's files (docs/node-runtime.md, "Weights and label caches"): kept when present, as ultralytics would. */
+function writeCacheFiles(workdir) {
+  const scratch = env.YOLO_TRAIN_SCRATCH || "/scratch";
+  const files = {
+    weights: { path: path.join(scratch, "weights", "yolo11n.pt"), bytes: 200_000 },
+    labels: { path: path.join(workdir, "label-cache", "train.cache"), bytes: 120_000 },
+  };
+  const existed = {};
+  const sha = {};
+  for (const [kind, file] of Object.entries(files)) {
+    existed[kind] = fs.existsSync(file.path);
+    if (!existed[kind]) {
+      fs.mkdirSync(path.dirname(file.path), { recursive: true });
+      fs.writeFileSync(file.path, checkpointBytes(`cache-${kind}`, "any-run", 0, 0, file.bytes));
+    }
+    sha[kind] = sha256(fs.readFileSync(file.path));
+  }
+  journal("cache-files", { existed, sha256: sha });
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The numbers docker/train.py's check reports, for a passing or a failing comparison (docs/node-runtime.md). */
+const ONNX_CHECKS = {
+  pass: { passed: true, maxAbsDiff: 0.00012, detections: { pytorch: 37, onnx: 37, matched: 37 } },
+  fail: {
+    passed: false,
+    maxAbsDiff: 0.8,
+    detections: { pytorch: 37, onnx: 12, matched: 10 },
+    reason: "ONNX output differs from PyTorch: max |Δ| 0.8 > tolerance 0.001 on 4 images",
+  },
+};
+
+/** result.json's `onnxExport` for STANDIN_ONNX_CHECK, or undefined for "missing". */
+function onnxExport(imgsz) {
+  const mode = env.STANDIN_ONNX_CHECK || "pass";
+  if (mode === "missing") return undefined;
+  if (mode !== "pass" && mode !== "fail" && mode !== "malformed") throw new Error(`STANDIN_ONNX_CHECK must be pass, fail, missing or malformed, got ${mode}`);
+  const { passed, maxAbsDiff, detections, reason } = ONNX_CHECKS[mode === "fail" ? "fail" : "pass"];
+  return {
+    opset: mode === "malformed" ? "17" : 17,
+    inputShape: [1, 3, imgsz, imgsz],
+    outputShape: [1, 84, Math.round((imgsz / 8) ** 2 + (imgsz / 16) ** 2 + (imgsz / 32) ** 2)],
+    simplified: true,
+    nms: false,
+    check: { passed, runtime: "onnxruntime", runtimeVersion: "1.20.1", images: 4, maxAbsDiff, tolerance: 0.001, detections, ...(reason ? { reason } : {}) },
+  };
+}
 
 async function main() {
   const specPath = env.YOLO_TRAIN_RUN_SPEC;
@@ -150,6 +204,7 @@ async function main() {
     resumedFrom: resumed ? { ...resumed.header, sha256: resumed.sha256, bytes: resumed.bytes } : null,
     argv: process.argv.slice(2),
   });
+  if (env.STANDIN_WRITE_CACHE_FILES === "1") writeCacheFiles(workdir);
 
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"]) {
@@ -247,6 +302,7 @@ async function main() {
       onnx,
       metrics: metricsAt(overall).metrics,
       trainingSeconds: Math.round((now() - startedAt) / 10) / 100,
+      onnxExport: onnxExport(phases[phase].imgsz),
     };
     fs.writeFileSync(path.join(workdir, "result.json"), JSON.stringify(result, null, 2));
     setGpu(0, gpus);

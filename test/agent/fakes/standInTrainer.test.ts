@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs
 import { tmpdir } from "os";
 import { join } from "path";
 import type { RunSpecInput } from "../../../runspec";
+import { parseOnnxExport } from "../../../agent/trainerResult";
 import { runSpecDocument } from "../../runspec/experimentConfig";
 import { checkpointHeader, readStandInLog, sha256Hex, STAND_IN_TRAINER, standInMetrics } from "./standInCheckpoint";
 
@@ -69,6 +70,19 @@ describe("the stand-in trainer", () => {
     expect(log[0]).toMatchObject({ event: "start", attempt: 1, resume: null });
     expect(log.filter((e) => e.event === "checkpoint").map((e) => e.sha256)).toContain(sha256Hex(last));
     expect(log.at(-1)).toMatchObject({ event: "exit", code: 0, reason: "completed" });
+  });
+
+  it("reports a passing ONNX check in result.json by default, and a failing, missing or malformed one on request", async () => {
+    const report = async (mode?: string): Promise<unknown> => {
+      rmSync(workdir(), { recursive: true, force: true });
+      expect((await train(train3, mode ? { STANDIN_ONNX_CHECK: mode } : {})).code).toBe(0);
+      return (JSON.parse(file("result.json").toString()) as Record<string, unknown>).onnxExport;
+    };
+    const passing = parseOnnxExport(await report());
+    expect(passing).toMatchObject({ kind: "reported", export: { opset: 17, inputShape: [1, 3, 640, 640], outputShape: [1, 84, 8400], check: { passed: true } } });
+    expect(parseOnnxExport(await report("fail"))).toMatchObject({ kind: "reported", export: { check: { passed: false, reason: expect.stringMatching(/^ONNX output differs from PyTorch/) } } });
+    expect(await report("missing")).toBeUndefined();
+    expect(parseOnnxExport(await report("malformed"))).toMatchObject({ kind: "malformed" });
   });
 
   it("writes the same bytes for the same (run, phase, epoch), so a test can tell checkpoints apart", async () => {

@@ -20,6 +20,14 @@ describe("runLayout", () => {
     expect(layout.progressFile).toBe("/scratch/runs/yolov8n-coco8-0123456789/progress.jsonl");
     expect(layout.resultFile).toBe("/scratch/runs/yolov8n-coco8-0123456789/result.json");
   });
+
+  it("keeps the run cache in <scratch>/weights, <workdir>/label-cache and under cache/ in S3", () => {
+    expect([layout.weightsCacheDir, layout.labelCacheDir, layout.cacheKeyPrefix]).toEqual([
+      "/scratch/weights",
+      "/scratch/runs/yolov8n-coco8-0123456789/label-cache",
+      "runs/yolov8n-coco8-0123456789/cache/",
+    ]);
+  });
 });
 
 describe("phaseOfFolder", () => {
