@@ -9,7 +9,7 @@ import { AutoScalingFake } from "./autoScalingFake";
 import { CloudWatchFake } from "./cloudWatchFake";
 import { KmsFake } from "../../ota/fakes/kmsFake";
 import { ImdsFake } from "./imdsFake";
-import { RunRecordAuditor, type RunRecord } from "./runRecordAuditor";
+import { RunRecordAuditor, type CheckpointFormat, type RunRecord } from "./runRecordAuditor";
 import { S3Fake, S3RVER_CREDENTIALS } from "./s3Fake";
 import type { S3FaultProxy } from "./s3FaultProxy";
 import { readStandInLog, STAND_IN_TRAINER, type StandInEvent } from "./standInCheckpoint";
@@ -39,6 +39,12 @@ export interface WorldOptions {
    * @default true
    */
   readonly auditObjects?: boolean;
+  /**
+   * What the trainer's checkpoints are, for the auditor: the stand-in's, or real ultralytics ones
+   * (test/agent/fakes/realTrainer.ts).
+   * @default "stand-in"
+   */
+  readonly checkpoints?: CheckpointFormat;
 }
 
 export interface AgentRunOptions {
@@ -105,7 +111,7 @@ export class NodeWorld {
     const imds = await ImdsFake.start({ instanceId: options.instanceId ?? "i-0a1b2c3d4e5f60001" });
     const asg = await AutoScalingFake.start();
     asg.addGroup(spec.autoScalingGroupName, [imds.instanceId]);
-    const auditor = new RunRecordAuditor(proxy, s3, spec.artifacts.bucket, spec.artifacts.prefix, options.auditObjects ?? true);
+    const auditor = new RunRecordAuditor(proxy, s3, spec.artifacts.bucket, spec.artifacts.prefix, options.auditObjects ?? true, options.checkpoints ?? "stand-in");
     const kms = await KmsFake.start({ alias: spec.ota.signingKeyId });
     const cloudWatch = await CloudWatchFake.start();
     return new NodeWorld(root, spec, s3, proxy, imds, asg, auditor, options.rawSpec, kms, cloudWatch);

@@ -2,6 +2,7 @@ import { createHash } from "crypto";
 import type { S3Fake } from "./s3Fake";
 import type { S3FaultProxy } from "./s3FaultProxy";
 import { checkpointHeader } from "./standInCheckpoint";
+import { zipProblem } from "./zipArchive";
 
 /** The run record (`runs/<runId>/run.json`) as docs/node-runtime.md defines it. */
 export interface RunRecord {
@@ -24,9 +25,16 @@ export interface RunRecord {
   readonly estimatedCostUsd?: number | null;
   readonly artifacts?: { best?: string; onnx?: string; result?: string } | null;
   readonly release?: { modelName: string; version: number; bucket: string; manifestKey: string; channels: string[]; promotion: { promoted: boolean; reason: string } } | null;
+  readonly releaseBlocked?: { reason: string } | null;
   readonly error?: string | null;
   readonly history?: ReadonlyArray<{ phase: string; at?: string; time?: string }> | null;
 }
+
+/**
+ * What the trainer's `last.pt` files are: the stand-in's (a header line naming phase and epoch) or
+ * real ultralytics checkpoints (zip archives written by `torch.save`, whose epoch only Python can read).
+ */
+export type CheckpointFormat = "stand-in" | "ultralytics";
 
 /** A version of the run record as the agent sent it, and when. */
 export interface RecordedRunRecord {
@@ -61,6 +69,8 @@ export class RunRecordAuditor {
   /**
    * With `checkObjects` false it only records the versions: checking holds every record write
    * while it downloads and hashes what the record names, which a benchmark must not time.
+   * With `format` `ultralytics` a checkpoint must be a whole zip archive; its phase and epoch are
+   * not read (see {@link CheckpointFormat}).
    */
   constructor(
     proxy: S3FaultProxy,
@@ -68,6 +78,7 @@ export class RunRecordAuditor {
     private readonly bucket: string,
     prefix: string,
     private readonly checkObjects = true,
+    private readonly format: CheckpointFormat = "stand-in",
   ) {
     proxy.inspect(
       (r) => r.method === "PUT" && r.bucket === bucket && r.key === `${prefix}run.json` && !/(^|&)(uploadId|partNumber)=/.test(r.query),
@@ -83,6 +94,10 @@ export class RunRecordAuditor {
   }
 
   private checkCheckpoint(where: string, checkpoint: NonNullable<RunRecord["checkpoint"]>, bytes: Buffer, metadata: Record<string, string>): void {
+    if (this.format === "ultralytics") {
+      this.checkZipCheckpoint(where, checkpoint, bytes, metadata);
+      return;
+    }
     const hash = createHash("sha256").update(bytes).digest();
     let header: ReturnType<typeof checkpointHeader> | undefined;
     try {
@@ -109,6 +124,25 @@ export class RunRecordAuditor {
     } else if (sameBytes && header.epoch !== checkpoint.epoch) {
       this.mislabels.push(`${where} says phase ${checkpoint.phase} epoch ${checkpoint.epoch}, but the object is phase ${header.phase} epoch ${header.epoch}`);
     }
+  }
+
+  /**
+   * A real checkpoint: whole (a complete zip archive) and the bytes the record names. A key that
+   * already holds a newer whole checkpoint is allowed as for the stand-in's, but "newer" cannot be
+   * read from a zip here: a whole archive carrying its own matching `sha256` metadata is taken as it.
+   */
+  private checkZipCheckpoint(where: string, checkpoint: NonNullable<RunRecord["checkpoint"]>, bytes: Buffer, metadata: Record<string, string>): void {
+    const problem = zipProblem(bytes);
+    if (problem !== undefined) this.violations.push(`${where}: checkpoint ${checkpoint.key} is not a whole zip archive: ${problem}`);
+    const hash = createHash("sha256").update(bytes).digest("hex");
+    if (checkpoint.sha256 !== hash) {
+      if (problem === undefined && metadata.sha256 === hash) {
+        this.superseded.push(`${where} names ${checkpoint.key} at epoch ${String(checkpoint.epoch)}; S3 already holds a newer whole checkpoint (sha256 ${hash})`);
+        return;
+      }
+      this.violations.push(`${where} names checkpoint ${checkpoint.key} with sha256 ${checkpoint.sha256}, but S3 holds ${hash}`);
+    }
+    if (checkpoint.bytes !== bytes.length) this.violations.push(`${where} names checkpoint ${checkpoint.key} of ${checkpoint.bytes} bytes, but S3 holds ${bytes.length}`);
   }
 
   private async audit(at: number, body: Buffer): Promise<void> {

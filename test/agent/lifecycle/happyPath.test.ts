@@ -10,7 +10,9 @@ afterAll(async () => world?.close());
 
 describe("a run without trouble", () => {
   it("trains, ships the model, records completed and terminates its own instance once", async () => {
-    const agent = world.runAgent({ env: { STANDIN_EPOCH_MS: "250" } });
+    // Epochs long enough that a loaded machine still writes a training record for each (records of
+    // epochs in between may be coalesced when S3 is slow: docs/node-runtime.md).
+    const agent = world.runAgent({ env: { STANDIN_EPOCH_MS: "600" } });
     await expectExit(agent, EXIT.done);
 
     // The trainer ran once, from scratch, to the end.
