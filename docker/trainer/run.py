@@ -30,7 +30,7 @@ from .records import class_names, numbers, write_json_atomically
 from .schedule import phase_overrides, schedule_config
 from .spec import InputError, Phase, RunSpec, load_run_spec, training_device
 
-# ONNX opset of the exported model: 17 is read by every ONNX Runtime since 1.11 and TensorRT 8.6,
+# ONNX opset of the exported model: 17 is read by every ONNX Runtime since 1.12 and TensorRT 8.6,
 # so the edge boxes' runtime does not have to follow the training image's torch.
 ONNX_OPSET = 17
 
