@@ -11,6 +11,7 @@ import { LocalKeySigner } from "../../../ota/signature";
 import { parseRunSpec, type RunSpec } from "../../../runspec";
 import { runSpecDocument } from "../../runspec/experimentConfig";
 import { localS3Client, S3Fake } from "../fakes/s3Fake";
+import { PASSING_ONNX_EXPORT } from "../fakes/onnxExportFixture";
 
 const BUCKET = "yolo-train-dev-ota";
 const ARTIFACTS = "yolo-train-dev-artifacts";
@@ -18,15 +19,7 @@ const silent = { info: () => undefined, warn: () => undefined, error: () => unde
 const FILES = { onnx: "onnx bytes", best: "pt bytes" };
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
-/** result.json's onnxExport of docs/node-runtime.md: a check that passed. */
-const VERIFIED: OnnxExport = {
-  opset: 17,
-  inputShape: [1, 3, 640, 640],
-  outputShape: [1, 84, 8400],
-  simplified: true,
-  nms: false,
-  check: { passed: true, runtime: "onnxruntime", runtimeVersion: "1.20.1", images: 4, maxAbsDiff: 0.00012, tolerance: 0.001, detections: { pytorch: 37, onnx: 37, matched: 37 } },
-};
+const VERIFIED: OnnxExport = PASSING_ONNX_EXPORT;
 
 let s3: S3Fake;
 let client: S3Client;

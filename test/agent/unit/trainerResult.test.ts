@@ -1,16 +1,9 @@
 import { exportVerdict, parseOnnxExport, parseTrainerResult, type OnnxExportReport } from "../../../agent/trainerResult";
+import { PASSING_ONNX_EXPORT } from "../fakes/onnxExportFixture";
 
 const WORKDIR = "/scratch/runs/r1";
 
-/** `onnxExport` exactly as docs/node-runtime.md shows it (a passing check). */
-const PASSING = {
-  opset: 17,
-  inputShape: [1, 3, 640, 640],
-  outputShape: [1, 84, 8400],
-  simplified: true,
-  nms: false,
-  check: { passed: true, runtime: "onnxruntime", runtimeVersion: "1.20.1", images: 4, maxAbsDiff: 0.00012, tolerance: 0.001, detections: { pytorch: 37, onnx: 37, matched: 37 } },
-};
+const PASSING = PASSING_ONNX_EXPORT;
 const FAILING = {
   ...PASSING,
   check: { ...PASSING.check, passed: false, maxAbsDiff: 0.8, detections: { pytorch: 37, onnx: 12, matched: 10 }, reason: "ONNX output differs from PyTorch: max |Δ| 0.8 > tolerance 0.001 on 4 images" },
