@@ -56,6 +56,12 @@ async function main(): Promise<ExitCode> {
   const cloudWatch = createCloudWatchClient(spec.region);
   const metrics = new MetricsPublisher(cloudWatchSender(cloudWatch), log);
   const imds = new ImdsClient(config.imdsEndpoint);
+  // Teardown needs this instance's id: learnt now, while IMDS answers, it cannot be lost later to a
+  // token gone bad. Not awaited (nothing else needs it); teardown asks again if this fails.
+  void imds.instanceId().then(
+    (instanceId) => log.info("instance-identified", { instanceId }),
+    (error: unknown) => log.warn("instance-id-unknown", { error: describeError(error), note: "teardown asks IMDS again" }),
+  );
   const layout = runLayout(spec, config.scratch);
 
   const supervisor = new Supervisor({

@@ -7,7 +7,9 @@ export const TEARDOWN_RETRY: BackoffPolicy = { maxAttempts: 10, baseMs: 1_000, c
 
 /**
  * Terminates this instance through its Auto Scaling group, decrementing the desired capacity so
- * the group does not start a replacement (its minimum is 0).
+ * the group does not start a replacement (its minimum is 0). `instanceId` is asked again at each
+ * try, so an id IMDS could not give at first is looked up again with the backoff; it must not
+ * depend on a token other requests share (ImdsClient.instanceId remembers the id and uses its own).
  * @see https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html
  */
 export async function terminateSelf(

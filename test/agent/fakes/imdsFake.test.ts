@@ -63,6 +63,33 @@ describe("ImdsFake", () => {
     expect((await get("/latest/meta-data/spot/instance-action", t)).status).toBe(404);
   });
 
+  it("misbehaves on request: scripted token answers, tokens that go bad, every GET failing", async () => {
+    imds.answerTokenRequests([{ body: Buffer.from([0xff, 0x00]) }, { grantSeconds: 60 }]);
+    const garbage = await fetch(`${imds.endpoint}/latest/api/token`, { method: "PUT", headers: { "X-aws-ec2-metadata-token-ttl-seconds": "21600" } });
+    expect(Buffer.from(await garbage.arrayBuffer())).toEqual(Buffer.from([0xff, 0x00]));
+    const short = await fetch(`${imds.endpoint}/latest/api/token`, { method: "PUT", headers: { "X-aws-ec2-metadata-token-ttl-seconds": "21600" } });
+    expect(short.headers.get("x-aws-ec2-metadata-token-ttl-seconds")).toBe("60");
+    const old = await short.text();
+    expect((await get("/latest/meta-data/instance-id", old)).status).toBe(200);
+
+    imds.rejectIssuedTokens(403);
+    expect((await get("/latest/meta-data/instance-id", old)).status).toBe(403);
+    const fresh = await token();
+    expect((await get("/latest/meta-data/instance-id", fresh)).status).toBe(200);
+
+    imds.failEveryGet("hang-up");
+    await expect(get("/latest/meta-data/instance-id", fresh)).rejects.toThrow("fetch failed");
+    imds.failEveryGet(undefined);
+    expect((await get("/latest/meta-data/instance-id", fresh)).status).toBe(200);
+    expect(imds.requests.filter((r) => r.method === "GET").map((r) => [r.status, r.token === old ? "old" : "fresh"])).toEqual([
+      [200, "old"],
+      [403, "old"],
+      [200, "fresh"],
+      [0, "fresh"],
+      [200, "fresh"],
+    ]);
+  });
+
   it("serves the instance identity document with the instance id and region", async () => {
     const answer = await get("/latest/dynamic/instance-identity/document", await token());
     expect(await answer.json()).toMatchObject({ instanceId: "i-0fedcba9876543210", region: "us-east-1" });

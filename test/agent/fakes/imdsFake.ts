@@ -9,8 +9,26 @@ export interface ImdsRequest {
   /** The path as received, before `//` was collapsed. */
   readonly rawPath: string;
   readonly path: string;
+  /** 0 when the fake hung up instead of answering. */
   readonly status: number;
+  /** The token a GET carried, or the one a PUT answered with (a scripted body as latin1 text). */
+  readonly token?: string;
 }
+
+/** A scripted answer to one token PUT ({@link ImdsFake.answerTokenRequests}). */
+export interface TokenAnswer {
+  /** Sent as is instead of a new token (and not accepted as one); default: a new, valid token. */
+  readonly body?: string | Buffer;
+  /** Default 200. */
+  readonly status?: number;
+  /** The TTL a new token gets, and answers with, instead of the one asked for. */
+  readonly grantSeconds?: number;
+  /** Response headers on top of (or replacing) the usual ones. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** How the fake fails a GET: an HTTP status (empty body), or hanging up without an answer. */
+export type GetFailure = number | "hang-up";
 
 /** The spot notice as IMDS serves it at `spot/instance-action`. */
 export interface SpotNotice {
@@ -28,7 +46,9 @@ export interface ImdsFakeOptions {
  * A local IMDSv2: `PUT /latest/api/token` (with the TTL header) gives a token; every GET needs
  * that token in `X-aws-ec2-metadata-token` (401 otherwise, as with `HttpTokens=required`).
  * `spot/instance-action` is 404 until {@link ImdsFake.triggerSpotNotice}. Paths with `//`
- * (an endpoint with a trailing slash joined to `/latest/...`) are accepted.
+ * (an endpoint with a trailing slash joined to `/latest/...`) are accepted. To misbehave:
+ * {@link ImdsFake.answerTokenRequests} (token answers that are no token, short TTLs),
+ * {@link ImdsFake.rejectIssuedTokens} (tokens that go bad) and {@link ImdsFake.failEveryGet}.
  *
  * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html
  * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
@@ -41,6 +61,10 @@ export class ImdsFake {
   private noticeFirstServedAt: number | undefined;
   private noticeTriggeredAt: number | undefined;
   private readonly tokens = new Map<string, number>();
+  private readonly scriptedTokenAnswers: TokenAnswer[] = [];
+  /** Tokens that have gone bad, and how GETs carrying them are answered. */
+  private readonly rejectedTokens = new Map<string, GetFailure>();
+  private everyGetFails: GetFailure | undefined;
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private url = "";
 
@@ -76,6 +100,21 @@ export class ImdsFake {
     this.noticeFirstServedAt = undefined;
   }
 
+  /** The next token PUTs are answered with these, in order; later ones as usual. */
+  answerTokenRequests(answers: readonly TokenAnswer[]): void {
+    this.scriptedTokenAnswers.push(...answers);
+  }
+
+  /** Every token issued so far goes bad: GETs carrying it get `failure`. Tokens issued later are good. */
+  rejectIssuedTokens(failure: GetFailure = 401): void {
+    for (const token of this.tokens.keys()) this.rejectedTokens.set(token, failure);
+  }
+
+  /** Every GET, whatever its token, gets `failure` (IMDS broken) until called with `undefined`. */
+  failEveryGet(failure: GetFailure | undefined): void {
+    this.everyGetFails = failure;
+  }
+
   /** When the test triggered the notice, and when an agent first read it. */
   get spotNoticeTimes(): { readonly triggeredAt?: number; readonly firstServedAt?: number } {
     return { triggeredAt: this.noticeTriggeredAt, firstServedAt: this.noticeFirstServedAt };
@@ -90,23 +129,39 @@ export class ImdsFake {
     const rawPath = (req.url ?? "/").split("?")[0] ?? "/";
     const path = rawPath.replace(/\/{2,}/g, "/");
     const method = req.method ?? "GET";
-    const answer = (status: number, body: string, headers: Record<string, string> = {}): void => {
-      this.requests.push({ at: Date.now(), method, rawPath, path, status });
+    let token: string | undefined;
+    const answer = (status: number, body: string | Buffer, headers: Record<string, string> = {}): void => {
+      this.requests.push({ at: Date.now(), method, rawPath, path, status, ...(token === undefined ? {} : { token }) });
       res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(body), ...headers });
       res.end(body);
+    };
+    const fail = (failure: GetFailure): void => {
+      if (failure !== "hang-up") return answer(failure, "");
+      this.requests.push({ at: Date.now(), method, rawPath, path, status: 0, ...(token === undefined ? {} : { token }) });
+      req.socket.destroy();
     };
 
     if (path === "/latest/api/token") {
       if (method !== "PUT") return answer(405, "");
       const ttl = Number(req.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return answer(400, "");
-      const token = randomBytes(24).toString("base64");
-      this.tokens.set(token, Date.now() + ttl * 1000);
-      return answer(200, token, { "x-aws-ec2-metadata-token-ttl-seconds": String(ttl) });
+      const scripted = this.scriptedTokenAnswers.shift() ?? {};
+      if (scripted.body !== undefined) {
+        token = Buffer.from(scripted.body).toString("latin1");
+        return answer(scripted.status ?? 200, scripted.body, { "x-aws-ec2-metadata-token-ttl-seconds": String(ttl), ...scripted.headers });
+      }
+      const granted = scripted.grantSeconds ?? ttl;
+      token = randomBytes(24).toString("base64");
+      this.tokens.set(token, Date.now() + granted * 1000);
+      return answer(scripted.status ?? 200, token, { "x-aws-ec2-metadata-token-ttl-seconds": String(granted), ...scripted.headers });
     }
     if (method !== "GET" && method !== "HEAD") return answer(405, "");
-    const token = req.headers["x-aws-ec2-metadata-token"];
-    const expires = typeof token === "string" ? this.tokens.get(token) : undefined;
+    const header = req.headers["x-aws-ec2-metadata-token"];
+    token = typeof header === "string" ? header : undefined;
+    if (this.everyGetFails !== undefined) return fail(this.everyGetFails);
+    const rejected = token === undefined ? undefined : this.rejectedTokens.get(token);
+    if (rejected !== undefined) return fail(rejected);
+    const expires = token === undefined ? undefined : this.tokens.get(token);
     if (expires === undefined || expires < Date.now()) return answer(401, "");
 
     switch (path) {
