@@ -149,15 +149,17 @@ export class CheckpointTransfer {
   /**
    * Downloads `key` to `path` (through a temporary file, renamed only when verified). The bytes must
    * hash to `expectedSha256`, or, when a newer upload completed after the record was written, to the
-   * object's own `sha256` metadata.
+   * object's own `sha256` metadata. `signal` cuts the download short (request, stream and retries):
+   * a node with a spot notice must not spend its last two minutes on it.
    */
-  async downloadFile(key: string, path: string, expectedSha256: string, policy: BackoffPolicy = this.policy): Promise<DownloadResult> {
+  async downloadFile(key: string, path: string, expectedSha256: string, policy: BackoffPolicy = this.policy, signal?: AbortSignal): Promise<DownloadResult> {
     await mkdir(dirname(path), { recursive: true });
     const partial = `${path}.download`;
     try {
       return await retry(
         async () => {
-          const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          signal?.throwIfAborted();
+          const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
           if (!(answer.Body instanceof Readable)) throw new Error(`GetObject ${key} returned no stream`);
           const hash = createHash("sha256");
           let bytes = 0;
@@ -168,7 +170,7 @@ export class CheckpointTransfer {
               done(null, chunk);
             },
           });
-          await pipeline(answer.Body, hashing, createWriteStream(partial));
+          await pipeline(answer.Body, hashing, createWriteStream(partial), { signal });
           const got: FileDigest = { bytes, sha256: hash.digest("hex") };
           let matched: DownloadResult["matched"];
           if (got.sha256 === expectedSha256) matched = "record";
@@ -179,6 +181,7 @@ export class CheckpointTransfer {
         },
         {
           policy,
+          ...(signal !== undefined ? { signal } : {}),
           onRetry: (error, retryIndex, delayMs) => this.log.warn("download-retry", { key, retry: retryIndex + 1, delayMs, error: describeError(error) }),
         },
       );

@@ -75,7 +75,7 @@ async function main(): Promise<ExitCode> {
     sampleGpu: () => sampleGpuUtilisation(config.gpuQueryCommand),
     startTrainer: (launch) => new TrainerProcess(launch),
     teardown: () => terminateSelf(autoScaling, () => imds.instanceId(), log),
-    fetchModel: (uri, path) => downloadModel(s3, uri, path, log),
+    fetchModel: (uri, path, signal) => downloadModel(s3, uri, path, log, signal),
     readSecret: (name) => readSecureParameter({ name, region: spec.region, log }),
     publishModel: createOtaPublisher({ s3, signer: new KmsSigner({ keyId: spec.ota.signingKeyId, client: kms }), log }),
     publishMetrics: (record, atMs) => metrics.publish(trainingMetricData(record, spec.autoScalingGroupName, atMs)),

@@ -23,7 +23,8 @@ export function localModelPath(workdir: string, key: string): string {
   return join(workdir, "model", posix.basename(key));
 }
 
-export async function downloadModel(s3: S3Client, uri: string, path: string, log: Logger): Promise<void> {
+/** `signal` cuts the download short (a spot notice or stop signal before the trainer starts). */
+export async function downloadModel(s3: S3Client, uri: string, path: string, log: Logger, signal?: AbortSignal): Promise<void> {
   const location = parseS3Uri(uri);
   if (location === null) throw new Error(`${uri} is not an s3:// URI`);
   await mkdir(dirname(path), { recursive: true });
@@ -31,11 +32,12 @@ export async function downloadModel(s3: S3Client, uri: string, path: string, log
   try {
     await retry(
       async () => {
-        const answer = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
+        signal?.throwIfAborted();
+        const answer = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }), { abortSignal: signal });
         if (!(answer.Body instanceof Readable)) throw new Error(`GetObject ${uri} returned no stream`);
-        await pipeline(answer.Body, createWriteStream(partial));
+        await pipeline(answer.Body, createWriteStream(partial), { signal });
       },
-      { policy: UPLOAD_RETRY, onRetry: (error, n, delayMs) => log.warn("model-download-retry", { uri, retry: n + 1, delayMs, error: describeError(error) }) },
+      { policy: UPLOAD_RETRY, ...(signal !== undefined ? { signal } : {}), onRetry: (error, n, delayMs) => log.warn("model-download-retry", { uri, retry: n + 1, delayMs, error: describeError(error) }) },
     );
     await rename(partial, path);
   } finally {

@@ -206,6 +206,8 @@ export class RunCache {
           bytes += got;
         }
       } catch (error) {
+        // Cut short by stop(): nothing is wrong with the object.
+        if (this.stopped) break;
         skipped++;
         this.log.warn("cache-restore-skipped", { key: entry.key, error: describeError(error) });
       }
@@ -229,8 +231,8 @@ export class RunCache {
     }
     const started = this.now();
     // Through a temporary file, renamed into place only when its sha256 matches (a symbolic link in
-    // the way is replaced, not followed).
-    const got = await this.transfer.downloadFile(entry.key, entry.path, head.sha256, CACHE_RETRY);
+    // the way is replaced, not followed). stop() cuts it short: the node may be about to vanish.
+    const got = await this.transfer.downloadFile(entry.key, entry.path, head.sha256, CACHE_RETRY, this.stopping.signal);
     remote.set(entry.key, got.sha256);
     const signature = await regularFileSignature(entry.path);
     if (signature !== null) this.synced.set(entry.key, signature);
@@ -259,7 +261,10 @@ export class RunCache {
       });
   }
 
-  /** Aborts an upload in flight and starts no other: the run is ending, or its last checkpoint must go first. */
+  /**
+   * Aborts an upload or restore download in flight and starts no other: the run is ending, its last
+   * checkpoint must go first, or a stop came before the trainer started.
+   */
   stop(): void {
     this.stopping.abort();
   }

@@ -143,6 +143,11 @@ export class RecordPublisher {
     this.kick();
   }
 
+  /** Resolves once no hold is in place: no checkpoint upload is changing the object the record names. */
+  async unheld(): Promise<void> {
+    while (this.held !== null) await this.held.released;
+  }
+
   /** Resolves once every published record is in S3; throws if the newest could not be written. */
   async flush(): Promise<void> {
     for (let round = 0; round < 3 && this.pending.length > 0; round++) {

@@ -14,8 +14,8 @@ export interface SpotNotice {
 /** What the agent asks for: the longest TTL IMDS grants (six hours). */
 export const TOKEN_TTL_SECONDS = 21_600;
 /**
- * IMDSv2 tokens are opaque base64 text (a few dozen characters in practice); the bound only keeps
- * out what no token is, such as an error page answered with status 200.
+ * IMDSv2 tokens are opaque base64 text (56 characters in practice). The bound only has to keep
+ * out what no token is: a whole error page, or bytes that never end.
  */
 export const MAX_TOKEN_LENGTH = 4_096;
 /** A token is renewed this long before the service says it expires, so no GET carries one on the edge. */

@@ -3,6 +3,7 @@ import type { RunSpec } from "../runspec";
 import { effectiveLimits, type AgentConfig } from "./agentConfig";
 import type { FileDigest } from "./checkpointIntegrity";
 import { CheckpointShipper } from "./checkpointShipper";
+import { concurrencyLimit } from "./concurrency";
 import type { CheckpointTransfer } from "./checkpointUploader";
 import { NOT_IDLE, observeGpu, type IdleState } from "./idleDetector";
 import { describeError, type Logger } from "./log";
@@ -27,7 +28,7 @@ import type { SpotNotice } from "./spotNotice";
 import { exportVerdict, parseTrainerResult, type TrainerResult } from "./trainerResult";
 import type { TrainerExit, TrainerLaunch, TrainerProcess } from "./trainerProcess";
 import { publishesMetrics } from "./trainingMetrics";
-import { scanCheckpoints, signatureOf, StabilityTracker } from "./weightsWatcher";
+import { CheckpointVersions, sameSignature, scanCheckpoints, signatureOf } from "./weightsWatcher";
 
 /** Exit codes of docs/node-runtime.md. */
 export const EXIT = { done: 0, invalidInput: 64, internalError: 70, interrupted: 75 } as const;
@@ -64,8 +65,8 @@ export interface SupervisorDeps {
   readonly startTrainer: (launch: TrainerLaunch) => TrainerProcess;
   /** Requests teardown (TerminateInstanceInAutoScalingGroup); throws when it could not. */
   readonly teardown: () => Promise<void>;
-  /** Fetches `s3://` starting weights to a local path (the trainer has no AWS access). */
-  readonly fetchModel: (uri: string, path: string) => Promise<void>;
+  /** Fetches `s3://` starting weights to a local path (the trainer has no AWS access); `signal` cuts it short. */
+  readonly fetchModel: (uri: string, path: string, signal?: AbortSignal) => Promise<void>;
   /** Reads an SSM SecureString parameter (the W&B API key). The value is never logged. */
   readonly readSecret: (name: string) => Promise<string>;
   readonly publishModel?: ModelPublisher;
@@ -128,6 +129,12 @@ const TRAINER_EXIT_UNUSABLE_INPUTS = 2;
 /** Uploads after a spot notice must finish before the instance goes; AWS gives two minutes. */
 const SPOT_WARNING_MS = 120_000;
 const SPOT_SAFETY_MS = 10_000;
+/**
+ * Uploads after a successful trainer exit that run at once: result.json, the ONNX file, best.pt and
+ * the final last.pt, all together today. Each has up to DEFAULT_QUEUE_SIZE parts of DEFAULT_PART_SIZE
+ * in flight (checkpointUploader.ts), so this also bounds their memory (4 × 8 × 16 MiB).
+ */
+const FINAL_UPLOADS_AT_ONCE = 4;
 
 function describeExit(exit: TrainerExit): string {
   return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
@@ -143,7 +150,7 @@ export class Supervisor {
   private readonly limits: ReturnType<typeof effectiveLimits>;
   private readonly agentStartedAtMs: number;
   private readonly deadlineMs: number;
-  private readonly tracker = new StabilityTracker();
+  private readonly versions = new CheckpointVersions();
   private readonly publisher: RecordPublisher;
   private readonly shipper: CheckpointShipper;
   /** Named weights and label caches carried between the run's nodes (docs/node-runtime.md, "Weights and label caches"). */
@@ -151,6 +158,16 @@ export class Supervisor {
   private state: RecordState | null = null;
   private stopRequest: string | null = null;
   private onStopRequest: ((signal: string) => void) | null = null;
+  /**
+   * What the agent is doing while no trainer runs (start-up, a relaunch's preparation), for the note
+   * of a spot notice or stop signal that comes meanwhile; null while a trainer runs (its own poll
+   * acts) and once it succeeded (a notice during the model upload is ignored).
+   */
+  private preLaunchStage: string | null = "while reading the run record";
+  /** Set by a notice or signal that came in a pre-launch stage: the `interrupted` note. */
+  private preLaunchStopNote: string | null = null;
+  /** Aborted with it: cuts the download in flight short. */
+  private readonly preLaunchStop = new AbortController();
   private lastPublishMs = 0;
   private trainer: TrainerProcess | null = null;
   /** Extra trainer environment prepared once per agent (starting weights path, tracking secret). */
@@ -165,10 +182,10 @@ export class Supervisor {
     this.shipper = new CheckpointShipper(
       deps.transfer,
       deps.layout,
-      this.tracker,
+      this.versions,
       {
         phaseEpochs: (phase) => specPhases(deps.spec)[phase]?.epochs ?? deps.spec.train.epochs,
-        recordedPhase: () => this.state?.record.checkpoint?.phase ?? null,
+        durable: () => this.state?.record.checkpoint ?? null,
         onShipped: (checkpoint) => this.dispatch({ type: "checkpoint-uploaded", atMs: this.now(), checkpoint }),
         // The key is rewritten in place: no record may be written while it changes, or S3 could hold
         // a newer checkpoint than the record names (see RecordPublisher.hold).
@@ -191,7 +208,37 @@ export class Supervisor {
     if (this.stopRequest !== null) return;
     this.stopRequest = signal;
     this.deps.log.warn("stop-requested", { signal });
+    if (this.preLaunchStage !== null) this.stopBeforeLaunch(`agent received ${signal} ${this.preLaunchStage}`);
     this.onStopRequest?.(signal);
+  }
+
+  /**
+   * A spot notice or stop signal before a trainer launch: the node is about to vanish, so what is in
+   * flight (a download) is cut short and no trainer starts; the caller records `interrupted`.
+   */
+  private stopBeforeLaunch(note: string): void {
+    if (this.preLaunchStopNote !== null) return;
+    this.preLaunchStopNote = `${note}; no trainer launched`;
+    this.preLaunchStop.abort();
+    this.caches.stop();
+  }
+
+  /** Enters a pre-launch stage; returns the signal that aborts its downloads. */
+  private stage(label: string): AbortSignal {
+    this.preLaunchStage = label;
+    return this.preLaunchStop.signal;
+  }
+
+  /** The spot poll while no trainer runs (runAttempt polls on its own while one does). */
+  private async pollBeforeLaunch(first: boolean): Promise<void> {
+    if (this.preLaunchStage === null || this.preLaunchStopNote !== null) return;
+    const notice = await this.deps.spotNotice();
+    // A trainer launched meanwhile: its own poll sees the notice.
+    if (notice === null || this.preLaunchStage === null) return;
+    // Found by the poll made as the agent came up: it was there before the agent.
+    const when = first ? "at agent start" : this.preLaunchStage;
+    this.log.warn("spot-notice", { action: notice.action, terminationTime: notice.time, when });
+    this.stopBeforeLaunch(`spot interruption notice ${when}: ${notice.action}${notice.time ? ` at ${notice.time}` : ""}`);
   }
 
   private get log(): Logger {
@@ -226,6 +273,22 @@ export class Supervisor {
   }
 
   async run(): Promise<ExitCode> {
+    // From the agent's start, not only with the trainer: a notice during a long resume download
+    // would otherwise go unseen, and a trainer be launched (an attempt spent) on a vanishing node.
+    let first = true;
+    const spot = new Ticker(
+      this.deps.config.spotPollMs,
+      () => this.pollBeforeLaunch(first).finally(() => (first = false)),
+      (error) => this.log.warn("spot-poll-failed", { error: describeError(error) }),
+    ).start(true);
+    try {
+      return await this.supervise();
+    } finally {
+      spot.stop();
+    }
+  }
+
+  private async supervise(): Promise<ExitCode> {
     const { log, spec, layout } = this.deps;
     log.info("agent-started", {
       runId: spec.runId,
@@ -268,25 +331,34 @@ export class Supervisor {
     let startNote: string | undefined;
     if (this.record.attempts < spec.limits.maxAttempts && this.record.checkpoint !== null) {
       ({ resume, note: startNote } = await this.prepareResume(this.record.checkpoint));
+      if (this.preLaunchStopNote !== null) return this.interrupted(this.preLaunchStopNote);
     }
+    this.stage("during the progress download");
     await this.restoreProgress();
     // Files already on disk (the downloaded checkpoint; a previous container's) are not news.
-    for (const file of await scanCheckpoints(layout.workdir)) this.tracker.markShipped(file.path, file.signature);
+    for (const file of await scanCheckpoints(layout.workdir)) this.versions.markShipped(file.path, file.signature);
     const tail = new ProgressTail(layout.progressFile, (await stat(layout.progressFile).catch(() => null))?.size ?? 0);
-    if (this.record.attempts < spec.limits.maxAttempts) {
+    if (this.record.attempts < spec.limits.maxAttempts && this.preLaunchStopNote === null) {
       const problem = await this.prepareTrainerInputs();
+      // A download cut short by the stop is no reason to fail the run: the next node resumes it.
+      if (this.preLaunchStopNote !== null) return this.interrupted(this.preLaunchStopNote);
       if (problem !== null) return this.finish("failed", problem);
       // What earlier nodes of the run fetched and built, so this one need not again (best effort).
+      this.stage("during the run cache restore");
       await this.caches.restore();
     }
+    this.stage("before the trainer started");
 
     for (;;) {
       if (this.record.attempts >= spec.limits.maxAttempts) {
         return this.finish("failed", `attempts exhausted: ${this.record.attempts} of limits.maxAttempts = ${spec.limits.maxAttempts} used${startNote ? `; ${startNote}` : ""}`);
       }
+      if (this.preLaunchStopNote !== null) return this.interrupted(this.preLaunchStopNote);
       if (this.stopRequest !== null) return this.interrupted(`agent received ${this.stopRequest} before the trainer started`);
       if (this.now() >= this.deadlineMs) return this.finish("timed-out", this.timeoutNote());
 
+      // From here runAttempt's own spot poll and stop handling act.
+      this.preLaunchStage = null;
       const outcome = await this.runAttempt(resume, tail, startNote);
       switch (outcome.kind) {
         case "spot": {
@@ -321,6 +393,8 @@ export class Supervisor {
           if (this.record.attempts >= spec.limits.maxAttempts) {
             return this.finish("failed", `trainer failed on attempt ${this.record.attempts} of limits.maxAttempts = ${spec.limits.maxAttempts} (${startNote.replace(/^retry: /, "")})`);
           }
+          // No trainer runs until the relaunch: a notice from now on is the pre-launch poll's.
+          this.stage("before the trainer's relaunch");
           const checkpoint = this.record.checkpoint;
           if (checkpoint === null) resume = null;
           else {
@@ -352,18 +426,24 @@ export class Supervisor {
   private async prepareResume(checkpoint: CheckpointRef): Promise<{ resume: Resume | null; note?: string }> {
     const path = this.deps.layout.lastCheckpointFile(checkpoint.phase);
     const local = await signatureOf(path);
-    if (local !== null && this.tracker.isShipped(path, local)) return { resume: { path, phase: checkpoint.phase } };
+    if (local !== null && this.versions.isShipped(path, local)) return { resume: { path, phase: checkpoint.phase } };
     try {
       const started = this.now();
-      const got = await this.deps.transfer.downloadFile(checkpoint.key, path, checkpoint.sha256);
+      const got = await this.deps.transfer.downloadFile(checkpoint.key, path, checkpoint.sha256, undefined, this.stage("during the checkpoint download"));
       this.log.info("checkpoint-downloaded", { key: checkpoint.key, bytes: got.bytes, matched: got.matched, ms: this.now() - started });
       if (got.matched === "metadata") {
         this.dispatch({ type: "checkpoint-uploaded", atMs: this.now(), checkpoint: { ...checkpoint, sha256: got.sha256, bytes: got.bytes, epoch: null } });
       }
       const signature = await signatureOf(path);
-      if (signature !== null) this.tracker.markShipped(path, signature);
+      if (signature !== null) this.versions.markShipped(path, signature);
       return { resume: { path, phase: checkpoint.phase } };
     } catch (error) {
+      if (this.preLaunchStop.signal.aborted) {
+        // Cut short by a spot notice or stop signal, not a bad object: the record keeps naming it
+        // for the next node.
+        this.log.info("checkpoint-download-stopped", { key: checkpoint.key });
+        return { resume: null };
+      }
       const note = `checkpoint ${checkpoint.key} could not be restored (${describeError(error)}); starting afresh`;
       this.log.error("checkpoint-restore-failed", { key: checkpoint.key, error: describeError(error) });
       // The object stays in S3 for a person to inspect, but the fresh run's checkpoints replace it.
@@ -385,11 +465,13 @@ export class Supervisor {
       try {
         if ((await stat(path).catch(() => null)) === null) {
           const started = this.now();
-          await this.deps.fetchModel(spec.model, path);
+          await this.deps.fetchModel(spec.model, path, this.stage("during the starting weights download"));
           log.info("model-downloaded", { uri: spec.model, path, ms: this.now() - started });
         }
         inputs.YOLO_TRAIN_MODEL = path;
       } catch (error) {
+        // Cut short by a spot notice or stop signal: the caller records `interrupted`, not a failure.
+        if (this.preLaunchStop.signal.aborted) return "the starting weights download was stopped";
         log.error("model-download-failed", { uri: spec.model, error: describeError(error) });
         return `the starting weights ${spec.model} could not be downloaded: ${describeError(error)}`;
       }
@@ -397,6 +479,7 @@ export class Supervisor {
     if (spec.tracking.kind === "wandb") {
       const parameter = spec.tracking.apiKeyParameter;
       try {
+        this.stage("while reading the W&B key");
         inputs.WANDB_API_KEY = await this.deps.readSecret(parameter);
         log.info("tracking-key-read", { parameter });
       } catch (error) {
@@ -431,6 +514,7 @@ export class Supervisor {
     }
     const launchNote = [note, resume ? `resuming phase ${resume.phase} from ${resume.path}` : "fresh start"].filter(Boolean).join("; ");
     this.dispatch({ type: "trainer-started", atMs: this.now(), note: launchNote });
+    this.shipper.startWatching();
     const trainer = this.deps.startTrainer({ command: config.trainerCommand, env, cwd: layout.workdir });
     this.trainer = trainer;
     log.info("trainer-started", { pid: trainer.pid ?? null, attempt: this.record.attempts, maxAttempts: spec.limits.maxAttempts, resume: resume?.path ?? null });
@@ -450,7 +534,6 @@ export class Supervisor {
 
     let epochLinesThisLaunch = 0;
     let idle: IdleState = NOT_IDLE;
-    const queued = new Map<string, string>();
 
     const readProgress = async (): Promise<void> => {
       const { epochs, invalid } = await tail.read();
@@ -469,13 +552,8 @@ export class Supervisor {
         await readProgress();
         // Once this launch trains, its fetched weights and built label caches are complete.
         if (epochLinesThisLaunch > 0) this.caches.poll(false);
-        for (const file of await scanCheckpoints(layout.workdir)) {
-          if (!this.tracker.observe(file.path, file.signature)) continue;
-          const id = `${file.signature.ino}:${file.signature.size}:${file.signature.mtimeMs}`;
-          if (queued.get(file.path) === id) continue;
-          queued.set(file.path, id);
-          void this.shipper.shipStable(file).catch(onError("checkpoint-ship"));
-        }
+        // Each new version is copied aside and checked now; the upload runs on after the tick.
+        await this.shipper.poll(await scanCheckpoints(layout.workdir));
         if (this.now() - this.lastPublishMs >= RECORD_TICK_MS) this.dispatch({ type: "tick", atMs: this.now() });
       },
       onError("watch"),
@@ -515,6 +593,8 @@ export class Supervisor {
 
     const outcome = await decided;
     watcher.stop();
+    // What goes up last is decided once the trainer is gone (shipFinal), not by an upload started now.
+    this.shipper.stopWatching();
     spot.stop();
     gpu.stop();
     clearTimeout(runtimeTimer);
@@ -556,20 +636,29 @@ export class Supervisor {
     log.info("trainer-succeeded", { status: result.status, metrics: result.metrics, onnxExport: result.onnxExport.kind === "reported" ? result.onnxExport.export : result.onnxExport });
     this.dispatch({ type: "uploading", atMs: this.now() });
     const keys = layout.modelKeys;
+    const limit = concurrencyLimit(FINAL_UPLOADS_AT_ONCE);
+    // Everything that must be durable goes up at once, so teardown waits for the slowest upload, not
+    // for their sum. The final last.pt (unless S3 holds its bytes already) makes the record name the
+    // last epoch, and a relaunch after a failed model upload resumes to "already complete" instead of
+    // training an epoch again. Never rejects; the release need not wait for it, the record does.
+    const finalCheckpoint = limit(async () => {
+      await this.markFinalCheckpointIfDurable();
+      return this.shipper.shipFinal();
+    }).catch((error: unknown) => {
+      log.error("checkpoint-upload-failed", { final: true, error: describeError(error) });
+      return false;
+    });
     let digests: CompletedModel["digests"];
     try {
-      // The final last.pt goes up beside the model, in parallel (teardown waits for the slowest
-      // upload, not for their sum): the record then names the last epoch, and a relaunch after a
-      // failed model upload resumes to "already complete" instead of training an epoch again.
-      const [best, onnx, resultDigest] = await Promise.all([
-        transfer.uploadFile({ path: result.best, key: keys.best }),
-        transfer.uploadFile({ path: result.onnx, key: keys.onnx }),
-        transfer.uploadFile({ path: layout.resultFile, key: keys.result, contentType: "application/json" }),
-        this.shipper.shipFinal(),
+      // progress.jsonl goes up with the "uploading" record, beside these (RecordPublisher).
+      const [resultDigest, onnx, best] = await Promise.all([
+        limit(() => transfer.uploadFile({ path: layout.resultFile, key: keys.result, contentType: "application/json" })),
+        limit(() => transfer.uploadFile({ path: result.onnx, key: keys.onnx })),
+        limit(() => transfer.uploadFile({ path: result.best, key: keys.best })),
       ]);
       digests = { best, onnx, result: resultDigest };
     } catch (error) {
-      await this.shipper.idle();
+      await finalCheckpoint;
       return this.finish("failed", `training finished but the model upload failed: ${describeError(error)}`);
     }
     const artifacts: ModelArtifacts = { best: keys.best, onnx: keys.onnx, result: keys.result };
@@ -589,7 +678,43 @@ export class Supervisor {
         log.error("publish-failed", { error: describeError(error) });
       }
     }
+    // "completed" names the final checkpoint: S3 must hold it first.
+    await finalCheckpoint;
     return this.finish("completed", note, { metrics: result.metrics, artifacts });
+  }
+
+  /**
+   * After a successful exit: when the newest last.pt holds exactly the bytes of the checkpoint the
+   * record names (a trainer that saved its final weights again unchanged), it is durable already;
+   * it is marked shipped, so shipFinal does not send it again. The record names only an object
+   * complete in S3, so comparing size and SHA-256 with it compares with S3. Cheap tests come first,
+   * so a file that must go up anyway is not read an extra time. Best effort: on any doubt, shipFinal
+   * decides as it always does.
+   */
+  private async markFinalCheckpointIfDurable(): Promise<void> {
+    const { layout, transfer, log } = this.deps;
+    try {
+      // A checkpoint upload still running changes what the record names: compare after it (shipFinal
+      // waits for it too). None starts after it before shipFinal: the watcher has stopped.
+      await this.publisher.unheld();
+      const durable = this.record.checkpoint;
+      if (durable === null) return;
+      const newest = (await scanCheckpoints(layout.workdir)).at(-1);
+      if (newest === undefined || newest.path !== layout.lastCheckpointFile(durable.phase)) return;
+      if (this.versions.isShipped(newest.path, newest.signature) || newest.signature.size !== durable.bytes) return;
+      // The newest progress line is of a later epoch than the durable checkpoint: ultralytics saved
+      // that epoch's last.pt before writing the line, so the file on disk holds a later epoch.
+      if (durable.epoch !== null && this.record.trainingPhase === durable.phase && this.record.epoch > durable.epoch) return;
+      const started = this.now();
+      const local = await transfer.digestFile(newest.path);
+      if (local.sha256 !== durable.sha256 || local.bytes !== durable.bytes) return;
+      // Rewritten while it was read: shipFinal looks at the newer version.
+      if (!sameSignature(await signatureOf(newest.path), newest.signature)) return;
+      this.versions.markShipped(newest.path, newest.signature);
+      log.info("checkpoint-already-durable", { key: durable.key, phase: durable.phase, epoch: durable.epoch, bytes: durable.bytes, ms: this.now() - started });
+    } catch (error) {
+      log.warn("checkpoint-compare-failed", { error: describeError(error), note: "the final last.pt is shipped as usual" });
+    }
   }
 
   private async writeFinal(phase: EndPhase, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts } = {}): Promise<boolean> {

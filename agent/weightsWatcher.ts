@@ -3,9 +3,12 @@ import { join } from "path";
 import { phaseOfFolder } from "./runLayout";
 
 /**
- * Finds finished `last.pt` files by polling the weights folders. Ultralytics' callbacks do not run
- * in DDP workers, so the agent cannot be told when a checkpoint is saved; and `last.pt` is rewritten
- * in place, so a file is taken as complete only when its (inode, size, mtime) held still across two polls.
+ * Finds `last.pt` files by polling the weights folders. Ultralytics' callbacks do not run in DDP
+ * workers, so the agent cannot be told when a checkpoint is saved; and `last.pt` is rewritten in
+ * place, so each poll notes the file's (inode, size, mtime) and offers every version not seen before
+ * to the shipper, which copies it aside and decides from the copy whether it is whole
+ * (checkpointIntegrity.ts `inspectZip`). Waiting for a version to hold still across polls is no
+ * test of completeness, and a checkpoint rewritten more often than every two polls never would.
  */
 
 export interface FileSignature {
@@ -23,23 +26,39 @@ export interface CheckpointFile {
   readonly signature: FileSignature;
 }
 
-/** Pure bookkeeping of what each poll saw and what has been shipped. */
-export class StabilityTracker {
+/** What one poll makes of a file. */
+export interface Sighting {
+  /** A version neither shipped nor judged yet: worth a look. */
+  readonly fresh: boolean;
+  /**
+   * The previous poll saw the same version. Only for files that are not zip archives (a stand-in
+   * trainer's): their completeness cannot be read from their bytes, so they keep the older rule of
+   * holding still across two polls.
+   */
+  readonly heldStill: boolean;
+}
+
+/** Pure bookkeeping, per path: the version the previous poll saw, the one last judged, the one last shipped. */
+export class CheckpointVersions {
   private readonly previousPoll = new Map<string, FileSignature>();
+  private readonly judged = new Map<string, FileSignature>();
   private readonly shipped = new Map<string, FileSignature>();
 
-  /**
-   * Records this poll's view of `path` and says whether it is a complete file not shipped yet:
-   * seen unchanged on the previous poll too, and different from the last one shipped.
-   */
-  observe(path: string, signature: FileSignature | null): boolean {
+  /** Records this poll's view of `path` (null: no file) and says what it is. */
+  observe(path: string, signature: FileSignature | null): Sighting {
     const before = this.previousPoll.get(path);
     if (signature === null) {
       this.previousPoll.delete(path);
-      return false;
+      return { fresh: false, heldStill: false };
     }
     this.previousPoll.set(path, signature);
-    return sameSignature(before, signature) && !sameSignature(this.shipped.get(path), signature);
+    const fresh = !sameSignature(this.shipped.get(path), signature) && !sameSignature(this.judged.get(path), signature);
+    return { fresh, heldStill: sameSignature(before, signature) };
+  }
+
+  /** The version was read to its end (whole or not): it is not offered again. */
+  markJudged(path: string, signature: FileSignature): void {
+    this.judged.set(path, signature);
   }
 
   markShipped(path: string, signature: FileSignature): void {

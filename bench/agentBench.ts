@@ -8,12 +8,18 @@
  *    its SHA-256 compared with the file's.
  * 2. Trainer exit → teardown call: the real agent bundle with the stand-in trainer and the
  *    production poll intervals; the stand-in's exit time against the Auto Scaling fake's call time.
+ *    Scenarios (TEARDOWN_SCENARIOS): small files; 64 MiB last.pt, best.pt and ONNX, none durable at
+ *    exit; 64 MiB × 4, where the trainer spends 6 s on its final evaluation and export (the watcher
+ *    makes the last epoch's last.pt durable meanwhile) and then saves last.pt once more with the same
+ *    bytes, so four 64 MiB files pass through the end of the run (that last.pt twice, best.pt, ONNX);
+ *    128 MiB last.pt and best.pt.
  * 3. Spot notice → checkpoint durable: the notice is raised just after the trainer wrote a new
  *    checkpoint (so it is not uploaded yet), with the production 5 s IMDS poll; the time until the
  *    request that completed that object in S3 ended, and until the "interrupted" record was written.
  *
  * Settings: BENCH_ROUNDS (default 5 uploads, 3 runs), BENCH_UPLOAD_MIB (256), AWS_CLI (path),
- * BENCH_ONLY (`uploads` or `latencies`).
+ * BENCH_ONLY (`uploads`, `latencies`, or `teardown` for part 2 alone). Without an AWS CLI, part 1
+ * is skipped with a note.
  * Figures only; nothing here passes or fails except a wrong upload.
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3";
@@ -75,14 +81,14 @@ async function startS3Process(): Promise<{ child: ChildProcess; endpoint: string
   return { child, endpoint, direct };
 }
 
-function findAwsCli(): string {
+function findAwsCli(): string | null {
   // The Debian awscli package (v2) at /usr/bin/aws; a pyenv shim on PATH may be another version.
   for (const candidate of [process.env.AWS_CLI, "/usr/bin/aws", "aws"]) {
     if (!candidate) continue;
     const probe = spawnSync(candidate, ["--version"], { encoding: "utf8" });
     if (probe.status === 0) return candidate;
   }
-  throw new Error("no AWS CLI found: apt-get install -y awscli (or set AWS_CLI)");
+  return null;
 }
 
 function runTimed(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -117,8 +123,7 @@ interface UploadFigures {
   readonly queueSize: number;
 }
 
-async function benchUploads(): Promise<UploadFigures> {
-  const aws = findAwsCli();
+async function benchUploads(aws: string): Promise<UploadFigures> {
   const cliVersion = spawnSync(aws, ["--version"], { encoding: "utf8" }).stdout.trim();
   const work = mkdtempSync(join(tmpdir(), "yolo-train-bench-"));
   const file = join(work, "last.pt");
@@ -203,13 +208,39 @@ function exitOf(events: readonly StandInEvent[]): StandInEvent {
   return exit;
 }
 
-async function benchTeardown(checkpointMiB: number): Promise<number[]> {
+/** What the stand-in leaves at the end of a run whose exit → teardown time is measured. */
+interface TeardownScenario {
+  readonly label: string;
+  readonly checkpointMiB: number;
+  /** best.onnx; the stand-in's 4 KiB when absent. */
+  readonly onnxMiB?: number;
+  /** Final evaluation and export after the last epoch (STANDIN_FINAL_MS). */
+  readonly finalMs?: number;
+  /** last.pt saved again, same bytes, just before the trainer exits (STANDIN_RESAVE_LAST). */
+  readonly resaveLast?: boolean;
+}
+
+const TEARDOWN_SCENARIOS: readonly TeardownScenario[] = [
+  { label: "6 MiB last.pt, best.pt", checkpointMiB: 6 },
+  { label: "64 MiB last.pt, best.pt, ONNX; none durable at exit", checkpointMiB: 64, onnxMiB: 64 },
+  { label: "64 MiB × 4: last.pt durable before exit and saved again, best.pt, ONNX", checkpointMiB: 64, onnxMiB: 64, finalMs: 6000, resaveLast: true },
+  { label: "128 MiB last.pt, best.pt", checkpointMiB: 128 },
+];
+
+async function benchTeardown(scenario: TeardownScenario): Promise<number[]> {
   const latencies: number[] = [];
   for (let round = 1; round <= RUN_ROUNDS; round++) {
     const world = await NodeWorld.start({ auditObjects: false, spec: { train: { epochs: 3, imgsz: 640, batch: 16, gpus: 1, hyperparameters: {} } } });
     try {
       const agent = world.runAgent({
-        env: { ...PRODUCTION_POLLS, STANDIN_EPOCH_MS: "700", STANDIN_CHECKPOINT_BYTES: String(checkpointMiB * MiB) },
+        env: {
+          ...PRODUCTION_POLLS,
+          STANDIN_EPOCH_MS: "700",
+          STANDIN_CHECKPOINT_BYTES: String(scenario.checkpointMiB * MiB),
+          ...(scenario.onnxMiB !== undefined ? { STANDIN_ONNX_BYTES: String(scenario.onnxMiB * MiB) } : {}),
+          ...(scenario.finalMs !== undefined ? { STANDIN_FINAL_MS: String(scenario.finalMs) } : {}),
+          ...(scenario.resaveLast ? { STANDIN_RESAVE_LAST: "1" } : {}),
+        },
         timeoutMs: 120_000,
       });
       const exit = await agent.exit;
@@ -217,7 +248,7 @@ async function benchTeardown(checkpointMiB: number): Promise<number[]> {
       const call = world.asg.calls.find((c) => c.action === "TerminateInstanceInAutoScalingGroup");
       if (!call) throw new Error("no teardown call");
       latencies.push(call.at - exitOf(world.standInEvents()).at);
-      progress(`trainer exit → teardown, ${checkpointMiB} MiB checkpoints, run ${round}/${RUN_ROUNDS}: ${seconds(latencies.at(-1)!)}`);
+      progress(`trainer exit → teardown, ${scenario.label}, run ${round}/${RUN_ROUNDS}: ${seconds(latencies.at(-1)!)}`);
     } finally {
       await world.close();
     }
@@ -279,18 +310,22 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   const out: string[] = [];
   out.push(`yolo-train agent benchmark — ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs`);
-  if (only !== "latencies") out.push(reportUploads(await benchUploads()));
-  if (only !== "uploads") {
-    const teardownSmall = await benchTeardown(6);
-    const teardownLarge = await benchTeardown(128);
-    const spotSmall = await benchSpot(6);
-    const spotLarge = await benchSpot(128);
-    out.push(reportLatencies(teardownSmall, teardownLarge, spotSmall, spotLarge));
+  if (only === undefined || only === "uploads") {
+    const aws = findAwsCli();
+    if (aws === null) out.push("\nUploads: skipped, no AWS CLI found (apt-get install -y awscli, or set AWS_CLI).");
+    else out.push(reportUploads(await benchUploads(aws)));
+  }
+  if (only === undefined || only === "latencies" || only === "teardown") {
+    const teardowns: Array<{ scenario: TeardownScenario; ms: number[] }> = [];
+    for (const scenario of TEARDOWN_SCENARIOS) teardowns.push({ scenario, ms: await benchTeardown(scenario) });
+    const spot = only === "teardown" ? null : { small: await benchSpot(6), large: await benchSpot(128) };
+    out.push(reportLatencies(teardowns, spot));
   }
   process.stdout.write(out.join("\n") + "\n");
 }
 
 const all = (xs: readonly number[]): string => xs.map((x) => (x / 1000).toFixed(2)).join(", ");
+const range = (xs: readonly number[]): string => `${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)} s`;
 
 function reportUploads(uploads: UploadFigures): string {
 
@@ -313,20 +348,24 @@ function reportUploads(uploads: UploadFigures): string {
   return out.join("\n");
 }
 
-function reportLatencies(teardownSmall: number[], teardownLarge: number[], spotSmall: SpotFigures, spotLarge: SpotFigures): string {
+function reportLatencies(teardowns: ReadonlyArray<{ scenario: TeardownScenario; ms: number[] }>, spot: { small: SpotFigures; large: SpotFigures } | null): string {
   const out: string[] = [];
+  const rows = teardowns.map(({ scenario, ms }) => ["trainer exit → TerminateInstanceInAutoScalingGroup", scenario.label, seconds(median(ms)), range(ms), all(ms), "< 5 s"]);
+  if (spot !== null) {
+    const { small, large } = spot;
+    const seen = [...small.seenMs, ...large.seenMs];
+    rows.push(
+      ["spot notice → agent reads it (IMDS poll)", "", seconds(median(seen)), range(seen), all(seen), ""],
+      ["spot notice → newest checkpoint durable in S3", "6 MiB", seconds(median(small.durableMs)), range(small.durableMs), all(small.durableMs), "≪ 120 s"],
+      ["spot notice → newest checkpoint durable in S3", "128 MiB", seconds(median(large.durableMs)), range(large.durableMs), all(large.durableMs), "≪ 120 s"],
+      ["spot notice → \"interrupted\" record written", "128 MiB", seconds(median(large.recordMs)), range(large.recordMs), all(large.recordMs), ""],
+    );
+  }
   out.push(
     table(
-      `Latencies of the real agent (production polls: spot ${PRODUCTION_POLLS.YOLO_TRAIN_SPOT_POLL_MS} ms, watch ${PRODUCTION_POLLS.YOLO_TRAIN_WATCH_MS} ms), median of ${RUN_ROUNDS} runs`,
-      ["from → to", "checkpoint", "median", "runs (s)", "target"],
-      [
-        ["trainer exit → TerminateInstanceInAutoScalingGroup", "6 MiB", seconds(median(teardownSmall)), all(teardownSmall), "< 5 s"],
-        ["trainer exit → TerminateInstanceInAutoScalingGroup", "128 MiB", seconds(median(teardownLarge)), all(teardownLarge), "< 5 s"],
-        ["spot notice → agent reads it (IMDS poll)", "", seconds(median([...spotSmall.seenMs, ...spotLarge.seenMs])), all([...spotSmall.seenMs, ...spotLarge.seenMs]), ""],
-        ["spot notice → newest checkpoint durable in S3", "6 MiB", seconds(median(spotSmall.durableMs)), all(spotSmall.durableMs), "≪ 120 s"],
-        ["spot notice → newest checkpoint durable in S3", "128 MiB", seconds(median(spotLarge.durableMs)), all(spotLarge.durableMs), "≪ 120 s"],
-        ["spot notice → \"interrupted\" record written", "128 MiB", seconds(median(spotLarge.recordMs)), all(spotLarge.recordMs), ""],
-      ],
+      `Latencies of the real agent (production polls: spot ${PRODUCTION_POLLS.YOLO_TRAIN_SPOT_POLL_MS} ms, watch ${PRODUCTION_POLLS.YOLO_TRAIN_WATCH_MS} ms), median and range of ${RUN_ROUNDS} runs`,
+      ["from → to", "files", "median", "range", "runs (s)", "target"],
+      rows,
     ),
   );
   out.push(

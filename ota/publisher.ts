@@ -161,6 +161,8 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
   log.info("release-claimed", { bucket, key: layout.claim(version), version });
 
   const partSize = Math.max(MIN_PART_SIZE, options.partSize ?? DEFAULT_PART_SIZE);
+  // The files are independent of each other: copied (or uploaded) and verified at once. The manifest
+  // waits for every one of them.
   await Promise.all(files.map((file) => placeVerified(s3, bucket, layout.file(version, file.path), file, partSize, log)));
 
   const manifest = manifestFor(version);
@@ -172,8 +174,8 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
   const manifestKey = layout.manifest(version);
   const signatureKey = layout.signature(version);
   // Immutable: If-None-Match makes a second write to a version's manifest fail instead of replacing it.
-  await putNew(s3, bucket, manifestKey, bytes, "application/json");
-  await putNew(s3, bucket, signatureKey, signature, "application/octet-stream");
+  // Written together: no channel names the version before both exist (the pointer moves last).
+  await Promise.all([putNew(s3, bucket, manifestKey, bytes, "application/json"), putNew(s3, bucket, signatureKey, signature, "application/octet-stream")]);
   log.info("release-published", { bucket, manifestKey, version, files: files.map((f) => ({ path: f.path, length: f.length, sha256: f.sha256 })) });
   return { version, manifestKey, signatureKey, manifest, layout };
 }
@@ -184,21 +186,25 @@ async function putNew(s3: S3Client, bucket: string, key: string, body: Uint8Arra
 
 /** The highest version any listed folder or channel pointer names; 0 when none. */
 async function highestVersion(s3: S3Client, bucket: string, layout: ModelLayout): Promise<number> {
-  let highest = 0;
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: layout.versionsPrefix, Delimiter: "/", ContinuationToken: token }));
-    for (const p of page.CommonPrefixes ?? []) highest = Math.max(highest, (p.Prefix && layout.versionOf(p.Prefix)) || 0);
-    for (const o of page.Contents ?? []) highest = Math.max(highest, (o.Key && layout.versionOf(o.Key)) || 0);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  const listed = async (): Promise<number> => {
+    let highest = 0;
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: layout.versionsPrefix, Delimiter: "/", ContinuationToken: token }));
+      for (const p of page.CommonPrefixes ?? []) highest = Math.max(highest, (p.Prefix && layout.versionOf(p.Prefix)) || 0);
+      for (const o of page.Contents ?? []) highest = Math.max(highest, (o.Key && layout.versionOf(o.Key)) || 0);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return highest;
+  };
   // A channel may name a version whose folder was deleted; reusing that number would make devices
-  // that installed it refuse every later release.
-  for (const channel of ["candidate", "stable"]) {
-    const current = await readChannel(s3, bucket, layout, channel).catch(() => null);
-    if (current?.pointer) highest = Math.max(highest, current.pointer.version);
-  }
-  return highest;
+  // that installed it refuse every later release. The three reads are independent: made at once.
+  const pointed = (channel: string): Promise<number> =>
+    readChannel(s3, bucket, layout, channel).then(
+      (current) => current?.pointer?.version ?? 0,
+      () => 0,
+    );
+  return Math.max(...(await Promise.all([listed(), pointed("candidate"), pointed("stable")])));
 }
 
 async function claimVersion(s3: S3Client, bucket: string, layout: ModelLayout, runId: string, now: Date, maxAttempts: number, log: ReleaseLog): Promise<number> {
@@ -342,14 +348,14 @@ async function replaceChannel(s3: S3Client, bucket: string, layout: ModelLayout,
 }
 
 async function requireRelease(s3: S3Client, bucket: string, layout: ModelLayout, version: number): Promise<void> {
-  for (const key of [layout.manifest(version), layout.signature(version)]) {
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    } catch (error) {
-      if (isNotFound(error)) throw new ReleaseError(`s3://${bucket}/${key} does not exist: a channel may only name a published version`);
-      throw error;
-    }
-  }
+  const keys = [layout.manifest(version), layout.signature(version)];
+  // Both looked up at once; a problem is reported for the first key that has one, the manifest before its signature.
+  const heads = await Promise.allSettled(keys.map((key) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))));
+  heads.forEach((head, i) => {
+    if (head.status === "fulfilled") return;
+    if (isNotFound(head.reason)) throw new ReleaseError(`s3://${bucket}/${keys[i]} does not exist: a channel may only name a published version`);
+    throw head.reason;
+  });
 }
 
 export interface PointChannelOptions {

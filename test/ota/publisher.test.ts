@@ -8,6 +8,7 @@ import { layoutFor, parseChannelPointer, parseManifest, serializeManifest } from
 import { pointChannel, promoteIfGatePasses, publishRelease, ReleaseError, type PublishReleaseOptions } from "../../ota/publisher";
 import { KmsSigner, LocalKeySigner, verifyManifestSignature, type ManifestSigner } from "../../ota/signature";
 import { localS3Client, S3Fake } from "../agent/fakes/s3Fake";
+import type { ProxiedRequest } from "../agent/fakes/s3FaultProxy";
 import { KmsFake } from "./fakes/kmsFake";
 
 const BUCKET = "yolo-train-test-ota";
@@ -63,6 +64,14 @@ function options(overrides: Partial<PublishReleaseOptions> = {}): PublishRelease
   };
 }
 
+/** From the first request's start to the last one's end. */
+const span = (requests: readonly ProxiedRequest[]): { start: number; end: number } => ({
+  start: Math.min(...requests.map((r) => r.startedAt)),
+  end: Math.max(...requests.map((r) => r.endedAt ?? Infinity)),
+});
+/** Whether every interval was still open when the last of them began: they ran side by side, not one after another. */
+const overlap = (spans: ReadonlyArray<{ start: number; end: number }>): boolean => Math.max(...spans.map((s) => s.start)) < Math.min(...spans.map((s) => s.end));
+
 const relative = (keys: string[]): string[] => keys.map((k) => (k.startsWith(PREFIX) ? k.slice(PREFIX.length) : `(outside) ${k}`));
 
 describe("publishRelease", () => {
@@ -104,12 +113,30 @@ describe("publishRelease", () => {
     expect(await s3.getJson(BUCKET, `${PREFIX}versions/0000000001/.claim`)).toEqual({ runId: "yolov8n-widgets-0123456789", claimedAt: "2026-11-29T12:00:00.000Z" });
   });
 
-  it("writes in the order of docs/ota.md: claim, files, manifest, signature", async () => {
+  it("writes in the order of docs/ota.md: claim, files, then manifest and signature", async () => {
     await publishRelease(options());
     const writes = s3.proxy.writes.map((r) => r.key.slice(PREFIX.length + "versions/0000000001/".length));
     expect(writes[0]).toBe(".claim");
-    expect(writes.slice(-2)).toEqual(["manifest.json", "manifest.json.sig"]);
-    expect(new Set(writes.slice(1, -2))).toEqual(new Set(["model.onnx", "model.pt"]));
+    expect(new Set(writes.slice(1, 3))).toEqual(new Set(["model.onnx", "model.pt"]));
+    expect(new Set(writes.slice(3))).toEqual(new Set(["manifest.json", "manifest.json.sig"]));
+  });
+
+  it("places the files at once, and writes manifest and signature together only once every file is verified", async () => {
+    // Every answer comes late: one request after another would show as intervals that do not overlap.
+    s3.proxy.injectFaults([{ forMs: 60_000, delayMs: 150 }]);
+    await publishRelease(options());
+    const folder = `${PREFIX}versions/0000000001/`;
+    const requests = (name: string, method?: string) => s3.proxy.requests.filter((r) => r.key === `${folder}${name}` && (method === undefined || r.method === method));
+    const files = ["model.onnx", "model.pt"].map((name) => requests(name));
+    const written = ["manifest.json", "manifest.json.sig"].map((name) => requests(name, "PUT"));
+    // Each file is written and then checked with a HEAD; the two files' requests run side by side.
+    expect(files.map((f) => f.map((r) => r.method).at(-1))).toEqual(["HEAD", "HEAD"]);
+    expect(overlap(files.map(span))).toBe(true);
+    // Manifest and signature: side by side, and after the last file check ended.
+    expect(written.map((w) => w.length)).toEqual([1, 1]);
+    expect(overlap(written.map(span))).toBe(true);
+    const filesChecked = Math.max(...files.map((f) => f.at(-1)!.endedAt!));
+    expect(Math.min(...written.flat().map((r) => r.startedAt))).toBeGreaterThanOrEqual(filesChecked);
   });
 
   it("takes the number after the highest version folder or channel pointer", async () => {

@@ -99,6 +99,22 @@ describe("S3Fake and S3FaultProxy", () => {
     expect(proxy.requests.map((r) => r.fault)).toEqual(["delayed", "none"]);
   });
 
+  it("limits a window to the requests `only` picks: the others pass untouched and are not counted", async () => {
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "picked", Body: "x" }));
+    proxy.injectFaults([{ requests: 1, delayMs: 300, only: (r) => r.method === "GET" && r.key === "picked" }]);
+    await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "other", Body: "y" }));
+    const started = Date.now();
+    await (await viaProxy.send(new GetObjectCommand({ Bucket: BUCKET, Key: "picked" }))).Body!.transformToString();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    await (await viaProxy.send(new GetObjectCommand({ Bucket: BUCKET, Key: "picked" }))).Body!.transformToString();
+    expect(proxy.requests.map((r) => [r.method, r.key, r.fault])).toEqual([
+      ["PUT", "picked", "none"],
+      ["PUT", "other", "none"],
+      ["GET", "picked", "delayed"],
+      ["GET", "picked", "none"],
+    ]);
+  });
+
   it("refuses a PUT with If-None-Match: * when the key exists (412 PreconditionFailed) and keeps the first object", async () => {
     await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "claim", Body: "first", IfNoneMatch: "*" }));
     await expect(viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "claim", Body: "second", IfNoneMatch: "*" }))).rejects.toMatchObject({

@@ -26,12 +26,14 @@ export interface ProxiedRequest {
  * counting requests keeps a scenario the same however slow the machine). Within it, the n-th
  * request (from 1) fails when `n % failEvery === 0` (`failEvery: 1` fails them all) with `status`
  * and an S3 error document, without reaching S3; the others reach S3 and their answer is held
- * back `delayMs`.
+ * back `delayMs`. With `only`, the window is about the requests it picks (say, the GET of one
+ * key): the others pass untouched and are not counted.
  */
 export type FaultWindow = ({ readonly forMs: number; readonly requests?: never } | { readonly requests: number; readonly forMs?: never }) & {
   readonly failEvery?: number;
   readonly status?: 500 | 503;
   readonly delayMs?: number;
+  readonly only?: (request: ProxiedRequest) => boolean;
 };
 
 /** Sees a request's body before it is forwarded; the proxy waits for it. */
@@ -128,7 +130,7 @@ export class S3FaultProxy {
 
     const current = this.currentWindow(record.startedAt);
     let delayMs = 0;
-    if (current) {
+    if (current && (current.window.only?.(record) ?? true)) {
       current.seen += 1;
       const { failEvery, status, delayMs: delay } = current.window;
       if (failEvery && current.seen % failEvery === 0) {
@@ -249,8 +251,16 @@ export class S3FaultProxy {
           record.endedAt = Date.now();
         });
       };
-      if (delayMs > 0) setTimeout(relay, delayMs);
-      else relay();
+      if (delayMs > 0) {
+        const held = setTimeout(relay, delayMs);
+        // A client that gave up (aborted, or its process gone) gets nothing, and no timer keeps the
+        // test process alive for the rest of the delay.
+        res.once("close", () => {
+          if (res.headersSent) return;
+          clearTimeout(held);
+          answer.resume();
+        });
+      } else relay();
     });
     upstream.on("error", (error) => this.crash(res, error));
     return upstream;

@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
+import { zipProblem } from "./zipArchive";
 
 /** Path of the stand-in trainer script; the agent runs it as `node <this>`. */
 export const STAND_IN_TRAINER = join(__dirname, "standInTrainer.js");
@@ -15,11 +16,23 @@ export interface StandInCheckpointHeader {
   readonly epoch: number;
 }
 
-/** Reads the header of a stand-in `last.pt`/`best.pt`; throws on anything else (say, a truncated upload). */
+/**
+ * Reads the header of a stand-in `last.pt`/`best.pt`, in either format (STANDIN_CHECKPOINT_FORMAT);
+ * throws on anything else (say, a truncated upload). A zip checkpoint must also be a whole archive.
+ */
 export function checkpointHeader(bytes: Buffer): StandInCheckpointHeader {
-  const newline = bytes.indexOf(10);
-  if (newline < 0) throw new Error(`not a stand-in checkpoint (${bytes.length} bytes, no header line)`);
-  const header = JSON.parse(bytes.subarray(0, newline).toString("utf8")) as StandInCheckpointHeader & { magic?: string };
+  let text: string;
+  if (bytes.length >= 4 && bytes.readUInt32LE(0) === 0x04034b50) {
+    const problem = zipProblem(bytes);
+    if (problem !== undefined) throw new Error(`not a whole stand-in zip checkpoint (${bytes.length} bytes): ${problem}`);
+    const data = 30 + bytes.readUInt16LE(26) + bytes.readUInt16LE(28);
+    text = bytes.subarray(data, data + bytes.readUInt32LE(18)).toString("utf8");
+  } else {
+    const newline = bytes.indexOf(10);
+    if (newline < 0) throw new Error(`not a stand-in checkpoint (${bytes.length} bytes, no header line)`);
+    text = bytes.subarray(0, newline).toString("utf8");
+  }
+  const header = JSON.parse(text) as StandInCheckpointHeader & { magic?: string };
   if (header.magic !== MAGIC) throw new Error("not a stand-in checkpoint (wrong magic)");
   return { kind: header.kind, runId: header.runId, phase: header.phase, epoch: header.epoch };
 }
@@ -30,7 +43,7 @@ export function sha256Hex(bytes: Buffer): string {
 
 /** One line of the stand-in's journal (`STANDIN_LOG`). `at` is `Date.now()` when it happened. */
 export interface StandInEvent {
-  readonly event: "start" | "epoch-start" | "checkpoint" | "hang" | "signal" | "exit";
+  readonly event: "start" | "epoch-start" | "checkpoint" | "hang" | "signal" | "stopped-mid-save" | "starting-over" | "final-save" | "exit";
   readonly pid: number;
   readonly at: number;
   readonly attempt?: number;

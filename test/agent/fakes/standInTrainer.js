@@ -29,9 +29,22 @@
  *   STANDIN_ONNX_CHECK        the onnxExport result.json reports: "pass" (default), "fail" (ONNX Runtime's
  *                             output differs from PyTorch's), "missing" (no onnxExport, as a trainer
  *                             before the check wrote) or "malformed" (an opset that is not a number)
+ *   STANDIN_CHECKPOINT_FORMAT "text" (default) or "zip": last.pt and best.pt as zip archives laid out as
+ *                             torch.save writes them, which the agent can check for completeness
+ *   STANDIN_ON_STOP           "empty" or "half": on SIGTERM, first leave last.pt as a save cut short
+ *                             leaves it (journalled as "stopped-mid-save"): emptied (ultralytics'
+ *                             write_bytes has truncated it and not yet written) or holding the first
+ *                             half of the checkpoint of the epoch in progress
+ *   STANDIN_START_OVER        1: given a checkpoint, train from epoch 1 anyway (as a trainer that could
+ *                             not use it), so its first checkpoints are older than the run's durable one
+ *   STANDIN_ONNX_BYTES        size of best.onnx (default 4096 bytes and a header line)
+ *   STANDIN_FINAL_MS          time the final evaluation and ONNX export take after the last epoch (default 0)
+ *   STANDIN_RESAVE_LAST       1: after that, save last.pt once more with the same bytes (a new mtime,
+ *                             same content: a final rewrite that changes nothing), journalled as "final-save"
  *
  * Checkpoint format (see standInCheckpoint.ts): one JSON header line, then filler bytes derived
- * from (phase, epoch), so a test can tell exactly which checkpoint an object or a resume was.
+ * from (phase, epoch), so a test can tell exactly which checkpoint an object or a resume was. In the
+ * zip format the header is the archive's first entry and the filler its second.
  */
 "use strict";
 const fs = require("fs");
@@ -88,13 +101,85 @@ function checkpointBytes(kind, runId, phase, epoch, size) {
   const seed = crypto.createHash("sha256").update(`${kind}/${runId}/${phase}/${epoch}`).digest();
   const cipher = crypto.createCipheriv("aes-128-ctr", seed.subarray(0, 16), seed.subarray(16, 32));
   const body = cipher.update(Buffer.alloc(Math.max(0, size - header.length)));
+  if ((env.STANDIN_CHECKPOINT_FORMAT || "text") === "zip") return zipArchive([["checkpoint/header.json", header], ["checkpoint/data/0", body]]);
   return Buffer.concat([header, body]);
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i += 1) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A stored zip as torch.save lays one out: the entries, the central directory, the zip64 end record and locator, the end record. */
+function zipArchive(entries) {
+  const parts = [];
+  const directory = [];
+  let offset = 0;
+  for (const [name, data] of entries) {
+    const nameBytes = Buffer.from(name);
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(45, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(nameBytes.length, 28);
+    central.writeUInt32LE(offset, 42);
+    parts.push(local, nameBytes, data);
+    directory.push(central, nameBytes);
+    offset += local.length + nameBytes.length + data.length;
+  }
+  const directoryBytes = Buffer.concat(directory);
+  const zip64 = Buffer.alloc(56);
+  zip64.writeUInt32LE(0x06064b50, 0);
+  zip64.writeBigUInt64LE(44n, 4);
+  zip64.writeUInt16LE(45, 12);
+  zip64.writeUInt16LE(45, 14);
+  zip64.writeBigUInt64LE(BigInt(entries.length), 24);
+  zip64.writeBigUInt64LE(BigInt(entries.length), 32);
+  zip64.writeBigUInt64LE(BigInt(directoryBytes.length), 40);
+  zip64.writeBigUInt64LE(BigInt(offset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(offset + directoryBytes.length), 8);
+  locator.writeUInt32LE(1, 16);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directoryBytes.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, directoryBytes, zip64, locator, end]);
+}
+
+/** The header of a stand-in checkpoint in either format (the zip's first entry holds it). */
+function headerText(bytes) {
+  if (bytes.readUInt32LE(0) === 0x04034b50) {
+    const data = 30 + bytes.readUInt16LE(26) + bytes.readUInt16LE(28);
+    return bytes.subarray(data, data + bytes.readUInt32LE(18)).toString("utf8");
+  }
+  return bytes.subarray(0, bytes.indexOf(10)).toString("utf8");
 }
 
 function readCheckpointHeader(file) {
   const bytes = fs.readFileSync(file);
-  const newline = bytes.indexOf(10);
-  const { magic, ...header } = JSON.parse(bytes.subarray(0, newline).toString("utf8"));
+  const { magic, ...header } = JSON.parse(headerText(bytes));
   if (magic !== MAGIC) throw new Error(`${file} is not a stand-in checkpoint`);
   return { header, sha256: sha256(bytes), bytes: bytes.length };
 }
@@ -181,6 +266,9 @@ async function main() {
   const crashAt = intEnv("STANDIN_CRASH_AT_EPOCH", 0);
   const crashAttempts = intEnv("STANDIN_CRASH_ATTEMPTS", Number.MAX_SAFE_INTEGER);
   const hangAt = intEnv("STANDIN_HANG_AT_EPOCH", 0);
+  const onStop = env.STANDIN_ON_STOP || "";
+  if (!["", "empty", "half"].includes(onStop)) throw new Error(`STANDIN_ON_STOP must be empty or half, got ${onStop}`);
+  if (!["text", "zip"].includes(env.STANDIN_CHECKPOINT_FORMAT || "text")) throw new Error(`STANDIN_CHECKPOINT_FORMAT must be text or zip, got ${env.STANDIN_CHECKPOINT_FORMAT}`);
   const startedAt = now();
   /** Epochs of the phases before `phase`: epoch numbers counted over all phases. */
   const overallBefore = (phase) => phases.slice(0, phase).reduce((sum, p) => sum + p.epochs, 0);
@@ -206,12 +294,25 @@ async function main() {
   });
   if (env.STANDIN_WRITE_CACHE_FILES === "1") writeCacheFiles(workdir);
 
+  /** The epoch being trained: its checkpoint is the one a save cut short by a stop was writing. */
+  let inProgress = null;
+  /** STANDIN_ON_STOP: last.pt as ultralytics leaves it when the process dies while saving. */
+  function leaveSaveCutShort() {
+    if (!onStop || inProgress === null) return;
+    const file = path.join(inProgress.weights, "last.pt");
+    const next = checkpointBytes("last", spec.runId, inProgress.phase, inProgress.epoch, size);
+    const bytes = onStop === "empty" ? Buffer.alloc(0) : next.subarray(0, Math.floor(next.length / 2));
+    fs.writeFileSync(file, bytes);
+    journal("stopped-mid-save", { phase: inProgress.phase, epoch: inProgress.epoch, path: file, bytes: bytes.length });
+  }
+
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"]) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
       journal("signal", { signal });
+      leaveSaveCutShort();
       setGpu(0, gpus);
       journal("exit", { code: 143, reason: signal });
       process.exit(143);
@@ -221,7 +322,9 @@ async function main() {
   // Where to start: after the resumed checkpoint's epoch, in its phase.
   let startPhase = 0;
   let startEpoch = 1;
-  if (resumed) {
+  if (resumed && env.STANDIN_START_OVER === "1") {
+    journal("starting-over", { resumedFrom: resumed.header });
+  } else if (resumed) {
     startPhase = resumed.header.phase;
     startEpoch = resumed.header.epoch + 1;
     const lastPhase = phases.length - 1;
@@ -248,6 +351,7 @@ async function main() {
     for (let epoch = phase === startPhase ? startEpoch : 1; epoch <= epochs; epoch += 1) {
       const overall = overallBefore(phase) + epoch;
       setGpu(97, gpus);
+      inProgress = { phase, epoch, weights };
       journal("epoch-start", { phase, epoch, overall });
       if (crashAt === overall && attempt <= crashAttempts) {
         await sleep(Math.floor(epochMs / 2));
@@ -293,8 +397,17 @@ async function main() {
     fs.mkdirSync(weights, { recursive: true });
     const best = path.join(weights, "best.pt");
     if (resumedFile && !fs.existsSync(best)) fs.copyFileSync(resumedFile, best);
+    const finalMs = intEnv("STANDIN_FINAL_MS", 0);
+    if (finalMs > 0) await sleep(finalMs);
+    const lastPt = path.join(weights, "last.pt");
+    if (env.STANDIN_RESAVE_LAST === "1" && fs.existsSync(lastPt)) {
+      const bytes = fs.readFileSync(lastPt);
+      fs.writeFileSync(lastPt, bytes);
+      journal("final-save", { phase, epoch, path: lastPt, sha256: sha256(bytes), bytes: bytes.length });
+    }
     const onnx = path.join(weights, "best.onnx");
-    fs.writeFileSync(onnx, Buffer.concat([Buffer.from(`ONNX stand-in for ${spec.runId} phase ${phase} epoch ${epoch}\n`), Buffer.alloc(4096, 1)]));
+    const onnxHeader = Buffer.from(`ONNX stand-in for ${spec.runId} phase ${phase} epoch ${epoch}\n`);
+    fs.writeFileSync(onnx, Buffer.concat([onnxHeader, Buffer.alloc(Math.max(0, intEnv("STANDIN_ONNX_BYTES", onnxHeader.length + 4096) - onnxHeader.length), 1)]));
     const overall = overallBefore(phase) + epoch;
     const result = {
       status,

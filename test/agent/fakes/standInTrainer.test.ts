@@ -6,6 +6,7 @@ import type { RunSpecInput } from "../../../runspec";
 import { parseOnnxExport } from "../../../agent/trainerResult";
 import { runSpecDocument } from "../../runspec/experimentConfig";
 import { checkpointHeader, readStandInLog, sha256Hex, STAND_IN_TRAINER, standInMetrics } from "./standInCheckpoint";
+import { zipProblem } from "./zipArchive";
 
 let dir: string;
 beforeEach(() => {
@@ -147,5 +148,37 @@ describe("the stand-in trainer", () => {
     process.kill(pid, "SIGTERM");
     expect((await running).code).toBe(143);
     expect(readStandInLog(log).slice(-2)).toEqual([expect.objectContaining({ event: "signal", signal: "SIGTERM" }), expect.objectContaining({ event: "exit", code: 143 })]);
+  });
+  it("writes zip checkpoints (STANDIN_CHECKPOINT_FORMAT=zip) that are whole archives and resume like the text ones", async () => {
+    expect((await train(train3, { STANDIN_CHECKPOINT_FORMAT: "zip", STANDIN_CRASH_AT_EPOCH: "3", STANDIN_CRASH_ATTEMPTS: "1" })).code).toBe(1);
+    const last = file("phase-0", "weights", "last.pt");
+    expect(zipProblem(last)).toBeUndefined();
+    expect(checkpointHeader(last)).toEqual({ kind: "last", runId: "yolov8n-widgets-0123456789", phase: 0, epoch: 2 });
+    const resume = join(workdir(), "phase-0", "weights", "last.pt");
+    expect((await train(train3, { STANDIN_CHECKPOINT_FORMAT: "zip", YOLO_TRAIN_RESUME: resume, YOLO_TRAIN_RESUME_PHASE: "0" })).code).toBe(0);
+    expect(readStandInLog(join(dir, "log.jsonl")).filter((e) => e.event === "start")[1]).toMatchObject({ resumedFrom: { phase: 0, epoch: 2 } });
+  });
+
+  it.each(["empty", "half"])("leaves last.pt cut short on SIGTERM with STANDIN_ON_STOP=%s", async (mode) => {
+    const log = join(dir, "log.jsonl");
+    const running = train(train3, { STANDIN_CHECKPOINT_FORMAT: "zip", STANDIN_ON_STOP: mode, STANDIN_EPOCH_MS: "200" });
+    while (!readStandInLog(log).some((e) => e.event === "epoch-start" && e.epoch === 2)) await new Promise((resolve) => setTimeout(resolve, 10));
+    process.kill(readStandInLog(log)[0]!.pid, "SIGTERM");
+    expect((await running).code).toBe(143);
+    const last = file("phase-0", "weights", "last.pt");
+    const whole = readStandInLog(log).find((e) => e.event === "checkpoint")!.bytes!;
+    // Half of the next checkpoint (the same size as the last whole one), or nothing.
+    expect(last.length).toBe(mode === "half" ? Math.floor(whole / 2) : 0);
+    if (mode === "half") expect(zipProblem(last)).toBeDefined();
+    expect(readStandInLog(log).find((e) => e.event === "stopped-mid-save")).toMatchObject({ phase: 0, epoch: 2, bytes: last.length });
+  });
+
+  it("trains from epoch 1 though given a checkpoint, with STANDIN_START_OVER=1", async () => {
+    await train(train3, { STANDIN_CRASH_AT_EPOCH: "3", STANDIN_CRASH_ATTEMPTS: "1" });
+    const resume = join(workdir(), "phase-0", "weights", "last.pt");
+    expect((await train(train3, { STANDIN_START_OVER: "1", YOLO_TRAIN_RESUME: resume, YOLO_TRAIN_RESUME_PHASE: "0" })).code).toBe(0);
+    const log = readStandInLog(join(dir, "log.jsonl"));
+    const second = log.filter((e) => e.event === "start")[1]!;
+    expect(log.filter((e) => e.pid === second.pid && e.event === "checkpoint").map((e) => e.epoch)).toEqual([1, 2, 3]);
   });
 });

@@ -11,6 +11,7 @@ import { LocalKeySigner } from "../../../ota/signature";
 import { parseRunSpec, type RunSpec } from "../../../runspec";
 import { runSpecDocument } from "../../runspec/experimentConfig";
 import { localS3Client, S3Fake } from "../fakes/s3Fake";
+import type { ProxiedRequest } from "../fakes/s3FaultProxy";
 import { PASSING_ONNX_EXPORT } from "../fakes/onnxExportFixture";
 
 const BUCKET = "yolo-train-dev-ota";
@@ -110,6 +111,30 @@ describe("releaseModel", () => {
       { path: "model.onnx", length: Buffer.byteLength(FILES.onnx), sha256: sha256(FILES.onnx) },
       { path: "model.pt", length: Buffer.byteLength(FILES.best), sha256: sha256(FILES.best) },
     ]);
+  });
+
+  it("copies both files at once, writes manifest and signature once both copies are verified, and moves the channels last", async () => {
+    // Every answer comes late: requests made one after another would show as intervals that do not overlap.
+    s3.proxy.injectFaults([{ forMs: 60_000, delayMs: 150 }]);
+    await releaseModel(completed({ channel: "stable" }), { s3: client, signer: LocalKeySigner.generate(), log: silent });
+    const folder = "models/widgets/versions/0000000001/";
+    /** The one request of `method` for `key`. */
+    const only = (key: string, method: string): ProxiedRequest => {
+      const found = s3.proxy.requests.filter((r) => r.bucket === BUCKET && r.key === key && r.method === method);
+      if (found.length !== 1) throw new Error(`${found.length} ${method} requests for ${key}`);
+      return found[0]!;
+    };
+    const [onnxCopy, ptCopy] = ["model.onnx", "model.pt"].map((name) => only(`${folder}${name}`, "PUT")) as [ProxiedRequest, ProxiedRequest];
+    const [onnxCheck, ptCheck] = ["model.onnx", "model.pt"].map((name) => only(`${folder}${name}`, "HEAD")) as [ProxiedRequest, ProxiedRequest];
+    const [manifest, signature] = ["manifest.json", "manifest.json.sig"].map((name) => only(`${folder}${name}`, "PUT")) as [ProxiedRequest, ProxiedRequest];
+    const [candidate, stable] = ["candidate", "stable"].map((channel) => only(`models/widgets/channels/${channel}.json`, "PUT")) as [ProxiedRequest, ProxiedRequest];
+    expect([onnxCopy, ptCopy].every((r) => /x-id=CopyObject/.test(r.query))).toBe(true);
+    // The two copies run side by side, and so do manifest and signature.
+    expect(Math.max(onnxCopy.startedAt, ptCopy.startedAt)).toBeLessThan(Math.min(onnxCopy.endedAt!, ptCopy.endedAt!));
+    expect(Math.max(manifest.startedAt, signature.startedAt)).toBeLessThan(Math.min(manifest.endedAt!, signature.endedAt!));
+    // docs/ota.md's order: every file verified, then manifest and signature, then the channels.
+    expect(Math.min(manifest.startedAt, signature.startedAt)).toBeGreaterThanOrEqual(Math.max(onnxCheck.endedAt!, ptCheck.endedAt!));
+    expect(Math.min(candidate.startedAt, stable.startedAt)).toBeGreaterThanOrEqual(Math.max(manifest.endedAt!, signature.endedAt!));
   });
 
   it("uploads the local files when S3 refuses the copy, and says so", async () => {

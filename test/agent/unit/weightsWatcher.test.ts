@@ -1,54 +1,68 @@
 import fc from "fast-check";
-import { sameSignature, StabilityTracker, type FileSignature } from "../../../agent/weightsWatcher";
+import { CheckpointVersions, sameSignature, type FileSignature } from "../../../agent/weightsWatcher";
 
 const sig = (size: number, mtimeMs: number, ino = 1): FileSignature => ({ ino, size, mtimeMs });
 const PATH = "/w/phase-0/weights/last.pt";
 
-describe("StabilityTracker", () => {
-  it("calls a file complete only when it held still across two polls", () => {
-    const tracker = new StabilityTracker();
-    expect(tracker.observe(PATH, sig(10, 1))).toBe(false);
-    expect(tracker.observe(PATH, sig(20, 2))).toBe(false); // still growing
-    expect(tracker.observe(PATH, sig(20, 2))).toBe(true);
+describe("CheckpointVersions", () => {
+  it("offers a version the first time a poll sees it, without waiting for it to hold still", () => {
+    const versions = new CheckpointVersions();
+    expect(versions.observe(PATH, sig(10, 1))).toEqual({ fresh: true, heldStill: false });
+    // Rewritten before the next poll: the new version is offered at once too.
+    expect(versions.observe(PATH, sig(20, 2))).toEqual({ fresh: true, heldStill: false });
   });
 
-  it("does not offer the same file again once shipped, but offers its next version", () => {
-    const tracker = new StabilityTracker();
-    tracker.observe(PATH, sig(20, 2));
-    expect(tracker.observe(PATH, sig(20, 2))).toBe(true);
-    tracker.markShipped(PATH, sig(20, 2));
-    expect(tracker.observe(PATH, sig(20, 2))).toBe(false);
-    expect(tracker.observe(PATH, sig(20, 3))).toBe(false);
-    expect(tracker.observe(PATH, sig(20, 3))).toBe(true);
+  it("says when a version held still across two polls (the rule left for files that are not zips)", () => {
+    const versions = new CheckpointVersions();
+    versions.observe(PATH, sig(20, 2));
+    expect(versions.observe(PATH, sig(20, 2))).toEqual({ fresh: true, heldStill: true });
+  });
+
+  it("does not offer a version again once judged, whole or not, but offers the next one", () => {
+    const versions = new CheckpointVersions();
+    versions.observe(PATH, sig(20, 2));
+    versions.markJudged(PATH, sig(20, 2));
+    expect(versions.observe(PATH, sig(20, 2)).fresh).toBe(false);
+    expect(versions.observe(PATH, sig(20, 3)).fresh).toBe(true);
+  });
+
+  it("does not offer the version shipped", () => {
+    const versions = new CheckpointVersions();
+    versions.markShipped(PATH, sig(20, 2));
+    expect(versions.observe(PATH, sig(20, 2)).fresh).toBe(false);
+    expect(versions.isShipped(PATH, sig(20, 2))).toBe(true);
   });
 
   it("treats a replaced file (new inode, same size and time) as new", () => {
-    const tracker = new StabilityTracker();
-    tracker.markShipped(PATH, sig(20, 2, 1));
-    tracker.observe(PATH, sig(20, 2, 2));
-    expect(tracker.observe(PATH, sig(20, 2, 2))).toBe(true);
+    const versions = new CheckpointVersions();
+    versions.markShipped(PATH, sig(20, 2, 1));
+    expect(versions.observe(PATH, sig(20, 2, 2)).fresh).toBe(true);
   });
 
-  it("forgets a file that disappeared", () => {
-    const tracker = new StabilityTracker();
-    tracker.observe(PATH, sig(20, 2));
-    expect(tracker.observe(PATH, null)).toBe(false);
-    expect(tracker.observe(PATH, sig(20, 2))).toBe(false);
+  it("forgets the previous poll of a file that disappeared", () => {
+    const versions = new CheckpointVersions();
+    versions.observe(PATH, sig(20, 2));
+    expect(versions.observe(PATH, null)).toEqual({ fresh: false, heldStill: false });
+    expect(versions.observe(PATH, sig(20, 2)).heldStill).toBe(false);
   });
 
-  it("offers a file only if the previous poll saw exactly the same signature and it is not shipped", () => {
+  it("offers exactly the versions neither shipped nor judged, and knows which held still", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }), fc.boolean()), { maxLength: 40 }), (steps) => {
-        const tracker = new StabilityTracker();
+      fc.property(fc.array(fc.tuple(fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }), fc.constantFrom("none", "judged", "shipped")), { maxLength: 40 }), (steps) => {
+        const versions = new CheckpointVersions();
         let previous: FileSignature | null = null;
+        let judged: FileSignature | null = null;
         let shipped: FileSignature | null = null;
-        for (const [version, ship] of steps) {
+        for (const [version, outcome] of steps) {
           const current = version === null ? null : sig(100 + version, version);
-          const offered = tracker.observe(PATH, current);
-          const expected = current !== null && sameSignature(previous, current) && !sameSignature(shipped, current);
-          if (offered !== expected) return false;
-          if (offered && ship && current !== null) {
-            tracker.markShipped(PATH, current);
+          const sighting = versions.observe(PATH, current);
+          const fresh = current !== null && !sameSignature(judged, current) && !sameSignature(shipped, current);
+          if (sighting.fresh !== fresh || sighting.heldStill !== (current !== null && sameSignature(previous, current))) return false;
+          if (fresh && current !== null && outcome === "judged") {
+            versions.markJudged(PATH, current);
+            judged = current;
+          } else if (fresh && current !== null && outcome === "shipped") {
+            versions.markShipped(PATH, current);
             shipped = current;
           }
           previous = current;
