@@ -222,6 +222,11 @@ def check_export(
     return _compare(record, pytorch_outputs(weights, inputs, device), onnx_outputs)
 
 
+def unchecked_export(reason: str, simplified: bool | None) -> dict[str, Any]:
+    """The onnxExport object of an export the check never got to look at, and why."""
+    return _failed(_new_record(None, simplified), reason)
+
+
 def _new_record(graph: GraphFacts | None, simplified: bool | None) -> dict[str, Any]:
     """The onnxExport object before the comparison: what is not known yet is null."""
     return {

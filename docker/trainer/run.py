@@ -175,7 +175,7 @@ def recorded_evaluation(path: Path, weights: str) -> dict[str, Any] | None:
 
 def export_and_check(YOLO: Any, weights: str, data: str, imgsz: int, device: Any) -> tuple[Path, dict[str, Any]]:
     """The ONNX export of the weights, and the check of it against PyTorch that gates its release (onnx_check.py)."""
-    from .onnx_check import check_export, validation_images, watching_onnxslim
+    from .onnx_check import check_export, unchecked_export, validation_images, watching_onnxslim
 
     log(f"exporting {weights} to ONNX (opset {ONNX_OPSET}, imgsz {imgsz})")
     # simplify=True: the image pins onnxslim; whether it really ran is what the watch reports.
@@ -189,14 +189,7 @@ def export_and_check(YOLO: Any, weights: str, data: str, imgsz: int, device: Any
     try:
         report = check_export(Path(weights), onnx, validation_images(data, ONNX_CHECK_IMAGES), imgsz, device, ONNX_OPSET, simplified=slim.simplified)
     except Exception as error:  # noqa: BLE001 - an unverified export is not released; the trained model stays
-        report = {
-            "opset": ONNX_OPSET,
-            "inputShape": [1, 3, imgsz, imgsz],
-            "outputShape": None,
-            "simplified": slim.simplified,
-            "nms": False,
-            "check": {"passed": False, "reason": f"the ONNX check could not run: {type(error).__name__}: {error}"},
-        }
+        report = unchecked_export(f"the ONNX check could not run: {type(error).__name__}: {error}", slim.simplified)
     check = report.get("check", {})
     log(f"ONNX check: {'passed' if check.get('passed') else 'FAILED, the model will not be released: ' + str(check.get('reason'))}")
     return onnx, report

@@ -87,6 +87,15 @@ describe("CheckpointShipper", () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
+  /** Epoch 1's upload held in flight while epoch 2's whole copy waits behind it. */
+  const uploadEpochOneWhileEpochTwoWaits = async (): Promise<void> => {
+    holdUploads = true;
+    trainEpoch(1);
+    await poll();
+    await until(() => started.length === 1);
+    trainEpoch(2);
+    await poll();
+  };
   const events = (name: string) => logged.filter((l) => l.event === name).map((l) => l.fields);
 
   beforeEach(() => {
@@ -146,12 +155,7 @@ describe("CheckpointShipper", () => {
   });
 
   it("while an upload runs, keeps only the newest whole version and uploads it next", async () => {
-    holdUploads = true;
-    trainEpoch(1);
-    await poll();
-    await until(() => started.length === 1);
-    trainEpoch(2);
-    await poll();
+    await uploadEpochOneWhileEpochTwoWaits();
     trainEpoch(3);
     await poll();
     expect(events("checkpoint-superseded")).toEqual([{ phase: 0, epoch: 2, by: { phase: 0, epoch: 3 } }]);
@@ -221,12 +225,7 @@ describe("CheckpointShipper", () => {
 
   describe("after the trainer stopped", () => {
     it("uploads the whole file on disk rather than the older copy waiting", async () => {
-      holdUploads = true;
-      trainEpoch(1);
-      await poll();
-      await until(() => started.length === 1);
-      trainEpoch(2);
-      await poll();
+      await uploadEpochOneWhileEpochTwoWaits();
       shipper.stopWatching();
       trainEpoch(3);
       const final = shipper.shipFinal();
@@ -242,12 +241,7 @@ describe("CheckpointShipper", () => {
       ["emptied", Buffer.alloc(0)],
       ["half written", zipCheckpoint(3).subarray(0, 25_000)],
     ])("uploads the whole copy waiting when the stop left last.pt %s", async (_what, cutShort) => {
-      holdUploads = true;
-      trainEpoch(1);
-      await poll();
-      await until(() => started.length === 1);
-      trainEpoch(2);
-      await poll();
+      await uploadEpochOneWhileEpochTwoWaits();
       shipper.stopWatching();
       writeFileSync(lastPt(), cutShort);
       const final = shipper.shipFinal();
@@ -271,12 +265,7 @@ describe("CheckpointShipper", () => {
     });
 
     it("starts no upload of a copy waiting once told the trainer is stopping", async () => {
-      holdUploads = true;
-      trainEpoch(1);
-      await poll();
-      await until(() => started.length === 1);
-      trainEpoch(2);
-      await poll();
+      await uploadEpochOneWhileEpochTwoWaits();
       shipper.stopWatching();
       started[0]!.finish();
       await new Promise((resolve) => setTimeout(resolve, 50));
