@@ -66,6 +66,7 @@ export const guardrails = {
   idleMinutes: config.idleMinutes,
   idleGpuPercent: config.idleGpuPercent,
   maxRuntimeHours: config.maxRuntimeHours,
+  restartIfCheckpointLost: config.restartIfCheckpointLost,
   backstopAt: run.guardrails.backstopAt,
   budgetUsd: config.budgetUsd ?? null,
   alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,

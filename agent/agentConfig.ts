@@ -15,6 +15,10 @@ export interface AgentConfig {
   /** Overrides `limits.maxRuntimeHours` when set. */
   readonly maxRuntimeMs: number | null;
   readonly stopGraceMs: number;
+  /** How long the run's lease lasts unless renewed (renewed every third of it). */
+  readonly leaseTtlMs: number;
+  /** How long an agent that finds the lease held elsewhere waits for it before it gives up. */
+  readonly leaseWaitMs: number;
   readonly s3ForcePathStyle: boolean;
   /** `AWS_EC2_METADATA_SERVICE_ENDPOINT` without trailing slashes. */
   readonly imdsEndpoint: string;
@@ -28,6 +32,10 @@ export const DEFAULTS = {
   gpuPollMs: 30000,
   watchMs: 2000,
   stopGraceMs: 10000,
+  // Longer than a slow S3 minute, short enough that a dead node's run is taken over within two.
+  leaseTtlMs: 90_000,
+  // A spot warning, a slow shutdown and a lease TTL, with room: past it the lease is not a leftover.
+  leaseWaitMs: 15 * 60_000,
   imdsEndpoint: "http://169.254.169.254",
 } as const;
 
@@ -73,6 +81,8 @@ export function parseAgentConfig(env: Env): ConfigResult {
     idleAfterMs: millis("YOLO_TRAIN_IDLE_AFTER_MS", null, 1),
     maxRuntimeMs: millis("YOLO_TRAIN_MAX_RUNTIME_MS", null, 1),
     stopGraceMs: millis("YOLO_TRAIN_STOP_GRACE_MS", DEFAULTS.stopGraceMs, 0) ?? DEFAULTS.stopGraceMs,
+    leaseTtlMs: millis("YOLO_TRAIN_LEASE_TTL_MS", DEFAULTS.leaseTtlMs, 300) ?? DEFAULTS.leaseTtlMs,
+    leaseWaitMs: millis("YOLO_TRAIN_LEASE_WAIT_MS", DEFAULTS.leaseWaitMs, 0) ?? DEFAULTS.leaseWaitMs,
     s3ForcePathStyle: forcePathStyleRaw === "true" || forcePathStyleRaw === "1",
     imdsEndpoint,
   };

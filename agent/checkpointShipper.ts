@@ -3,10 +3,10 @@ import { join } from "path";
 import { inspectZip, zipStart, type ZipVerdict } from "./checkpointIntegrity";
 import type { CheckpointTransfer } from "./checkpointUploader";
 import { describeError, type Logger } from "./log";
-import { checkpointEpoch } from "./progress";
+import { bestCheckpointEpoch, checkpointEpoch } from "./progress";
 import type { RunLayout } from "./runLayout";
 import type { CheckpointRef } from "./runRecord";
-import { sameSignature, scanCheckpoints, signatureOf, type CheckpointFile, type CheckpointVersions, type FileSignature } from "./weightsWatcher";
+import { sameSignature, scanCheckpoints, signatureOf, type CheckpointFile, type CheckpointVersions, type FileSignature, type WeightsFile } from "./weightsWatcher";
 
 /** Where a checkpoint stands in the run: a later phase is newer, then a later epoch. */
 export interface CheckpointPosition {
@@ -28,6 +28,12 @@ export function isOlderCheckpoint(candidate: CheckpointPosition, durable: Checkp
 }
 
 export interface ShipperHooks {
+  /**
+   * Which weights file this shipper keeps durable: `last.pt` (the checkpoint the run resumes from, at
+   * `checkpoints/phase-<k>/last.pt`) or `best.pt` (at `checkpoints/phase-<k>/best.pt`).
+   * @default "last.pt"
+   */
+  readonly file?: WeightsFile;
   /** Epochs of a phase in the spec (caps `checkpoint.epoch`). */
   readonly phaseEpochs: (phase: number) => number;
   /** The checkpoint the record names now, complete in S3; nothing older is uploaded over it. */
@@ -120,6 +126,7 @@ export class CheckpointShipper {
   private snapshotCount = 0;
   /** The version last refused as older, per path: logged once, not at every poll. */
   private readonly refusedAsOlder = new Map<string, FileSignature>();
+  private readonly file: WeightsFile;
 
   constructor(
     private readonly transfer: Pick<CheckpointTransfer, "uploadFile">,
@@ -127,7 +134,9 @@ export class CheckpointShipper {
     private readonly versions: CheckpointVersions,
     private readonly hooks: ShipperHooks,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.file = hooks.file ?? "last.pt";
+  }
 
   private serial<T>(job: () => Promise<T>): Promise<T> {
     const next = this.chain.then(job, job);
@@ -183,7 +192,7 @@ export class CheckpointShipper {
       const pending = this.pending;
       this.pending = null;
       try {
-        const files = await scanCheckpoints(this.layout.workdir);
+        const files = await scanCheckpoints(this.layout.workdir, this.file);
         const newest = files[files.length - 1];
         if (newest !== undefined) {
           if (this.versions.isShipped(newest.path, newest.signature)) {
@@ -292,7 +301,8 @@ export class CheckpointShipper {
   /** The agent's folder for copies, emptied once: copies an earlier agent left are of no use. */
   private snapshotFolder(): Promise<string> {
     this.snapshotDir ??= (async () => {
-      const dir = join(this.layout.agentDir, "snapshots");
+      // Each shipper empties its own folder: the best.pt shipper must not delete last.pt copies.
+      const dir = join(this.layout.agentDir, this.file === "best.pt" ? "best-snapshots" : "snapshots");
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       return dir;
@@ -303,20 +313,25 @@ export class CheckpointShipper {
     return this.snapshotDir;
   }
 
-  /** Whether `file` at `epoch` is older than the durable checkpoint (logged once per version). */
+  /**
+   * Whether `file` at `epoch` is older than the durable checkpoint (logged once per version). A
+   * `best.pt` is compared by phase only: the trainer rewrites it only with better weights, and its
+   * epoch is the less certain one (bestCheckpointEpoch), so a later phase's is never refused for it.
+   */
   private refuseOlder(file: CheckpointFile, epoch: number | null): boolean {
     const durable = this.hooks.durable();
-    if (!isOlderCheckpoint({ phase: file.phase, epoch }, durable)) return false;
+    const position = { phase: file.phase, epoch: this.file === "last.pt" ? epoch : null };
+    if (!isOlderCheckpoint(position, durable)) return false;
     if (!sameSignature(this.refusedAsOlder.get(file.path), file.signature)) {
       this.refusedAsOlder.set(file.path, file.signature);
-      this.log.warn("checkpoint-older-than-durable", { phase: file.phase, epoch, durable });
+      this.log.warn("checkpoint-older-than-durable", { file: this.file, phase: file.phase, epoch, durable });
     }
     return true;
   }
 
   private async epochOf(file: CheckpointFile): Promise<number | null> {
     const progress = await readProgressSnapshot(this.layout.progressFile);
-    return checkpointEpoch({
+    return (this.file === "best.pt" ? bestCheckpointEpoch : checkpointEpoch)({
       progress: progress.bytes,
       progressMtimeMs: progress.mtimeMs,
       checkpointMtimeMs: file.signature.mtimeMs,
@@ -331,13 +346,13 @@ export class CheckpointShipper {
    */
   private async upload(file: CheckpointFile, source: string, epoch: number | null, deadlineMs?: number): Promise<boolean> {
     if (this.refuseOlder(file, epoch)) return false;
-    const key = this.layout.checkpointKey(file.phase);
+    const key = this.file === "best.pt" ? this.layout.bestCheckpointKey(file.phase) : this.layout.checkpointKey(file.phase);
     await this.hooks.beforeUpload();
     try {
-      const digest = await this.transfer.uploadFile({ path: source, key, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
+      const uploaded = await this.transfer.uploadFile({ path: source, key, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
       this.versions.markShipped(file.path, file.signature);
-      this.hooks.onShipped({ key, sha256: digest.sha256, bytes: digest.bytes, phase: file.phase, epoch });
-      this.log.info("checkpoint-durable", { key, phase: file.phase, epoch, bytes: digest.bytes });
+      this.hooks.onShipped({ key, sha256: uploaded.sha256, bytes: uploaded.bytes, phase: file.phase, epoch, versionId: uploaded.versionId });
+      this.log.info("checkpoint-durable", { file: this.file, key, phase: file.phase, epoch, bytes: uploaded.bytes, versionId: uploaded.versionId });
       return true;
     } finally {
       this.hooks.afterUpload();

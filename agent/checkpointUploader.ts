@@ -7,7 +7,7 @@ import { mkdir, rename, rm } from "fs/promises";
 import { dirname } from "path";
 import { Readable, Transform } from "stream";
 import { pipeline } from "stream/promises";
-import { retry, type BackoffPolicy } from "./backoff";
+import { isTransientError, retry, type BackoffPolicy } from "./backoff";
 import { s3ChecksumAgrees, type FileDigest } from "./checkpointIntegrity";
 import { describeError, type Logger } from "./log";
 
@@ -64,6 +64,11 @@ function isNotFound(error: unknown): boolean {
   return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
 }
 
+/** A file as S3 now holds it: its digest and the version the upload created (null where S3 keeps no versions). */
+export interface UploadedObject extends FileDigest {
+  readonly versionId: string | null;
+}
+
 export interface DownloadResult extends FileDigest {
   /** `record`: the bytes match the sha256 the run record named; `metadata`: a newer complete upload, matching its own metadata. */
   readonly matched: "record" | "metadata";
@@ -95,11 +100,11 @@ export class CheckpointTransfer {
    * Uploads a file that does not change meanwhile (a snapshot, or a stopped trainer's file),
    * retrying whole uploads on transient errors, and returns its digest once S3 has it complete.
    */
-  async uploadFile(request: UploadRequest): Promise<FileDigest> {
+  async uploadFile(request: UploadRequest): Promise<UploadedObject> {
     const digest = await this.digestFile(request.path);
     const started = Date.now();
     const { signal } = request;
-    await retry(
+    const versionId = await retry(
       async () => {
         if (signal?.aborted) throw Object.assign(new Error("upload aborted"), { name: "AbortError" });
         const upload = new Upload({
@@ -118,12 +123,16 @@ export class CheckpointTransfer {
         });
         const abort = (): void => void upload.abort();
         signal?.addEventListener("abort", abort, { once: true });
+        let done;
         try {
-          await upload.done();
+          done = await upload.done();
         } finally {
           signal?.removeEventListener("abort", abort);
         }
-        await this.verifyObject(request.key, digest);
+        // The HEAD asks for the version this upload made: a later write to the key cannot answer for it.
+        const created = "VersionId" in done && typeof done.VersionId === "string" && done.VersionId !== "" ? done.VersionId : null;
+        await this.verifyObject(request.key, digest, created);
+        return created;
       },
       {
         policy: request.retryPolicy ?? this.policy,
@@ -133,12 +142,12 @@ export class CheckpointTransfer {
           this.log.warn("upload-retry", { key: request.key, retry: retryIndex + 1, delayMs, error: describeError(error) }),
       },
     );
-    this.log.info("uploaded", { key: request.key, bytes: digest.bytes, sha256: digest.sha256, ms: Date.now() - started });
-    return digest;
+    this.log.info("uploaded", { key: request.key, bytes: digest.bytes, sha256: digest.sha256, versionId, ms: Date.now() - started });
+    return { ...digest, versionId };
   }
 
-  private async verifyObject(key: string, digest: FileDigest): Promise<void> {
-    const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }));
+  private async verifyObject(key: string, digest: FileDigest, versionId: string | null): Promise<void> {
+    const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED", ...(versionId !== null ? { VersionId: versionId } : {}) }));
     const problems: string[] = [];
     if (head.ContentLength !== digest.bytes) problems.push(`length ${String(head.ContentLength)} instead of ${digest.bytes}`);
     if (head.Metadata?.sha256 !== digest.sha256) problems.push(`metadata sha256 ${String(head.Metadata?.sha256)} instead of ${digest.sha256}`);
@@ -150,16 +159,17 @@ export class CheckpointTransfer {
    * Downloads `key` to `path` (through a temporary file, renamed only when verified). The bytes must
    * hash to `expectedSha256`, or, when a newer upload completed after the record was written, to the
    * object's own `sha256` metadata. `signal` cuts the download short (request, stream and retries):
-   * a node with a spot notice must not spend its last two minutes on it.
+   * a node with a spot notice must not spend its last two minutes on it. With `versionId`, exactly
+   * that version is read, and it must hash to `expectedSha256`: no newer upload can stand in for it.
    */
-  async downloadFile(key: string, path: string, expectedSha256: string, policy: BackoffPolicy = this.policy, signal?: AbortSignal): Promise<DownloadResult> {
+  async downloadFile(key: string, path: string, expectedSha256: string, policy: BackoffPolicy = this.policy, signal?: AbortSignal, versionId?: string): Promise<DownloadResult> {
     await mkdir(dirname(path), { recursive: true });
     const partial = `${path}.download`;
     try {
       return await retry(
         async () => {
           signal?.throwIfAborted();
-          const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+          const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(versionId !== undefined ? { VersionId: versionId } : {}) }), { abortSignal: signal });
           if (!(answer.Body instanceof Readable)) throw new Error(`GetObject ${key} returned no stream`);
           const hash = createHash("sha256");
           let bytes = 0;
@@ -174,7 +184,8 @@ export class CheckpointTransfer {
           const got: FileDigest = { bytes, sha256: hash.digest("hex") };
           let matched: DownloadResult["matched"];
           if (got.sha256 === expectedSha256) matched = "record";
-          else if (answer.Metadata?.sha256 === got.sha256) matched = "metadata";
+          else if (versionId === undefined && answer.Metadata?.sha256 === got.sha256) matched = "metadata";
+          else if (versionId !== undefined) throw new IntegrityError(`s3://${this.bucket}/${key} version ${versionId}: sha256 ${got.sha256} is not the recorded ${expectedSha256}`);
           else throw new IntegrityError(`s3://${this.bucket}/${key}: sha256 ${got.sha256} matches neither the record (${expectedSha256}) nor the object's metadata`);
           await rename(partial, path);
           return { ...got, matched };
@@ -182,6 +193,8 @@ export class CheckpointTransfer {
         {
           policy,
           ...(signal !== undefined ? { signal } : {}),
+          // A version's bytes never change: reading it again cannot mend a mismatch.
+          isRetryable: (error) => !(versionId !== undefined && error instanceof IntegrityError) && isTransientError(error),
           onRetry: (error, retryIndex, delayMs) => this.log.warn("download-retry", { key, retry: retryIndex + 1, delayMs, error: describeError(error) }),
         },
       );

@@ -1,4 +1,7 @@
+import { randomUUID } from "crypto";
 import { readFileSync } from "fs";
+import { sleep } from "./backoff";
+import { RunLease } from "./runLease";
 import { InvalidRunSpecError, parseRunSpec, type RunSpec } from "../runspec";
 import { parseAgentConfig } from "./agentConfig";
 import { KmsSigner } from "../ota/signature";
@@ -17,6 +20,9 @@ import { EXIT, Supervisor, type ExitCode } from "./supervisor";
 import { terminateSelf } from "./teardown";
 import { TrainerProcess } from "./trainerProcess";
 import { trainingMetricData } from "./trainingMetrics";
+
+/** How long the agent waits for its instance id before it takes the lease without it. */
+const INSTANCE_ID_WAIT_MS = 3_000;
 
 /** How long an exiting agent waits for queued metrics; the run record already holds them. */
 const METRICS_DRAIN_MS = 3_000;
@@ -58,11 +64,27 @@ async function main(): Promise<ExitCode> {
   const imds = new ImdsClient(config.imdsEndpoint);
   // Teardown needs this instance's id: learnt now, while IMDS answers, it cannot be lost later to a
   // token gone bad. Not awaited (nothing else needs it); teardown asks again if this fails.
-  void imds.instanceId().then(
-    (instanceId) => log.info("instance-identified", { instanceId }),
-    (error: unknown) => log.warn("instance-id-unknown", { error: describeError(error), note: "teardown asks IMDS again" }),
+  const identified = imds.instanceId().then(
+    (instanceId) => {
+      log.info("instance-identified", { instanceId });
+      return instanceId;
+    },
+    (error: unknown) => {
+      log.warn("instance-id-unknown", { error: describeError(error), note: "teardown asks IMDS again" });
+      return null;
+    },
   );
   const layout = runLayout(spec, config.scratch);
+  // The lease names its holder for people reading it; an IMDS slow to answer must not hold up the start.
+  const instanceId = await Promise.race([identified, sleep(INSTANCE_ID_WAIT_MS).then(() => null)]);
+  const lease = new RunLease(recordS3, {
+    runId: spec.runId,
+    bucket: layout.bucket,
+    key: layout.leaseKey,
+    holder: { agentId: randomUUID(), instanceId },
+    ttlMs: config.leaseTtlMs,
+    log,
+  });
 
   const supervisor = new Supervisor({
     config,
@@ -70,6 +92,7 @@ async function main(): Promise<ExitCode> {
     layout,
     log,
     store: new RunRecordStore(recordS3, layout, log),
+    lease,
     transfer: new CheckpointTransfer(s3, layout.bucket, log),
     spotNotice: () => imds.spotNotice(),
     sampleGpu: () => sampleGpuUtilisation(config.gpuQueryCommand),

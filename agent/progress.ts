@@ -110,3 +110,31 @@ export function checkpointEpoch(input: CheckpointEpochInput): number | null {
   if (input.progressMtimeMs >= input.checkpointMtimeMs) return newest > 0 ? newest : null;
   return Math.min(newest + 1, input.phaseEpochs);
 }
+
+/**
+ * Which epoch a `best.pt` holds. Unlike `last.pt` it is rewritten only when fitness improved, so
+ * the newest line says nothing about it: it belongs to the first line written after it, the one
+ * that follows the last line written before it (by the lines' `time`, which the trainer writes to
+ * the second: a line less than a second older than the file may be its own). Written after every
+ * line (`progress.jsonl` older than the file): one past the newest, as for `last.pt`. Null when the
+ * lines carry no usable times.
+ */
+export function bestCheckpointEpoch(input: CheckpointEpochInput): number | null {
+  if (input.progressMtimeMs < input.checkpointMtimeMs) return checkpointEpoch(input);
+  const lines: { epoch: number; atMs: number }[] = [];
+  for (const line of takeCompleteLines(input.progress).lines) {
+    const parsed = parseProgressLine(line);
+    if (parsed.kind !== "epoch" || parsed.progress.phase !== input.phase) continue;
+    const atMs = parsed.progress.time === null ? Number.NaN : Date.parse(parsed.progress.time);
+    if (!Number.isFinite(atMs)) return null;
+    lines.push({ epoch: parsed.progress.epoch, atMs });
+  }
+  let firstAfter = 0;
+  lines.forEach((line, i) => {
+    if (line.atMs + TRAINER_TIME_RESOLUTION_MS <= input.checkpointMtimeMs) firstAfter = i + 1;
+  });
+  return lines[firstAfter]?.epoch ?? null;
+}
+
+/** progress.jsonl's `time` is written to the second (docker/trainer/records.py). */
+const TRAINER_TIME_RESOLUTION_MS = 1000;

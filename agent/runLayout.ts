@@ -9,9 +9,13 @@ export interface RunLayout {
   readonly bucket: string;
   readonly prefix: string;
   readonly recordKey: string;
+  /** `<prefix>lease.json`: the single-writer lease of the run (agent/runLease.ts). */
+  readonly leaseKey: string;
   readonly progressKey: string;
   readonly modelKeys: { readonly best: string; readonly onnx: string; readonly result: string };
   checkpointKey(phase: number): string;
+  /** Where the trainer's `best.pt` of a phase is kept durable while the run trains. */
+  bestCheckpointKey(phase: number): string;
   /** `<prefix>cache/`: named weights and label caches carried from node to node (agent/runCache.ts). */
   readonly cacheKeyPrefix: string;
   readonly workdir: string;
@@ -21,6 +25,7 @@ export interface RunLayout {
   readonly agentDir: string;
   phaseDir(phase: number): string;
   lastCheckpointFile(phase: number): string;
+  bestCheckpointFile(phase: number): string;
   /** `<scratch>/weights`: where the trainer has ultralytics fetch weights by name (the spec's model, the AMP check's yolo11n.pt). */
   readonly weightsCacheDir: string;
   /** `<workdir>/label-cache`: ultralytics' dataset label caches, kept off the read-only dataset mount. */
@@ -34,9 +39,11 @@ export function runLayout(spec: Pick<RunSpec, "runId" | "artifacts">, scratch: s
     bucket: spec.artifacts.bucket,
     prefix,
     recordKey: `${prefix}run.json`,
+    leaseKey: `${prefix}lease.json`,
     progressKey: `${prefix}progress.jsonl`,
     modelKeys: { best: `${prefix}model/best.pt`, onnx: `${prefix}model/best.onnx`, result: `${prefix}model/result.json` },
     checkpointKey: (phase) => `${prefix}checkpoints/phase-${phase}/last.pt`,
+    bestCheckpointKey: (phase) => `${prefix}checkpoints/phase-${phase}/best.pt`,
     cacheKeyPrefix: `${prefix}cache/`,
     workdir,
     progressFile: join(workdir, "progress.jsonl"),
@@ -44,6 +51,7 @@ export function runLayout(spec: Pick<RunSpec, "runId" | "artifacts">, scratch: s
     agentDir: join(workdir, ".agent"),
     phaseDir: (phase) => join(workdir, `phase-${phase}`),
     lastCheckpointFile: (phase) => join(workdir, `phase-${phase}`, "weights", "last.pt"),
+    bestCheckpointFile: (phase) => join(workdir, `phase-${phase}`, "weights", "best.pt"),
     weightsCacheDir: join(scratch, "weights"),
     labelCacheDir: join(workdir, "label-cache"),
   };

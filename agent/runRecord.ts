@@ -23,6 +23,23 @@ export interface CheckpointRef {
   readonly phase: number;
   /** Epoch the checkpoint holds, from the order of writes (see `checkpointEpoch`); null if unknown. */
   readonly epoch: number | null;
+  /**
+   * The S3 version this upload created (the artifact bucket is versioned): downloads ask for exactly
+   * it, and an older checkpoint stays reachable after the key was rewritten. Null where S3 keeps no
+   * versions (and in records written before versions were recorded).
+   */
+  readonly versionId: string | null;
+}
+
+/** A named checkpoint that could not be restored, kept as evidence (S3 keeps its version). */
+export interface CheckpointFailure {
+  readonly key: string;
+  readonly versionId: string | null;
+  readonly sha256: string;
+  readonly at: string;
+  readonly reason: string;
+  /** What the run went on from: the previous good checkpoint, a fresh start (when the spec allows it), or nothing (the run failed). */
+  readonly outcome: "previous-checkpoint" | "fresh-start" | "failed";
 }
 
 /** Full object keys of a completed run's outputs. */
@@ -77,6 +94,15 @@ export interface RunRecord {
   readonly startedAt: string;
   readonly updatedAt: string;
   readonly checkpoint: CheckpointRef | null;
+  /**
+   * The checkpoint the record named before `checkpoint`, when S3 still holds it (its own version, or
+   * another phase's key): where a resume falls back to when `checkpoint` is corrupt.
+   */
+  readonly previousCheckpoint: CheckpointRef | null;
+  /** The trainer's `best.pt` as last uploaded (`checkpoints/phase-<k>/best.pt`): restored with `checkpoint` on resume. */
+  readonly bestCheckpoint: CheckpointRef | null;
+  /** Named checkpoints that could not be restored, oldest first. */
+  readonly checkpointFailures: readonly CheckpointFailure[];
   readonly billedSeconds: number;
   readonly trainingSeconds: number;
   readonly estimatedCostUsd: number;
@@ -109,8 +135,14 @@ export type RunEvent =
   /** A GPU utilisation sample (percent per GPU); rides along with the next record write. */
   | { readonly type: "gpu-sampled"; readonly atMs: number; readonly utilisation: readonly number[] }
   | { readonly type: "checkpoint-uploaded"; readonly atMs: number; readonly checkpoint: CheckpointRef }
-  /** The named checkpoint could not be restored; training starts afresh, so the record stops naming it. */
-  | { readonly type: "checkpoint-dropped"; readonly atMs: number }
+  /** A new version of `best.pt` is complete in S3. */
+  | { readonly type: "best-uploaded"; readonly atMs: number; readonly checkpoint: CheckpointRef }
+  /**
+   * The named checkpoint could not be restored (`reason`): the run goes on from the previous one
+   * (`previous-checkpoint`, which the record then names), starts afresh (`fresh-start`, only when the
+   * spec allows it: the record names no checkpoint), or fails (`failed`: the record keeps naming it).
+   */
+  | { readonly type: "checkpoint-unusable"; readonly atMs: number; readonly reason: string; readonly outcome: CheckpointFailure["outcome"] }
   | { readonly type: "uploading"; readonly atMs: number }
   /** The model was published over the air (before `ended` with `completed`). */
   | { readonly type: "release-published"; readonly atMs: number; readonly release: ReleaseRef }
@@ -165,6 +197,9 @@ export function startRecord(input: StartInput): RecordState {
     startedAt: p?.startedAt ?? at,
     updatedAt: at,
     checkpoint: p?.checkpoint ?? null,
+    previousCheckpoint: p?.previousCheckpoint ?? null,
+    bestCheckpoint: p?.bestCheckpoint ?? null,
+    checkpointFailures: p?.checkpointFailures ?? [],
     billedSeconds: p?.billedSeconds ?? 0,
     trainingSeconds: p?.trainingSeconds ?? 0,
     estimatedCostUsd: 0,
@@ -201,6 +236,15 @@ function withClocks(state: RecordState, atMs: number): RecordState {
       estimatedCostUsd: estimateCostUsd(billedSeconds, state.usdPerHour),
     },
   };
+}
+
+/**
+ * `before`, when S3 still holds it after `after` was uploaded: it lies at another key (an earlier
+ * phase's), or its version is recorded (the versioned bucket keeps it); null otherwise.
+ */
+function stillHeld(before: CheckpointRef | null, after: CheckpointRef): CheckpointRef | null {
+  if (before === null || (before.key === after.key && before.versionId === after.versionId && before.sha256 === after.sha256)) return null;
+  return before.key !== after.key || before.versionId !== null ? before : null;
 }
 
 function enter(record: RunRecord, phase: RunPhase, atMs: number, note?: string): RunRecord {
@@ -245,9 +289,22 @@ export function applyEvent(state: RecordState, event: RunEvent): RecordState {
       );
     }
     case "checkpoint-uploaded":
-      return withClocks({ ...state, record: { ...r, checkpoint: event.checkpoint } }, event.atMs);
-    case "checkpoint-dropped":
-      return withClocks({ ...state, record: { ...r, checkpoint: null } }, event.atMs);
+      return withClocks({ ...state, record: { ...r, checkpoint: event.checkpoint, previousCheckpoint: stillHeld(r.checkpoint, event.checkpoint) ?? r.previousCheckpoint } }, event.atMs);
+    case "best-uploaded":
+      return withClocks({ ...state, record: { ...r, bestCheckpoint: event.checkpoint } }, event.atMs);
+    case "checkpoint-unusable": {
+      const failed = r.checkpoint;
+      if (failed === null) return state;
+      const failure: CheckpointFailure = { key: failed.key, versionId: failed.versionId, sha256: failed.sha256, at: iso(event.atMs), reason: event.reason, outcome: event.outcome };
+      const checkpointFailures = [...r.checkpointFailures, failure];
+      const next: RunRecord =
+        event.outcome === "previous-checkpoint"
+          ? { ...r, checkpoint: r.previousCheckpoint, previousCheckpoint: null, checkpointFailures }
+          : event.outcome === "fresh-start"
+            ? { ...r, checkpoint: null, previousCheckpoint: null, bestCheckpoint: null, checkpointFailures }
+            : { ...r, checkpointFailures };
+      return withClocks({ ...state, record: next }, event.atMs);
+    }
     case "uploading":
       return withClocks({ ...state, record: enter(r, "uploading", event.atMs) }, event.atMs);
     case "release-published":
@@ -290,16 +347,37 @@ function checkpointFrom(v: unknown): CheckpointRef | null {
   const sha256 = str(v.sha256);
   if (key === null || sha256 === null || !/^[0-9a-f]{64}$/.test(sha256)) return null;
   if (typeof v.phase !== "number" || !Number.isInteger(v.phase) || v.phase < 0) return null;
-  return { key, sha256, bytes: num(v.bytes, 0), phase: v.phase, epoch: typeof v.epoch === "number" ? v.epoch : null };
+  const versionId = str(v.versionId);
+  return { key, sha256, bytes: num(v.bytes, 0), phase: v.phase, epoch: typeof v.epoch === "number" ? v.epoch : null, versionId: versionId !== null && versionId !== "" ? versionId : null };
+}
+
+const FAILURE_OUTCOMES: readonly CheckpointFailure["outcome"][] = ["previous-checkpoint", "fresh-start", "failed"];
+
+function checkpointFailuresFrom(v: unknown): CheckpointFailure[] {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((f): CheckpointFailure[] => {
+    if (!isObject(f)) return [];
+    const key = str(f.key);
+    const sha256 = str(f.sha256);
+    const at = str(f.at);
+    const reason = str(f.reason);
+    const outcome = FAILURE_OUTCOMES.find((o) => o === f.outcome);
+    if (key === null || sha256 === null || at === null || reason === null || outcome === undefined) return [];
+    return [{ key, versionId: str(f.versionId), sha256, at, reason, outcome }];
+  });
 }
 
 /**
  * Reads a record an earlier node wrote, leniently: unknown fields are dropped, missing numbers
  * become 0. Returns null when it is not a record of this run (then the agent starts afresh).
- * With `checkpointKey`, a checkpoint whose key is not the run's own key for its phase is dropped:
- * the agent downloads only from where it uploads.
+ * With `keys`, a checkpoint whose key is not the run's own key for its phase is dropped: the agent
+ * downloads only from where it uploads.
  */
-export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: (phase: number) => string): RunRecord | null {
+export function parseStoredRecord(
+  json: unknown,
+  runId: string,
+  keys?: { readonly checkpointKey: (phase: number) => string; readonly bestCheckpointKey: (phase: number) => string },
+): RunRecord | null {
   if (!isObject(json) || json.runId !== runId) return null;
   const phase = RUN_PHASES.find((p) => p === json.phase);
   if (phase === undefined) return null;
@@ -318,7 +396,10 @@ export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: 
     ? { best: json.artifacts.best as string, onnx: json.artifacts.onnx as string, result: json.artifacts.result as string }
     : null;
   const startedAt = str(json.startedAt) ?? str(json.updatedAt) ?? new Date(0).toISOString();
-  const checkpoint = checkpointFrom(json.checkpoint);
+  // The agent downloads only from where it uploads.
+  const own = (ref: CheckpointRef | null, keyOf: ((phase: number) => string) | undefined): CheckpointRef | null =>
+    ref !== null && keyOf !== undefined && ref.key !== keyOf(ref.phase) ? null : ref;
+  const checkpoint = own(checkpointFrom(json.checkpoint), keys?.checkpointKey);
   const release = releaseFrom(json.release);
   return {
     runId,
@@ -337,7 +418,10 @@ export function parseStoredRecord(json: unknown, runId: string, checkpointKey?: 
     interruptions: num(json.interruptions, 0),
     startedAt,
     updatedAt: str(json.updatedAt) ?? startedAt,
-    checkpoint: checkpoint !== null && checkpointKey !== undefined && checkpoint.key !== checkpointKey(checkpoint.phase) ? null : checkpoint,
+    checkpoint,
+    previousCheckpoint: own(checkpointFrom(json.previousCheckpoint), keys?.checkpointKey),
+    bestCheckpoint: own(checkpointFrom(json.bestCheckpoint), keys?.bestCheckpointKey),
+    checkpointFailures: checkpointFailuresFrom(json.checkpointFailures),
     billedSeconds: num(json.billedSeconds, 0),
     trainingSeconds: num(json.trainingSeconds, 0),
     estimatedCostUsd: num(json.estimatedCostUsd, 0),

@@ -1,9 +1,10 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { readFile, stat } from "fs/promises";
-import { retry, type BackoffPolicy } from "./backoff";
+import { isTransientError, retry, type BackoffPolicy } from "./backoff";
 import { describeError, type Logger } from "./log";
 import type { RunLayout } from "./runLayout";
 import type { RunRecord } from "./runRecord";
+import { isConditionFailure } from "./runLease";
 
 /** Record writes are small; retried for about a minute in all, on top of the SDK's own retries. */
 export const RECORD_RETRY: BackoffPolicy = { maxAttempts: 8, baseMs: 500, capMs: 10_000 };
@@ -13,11 +14,32 @@ function isNotFound(error: unknown): boolean {
   return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
 }
 
+/** A record write found that this agent is not, or no longer, the run's single writer; never retried. */
+export class RecordConflictError extends Error {
+  override readonly name = "RecordConflictError";
+}
+
+/** The run's lease as the store sees it (agent/runLease.ts). */
+export interface WriterFence {
+  /** Cheap, local: may this agent still write? Asked before every write. */
+  holds(): boolean;
+  /** Asks S3: is the lease still this agent's? Asked when a record write met another writer's record. */
+  confirm(): Promise<boolean>;
+}
+
 /**
  * `run.json` and `progress.jsonl` in S3. Give it a client with few SDK tries per request (see
  * `createS3Client`'s `maxAttempts`): its own retries can be cut short by {@link RecordPublisher.hold}, the SDK's cannot.
+ *
+ * `run.json` is written only on the version this agent read or wrote last (`If-Match` on its ETag;
+ * `If-None-Match: *` when there was none), so a second writer is noticed, not overwritten. With a
+ * `fence` (the run's lease) every write first checks that this agent still holds the run.
  */
 export class RunRecordStore {
+  /** ETag of the record as this agent last read or wrote it; null when there was none. */
+  private etag: string | null = null;
+  private fence: WriterFence | null = null;
+
   constructor(
     private readonly s3: S3Client,
     private readonly layout: RunLayout,
@@ -25,14 +47,23 @@ export class RunRecordStore {
     private readonly policy: BackoffPolicy = RECORD_RETRY,
   ) {}
 
-  private async getObject(key: string): Promise<Buffer | null> {
+  /** From now on writes only while `fence` holds (set once the lease is taken). */
+  guardWith(fence: WriterFence): void {
+    this.fence = fence;
+  }
+
+  private async getObject(key: string, etag?: { etag: string | null }): Promise<Buffer | null> {
     return retry(
       async () => {
         try {
           const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.layout.bucket, Key: key }));
+          if (etag) etag.etag = answer.ETag ?? null;
           return answer.Body ? Buffer.from(await answer.Body.transformToByteArray()) : Buffer.alloc(0);
         } catch (error) {
-          if (isNotFound(error)) return null;
+          if (isNotFound(error)) {
+            if (etag) etag.etag = null;
+            return null;
+          }
           throw error;
         }
       },
@@ -40,9 +71,14 @@ export class RunRecordStore {
     );
   }
 
-  /** The stored record as parsed JSON; null when there is none. Unparseable text is reported as `{ unreadable }`. */
+  /**
+   * The stored record as parsed JSON; null when there is none. Unparseable text is reported as
+   * `{ unreadable }`. Its version is the one the next write must replace.
+   */
   async readRecord(): Promise<{ readonly json: unknown } | null> {
-    const bytes = await this.getObject(this.layout.recordKey);
+    const seen = { etag: null as string | null };
+    const bytes = await this.getObject(this.layout.recordKey, seen);
+    this.etag = seen.etag;
     if (bytes === null) return null;
     try {
       return { json: JSON.parse(bytes.toString("utf8")) };
@@ -55,24 +91,63 @@ export class RunRecordStore {
     return this.getObject(this.layout.progressKey);
   }
 
-  private async put(key: string, body: Buffer | string, contentType: string, signal?: AbortSignal): Promise<void> {
+  private async put(key: string, body: Buffer | string, contentType: string, signal?: AbortSignal, conditional = false): Promise<void> {
     await retry(
       // The signal stops retrying but never cancels a request on the wire: a cancelled PUT may still
       // be applied by S3 later, and an old record landing after a newer one is exactly what must not happen.
-      () => this.s3.send(new PutObjectCommand({ Bucket: this.layout.bucket, Key: key, Body: body, ContentType: contentType })),
+      async () => {
+        this.checkFence();
+        const condition = !conditional ? {} : this.etag === null ? { IfNoneMatch: "*" } : { IfMatch: this.etag };
+        try {
+          const answer = await this.s3.send(new PutObjectCommand({ Bucket: this.layout.bucket, Key: key, Body: body, ContentType: contentType, ...condition }));
+          if (conditional) this.etag = answer.ETag ?? null;
+        } catch (error) {
+          if (!conditional || !isConditionFailure(error)) throw error;
+          // Resolved in this agent's favour: written already, or the next try replaces the other write.
+          if ((await this.resolveConflict(Buffer.from(body))) === "written") return;
+          throw Object.assign(new Error("run record written by another agent; writing over it"), { $retryable: true });
+        }
+      },
       {
         policy: this.policy,
         ...(signal ? { signal } : {}),
+        isRetryable: (error) => !(error instanceof RecordConflictError) && isTransientError(error),
         onRetry: (error, n, delayMs) => this.log.warn("write-retry", { key, retry: n + 1, delayMs, error: describeError(error) }),
       },
     );
+  }
+
+  /**
+   * The record's conditional write failed: S3 holds another version than this agent's. If it is
+   * the very record being written (an SDK retry of a PUT S3 had applied), that is success. If this
+   * agent still holds the lease, the other version came from a writer whose lease had run out (a
+   * request it sent in time that landed late): the next try writes over it. Otherwise this agent is
+   * not the run's writer any more: RecordConflictError.
+   */
+  private async resolveConflict(body: Buffer): Promise<"written" | "write-again"> {
+    const seen = { etag: null as string | null };
+    const current = await this.getObject(this.layout.recordKey, seen);
+    if (current !== null && current.equals(body)) {
+      this.etag = seen.etag;
+      return "written";
+    }
+    if (this.fence !== null && (await this.fence.confirm())) {
+      this.log.warn("record-conflict-overridden", { key: this.layout.recordKey, note: "another writer's late record; this agent holds the lease" });
+      this.etag = seen.etag;
+      return "write-again";
+    }
+    throw new RecordConflictError(`s3://${this.layout.bucket}/${this.layout.recordKey} was written by another agent: this agent is no longer the run's writer`);
+  }
+
+  private checkFence(): void {
+    if (this.fence !== null && !this.fence.holds()) throw new RecordConflictError("this agent no longer holds the run's lease: it writes nothing more");
   }
 
   /** Writes the progress lines (when given) and then the record, so the record never runs ahead of them. */
   async write(record: RunRecord, progress: Buffer | null, signal?: AbortSignal): Promise<void> {
     if (progress !== null) await this.put(this.layout.progressKey, progress, "application/x-ndjson", signal);
     if (signal?.aborted) throw new Error("record write aborted");
-    await this.put(this.layout.recordKey, JSON.stringify(record, null, 2) + "\n", "application/json", signal);
+    await this.put(this.layout.recordKey, JSON.stringify(record, null, 2) + "\n", "application/json", signal, true);
   }
 }
 
@@ -87,7 +162,7 @@ export class RecordPublisher {
   private inFlight: Promise<void> | null = null;
   private stopRetrying: AbortController | null = null;
   private lastError: unknown = null;
-  private held: { released: Promise<void>; release: () => void } | null = null;
+  private held: { released: Promise<void>; release: () => void; count: number } | null = null;
   private progressUploadedSize = -1;
   private progressUploadedMtime = -1;
 
@@ -95,6 +170,8 @@ export class RecordPublisher {
     private readonly store: RunRecordStore,
     private readonly progressFile: string,
     private readonly log: Logger,
+    /** Called when a write finds that this agent is no longer the run's writer (nothing more is written). */
+    private readonly onConflict: (error: RecordConflictError) => void = () => undefined,
   ) {}
 
   /** Schedules `record` to be written; returns at once. A milestone is never skipped. */
@@ -115,8 +192,11 @@ export class RecordPublisher {
   }
 
   private kick(): void {
-    if (this.inFlight === null && this.held === null && this.pending.length > 0) this.inFlight = this.drain();
+    if (this.refused === null && this.inFlight === null && this.held === null && this.pending.length > 0) this.inFlight = this.drain();
   }
+
+  /** Set when a write found another writer: this agent writes no record after it. */
+  private refused: RecordConflictError | null = null;
 
   /**
    * Stops writing records until {@link release}; resolves once no write is in flight. Used around a
@@ -129,17 +209,21 @@ export class RecordPublisher {
     if (this.held === null) {
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
-      this.held = { released, release };
+      this.held = { released, release, count: 0 };
     }
+    this.held.count += 1;
     this.stopRetrying?.abort();
     if (this.inFlight !== null) await this.inFlight;
   }
 
-  /** Resumes writing, starting with what was published meanwhile. */
+  /** Ends one {@link hold} (last.pt and best.pt uploads may overlap); the last one resumes writing, starting with what was published meanwhile. */
   release(): void {
     const held = this.held;
+    if (held === null) return;
+    held.count -= 1;
+    if (held.count > 0) return;
     this.held = null;
-    held?.release();
+    held.release();
     this.kick();
   }
 
@@ -150,7 +234,7 @@ export class RecordPublisher {
 
   /** Resolves once every published record is in S3; throws if the newest could not be written. */
   async flush(): Promise<void> {
-    for (let round = 0; round < 3 && this.pending.length > 0; round++) {
+    for (let round = 0; round < 3 && this.pending.length > 0 && this.refused === null; round++) {
       while (this.held !== null) await this.held.released;
       this.kick();
       if (this.inFlight !== null) await this.inFlight;
@@ -189,7 +273,12 @@ export class RecordPublisher {
           // Upload the progress lines again with the next write.
           this.progressUploadedSize = sizeBefore;
           this.progressUploadedMtime = mtimeBefore;
-          if (stop.signal.aborted) {
+          if (error instanceof RecordConflictError) {
+            this.lastError = error;
+            this.refused = error;
+            this.log.error("record-write-refused", { phase: record.phase, error: describeError(error) });
+            this.onConflict(error);
+          } else if (stop.signal.aborted) {
             this.log.info("record-write-deferred", { phase: record.phase, reason: "checkpoint upload" });
           } else {
             this.lastError = error;

@@ -24,11 +24,13 @@ import {
   type RunRecord,
 } from "./runRecord";
 import { RecordPublisher, type RunRecordStore } from "./runRecordStore";
+import type { RunLease } from "./runLease";
+import { IntegrityError } from "./checkpointUploader";
 import type { SpotNotice } from "./spotNotice";
 import { exportVerdict, parseTrainerResult, type TrainerResult } from "./trainerResult";
 import type { TrainerExit, TrainerLaunch, TrainerProcess } from "./trainerProcess";
 import { publishesMetrics } from "./trainingMetrics";
-import { CheckpointVersions, sameSignature, scanCheckpoints, signatureOf } from "./weightsWatcher";
+import { CheckpointVersions, sameSignature, scanCheckpoints, signatureOf, type WeightsFile } from "./weightsWatcher";
 
 /** Exit codes of docs/node-runtime.md. */
 export const EXIT = { done: 0, invalidInput: 64, internalError: 70, interrupted: 75 } as const;
@@ -59,6 +61,8 @@ export interface SupervisorDeps {
   readonly layout: RunLayout;
   readonly log: Logger;
   readonly store: RunRecordStore;
+  /** The run's single-writer lease: taken before anything is written, renewed while the agent runs. */
+  readonly lease: Pick<RunLease, "acquire" | "renew" | "holds" | "release" | "confirm" | "lostReason" | "holder">;
   readonly transfer: CheckpointTransfer;
   readonly spotNotice: () => Promise<SpotNotice | null>;
   readonly sampleGpu: () => Promise<number[] | null>;
@@ -83,11 +87,18 @@ type Outcome =
   | { readonly kind: "spot"; readonly notice: SpotNotice }
   | { readonly kind: "signal"; readonly signal: string }
   | { readonly kind: "hung"; readonly idleForMs: number }
-  | { readonly kind: "timed-out" };
+  | { readonly kind: "timed-out" }
+  | { readonly kind: "lease-lost" };
 
 interface Resume {
   readonly path: string;
   readonly phase: number;
+}
+
+/** Why a resume cannot go on; `retryable` when S3 could not be read (a later launch may), not when the checkpoint is bad. */
+interface ResumeFailure {
+  readonly retryable: boolean;
+  readonly reason: string;
 }
 
 /** A loop that runs `tick`, waits `ms`, and again, until stopped; ticks never overlap. */
@@ -136,6 +147,17 @@ const SPOT_SAFETY_MS = 10_000;
  */
 const FINAL_UPLOADS_AT_ONCE = 4;
 
+/** S3 answered, and what it holds is not the recorded object: waiting will not mend it. */
+function isUnusableObject(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return error instanceof IntegrityError || ["NoSuchKey", "NoSuchVersion", "NotFound"].includes(e?.name ?? "") || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** `key` with its version, for notes and logs. */
+function describeRef(ref: CheckpointRef): string {
+  return ref.versionId !== null ? `${ref.key} (version ${ref.versionId})` : ref.key;
+}
+
 function describeExit(exit: TrainerExit): string {
   return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
 }
@@ -153,6 +175,12 @@ export class Supervisor {
   private readonly versions = new CheckpointVersions();
   private readonly publisher: RecordPublisher;
   private readonly shipper: CheckpointShipper;
+  /** Keeps the trainer's best.pt durable beside last.pt, so a resumed run still publishes its best epoch. */
+  private readonly bestShipper: CheckpointShipper;
+  /** Why this agent stopped being the run's writer (its lease was lost); null while it is. */
+  private leaseLostNote: string | null = null;
+  private onLeaseLost: (() => void) | null = null;
+  private leaseRenewal: Ticker | null = null;
   /** Named weights and label caches carried between the run's nodes (docs/node-runtime.md, "Weights and label caches"). */
   private readonly caches: RunCache;
   private state: RecordState | null = null;
@@ -163,7 +191,7 @@ export class Supervisor {
    * of a spot notice or stop signal that comes meanwhile; null while a trainer runs (its own poll
    * acts) and once it succeeded (a notice during the model upload is ignored).
    */
-  private preLaunchStage: string | null = "while reading the run record";
+  private preLaunchStage: string | null = "at agent start";
   /** Set by a notice or signal that came in a pre-launch stage: the `interrupted` note. */
   private preLaunchStopNote: string | null = null;
   /** Aborted with it: cuts the download in flight short. */
@@ -178,7 +206,7 @@ export class Supervisor {
     this.agentStartedAtMs = this.now();
     this.limits = effectiveLimits(deps.config, deps.spec.limits);
     this.deadlineMs = this.agentStartedAtMs + this.limits.maxRuntimeMs;
-    this.publisher = new RecordPublisher(deps.store, deps.layout.progressFile, deps.log);
+    this.publisher = new RecordPublisher(deps.store, deps.layout.progressFile, deps.log, (error) => this.leaseLost(error.message));
     this.shipper = new CheckpointShipper(
       deps.transfer,
       deps.layout,
@@ -189,13 +217,51 @@ export class Supervisor {
         onShipped: (checkpoint) => this.dispatch({ type: "checkpoint-uploaded", atMs: this.now(), checkpoint }),
         // The key is rewritten in place: no record may be written while it changes, or S3 could hold
         // a newer checkpoint than the record names (see RecordPublisher.hold).
-        beforeUpload: () => this.publisher.hold(),
+        beforeUpload: async () => {
+          this.assertWriter("checkpoint upload");
+          await this.publisher.hold();
+        },
         afterUpload: () => this.publisher.release(),
+      },
+      deps.log,
+    );
+    this.bestShipper = new CheckpointShipper(
+      deps.transfer,
+      deps.layout,
+      this.versions,
+      {
+        file: "best.pt",
+        phaseEpochs: (phase) => specPhases(deps.spec)[phase]?.epochs ?? deps.spec.train.epochs,
+        durable: () => this.state?.record.bestCheckpoint ?? null,
+        onShipped: (checkpoint) => this.dispatch({ type: "best-uploaded", atMs: this.now(), checkpoint }),
+        // No hold: the record names the version it read back (or, without versions, a resume accepts
+        // the newer object by its own sha256 metadata), so records need not wait for best.pt.
+        beforeUpload: async () => this.assertWriter("best.pt upload"),
+        afterUpload: () => undefined,
       },
       deps.log,
     );
     // Cache files are a convenience: they go up only when no checkpoint upload waits or runs.
     this.caches = new RunCache(deps.transfer, deps.layout, deps.log, { beforeUpload: () => this.shipper.idle() }, this.now);
+  }
+
+  /** Throws unless this agent still holds the run's lease: nothing is written to the run by another. */
+  private assertWriter(what: string): void {
+    if (!this.deps.lease.holds()) throw new Error(`${what} skipped: this agent does not hold the run's lease (${this.deps.lease.lostReason ?? "not renewed in time"})`);
+  }
+
+  /**
+   * Another agent took the run over (or this one's record write met another writer): stop at once,
+   * writing nothing more, neither checkpoint nor record, and leave the node without teardown.
+   */
+  private leaseLost(reason: string): void {
+    if (this.leaseLostNote !== null) return;
+    this.leaseLostNote = reason;
+    this.log.error("run-taken-over", { reason, note: "stopping without writing: the run has another writer" });
+    this.leaseRenewal?.stop();
+    this.caches.stop();
+    if (this.preLaunchStage !== null) this.stopBeforeLaunch(`lease lost ${this.preLaunchStage}: ${reason}`);
+    this.onLeaseLost?.();
   }
 
   /** Kills the trainer's process group, if one runs; for an agent that is about to die of an internal error. */
@@ -251,9 +317,9 @@ export class Supervisor {
     this.state = applyEvent(this.state, event);
     this.lastPublishMs = this.now();
     const changedPhase = this.state.record.phase !== phaseBefore || event.type === "trainer-started" || event.type === "ended";
-    if (event.type === "checkpoint-uploaded" || event.type === "checkpoint-dropped") {
-      const checkpoint = this.state.record.checkpoint;
-      this.publisher.amendPending((record) => ({ ...record, checkpoint }));
+    if (event.type === "checkpoint-uploaded" || event.type === "checkpoint-unusable") {
+      const { checkpoint, previousCheckpoint, bestCheckpoint, checkpointFailures } = this.state.record;
+      this.publisher.amendPending((record) => ({ ...record, checkpoint, previousCheckpoint, bestCheckpoint, checkpointFailures }));
     }
     this.publisher.publish(this.state.record, changedPhase);
     if (publishesMetrics(event)) this.metrics(this.state.record, event.atMs);
@@ -285,7 +351,66 @@ export class Supervisor {
       return await this.supervise();
     } finally {
       spot.stop();
+      this.leaseRenewal?.stop();
+      // Every end path released it already; this covers an internal error. Never after a loss.
+      if (this.leaseLostNote === null) await this.deps.lease.release();
     }
+  }
+
+  /**
+   * Takes the run's lease before anything is written (docs/node-runtime.md, "One agent per run").
+   * Returns null once this agent holds it, or the exit code when it must not run: the run completed
+   * meanwhile (teardown), the lease stayed held elsewhere for the whole wait (teardown: this node is
+   * surplus), or a spot notice or signal came while waiting (75, nothing written).
+   */
+  private async takeLease(): Promise<ExitCode | null> {
+    const { config, log, spec, layout, lease, store } = this.deps;
+    let completed = false;
+    const signal = this.stage("while waiting for the run lease");
+    let outcome: Awaited<ReturnType<RunLease["acquire"]>>;
+    try {
+      outcome = await lease.acquire({
+        maxWaitMs: config.leaseWaitMs,
+        pollMs: Math.max(100, Math.min(5_000, Math.floor(config.leaseTtlMs / 3))),
+        signal,
+        stopWaiting: async () => {
+          if (this.preLaunchStopNote !== null) return true;
+          // A run that another agent completed while this one waited needs nothing more from it.
+          const stored = await store.readRecord();
+          completed = stored !== null && parseStoredRecord(stored.json, spec.runId)?.phase === "completed";
+          return completed;
+        },
+      });
+    } catch (error) {
+      if (this.preLaunchStopNote !== null) return EXIT.interrupted;
+      log.error("lease-failed", { key: layout.leaseKey, error: describeError(error) });
+      return EXIT.internalError;
+    }
+    if (outcome.kind === "stopped") {
+      if (completed) {
+        log.info("already-completed", { runId: spec.runId, note: "not training again; tearing down" });
+        return this.teardown();
+      }
+      log.warn("stopped-before-lease", { note: `${this.preLaunchStopNote ?? "stopped"}; nothing written: this agent never held the run` });
+      return EXIT.interrupted;
+    }
+    if (outcome.kind === "held-elsewhere") {
+      log.warn("lease-wait-over", {
+        holder: outcome.holder,
+        waitedMs: config.leaseWaitMs,
+        note: "another agent still holds this run: this node is surplus and terminates itself without training",
+      });
+      return this.teardown();
+    }
+    store.guardWith(lease);
+    this.leaseRenewal = new Ticker(
+      Math.max(100, Math.floor(config.leaseTtlMs / 3)),
+      async () => {
+        if (!(await lease.renew())) this.leaseLost(lease.lostReason ?? "lease lost");
+      },
+      (error) => log.warn("lease-renew-failed", { error: describeError(error), holds: lease.holds() }),
+    ).start();
+    return null;
   }
 
   private async supervise(): Promise<ExitCode> {
@@ -297,7 +422,11 @@ export class Supervisor {
       idleAfterMs: this.limits.idleAfterMs,
       idleGpuPercent: this.limits.idleGpuPercent,
       maxAttempts: spec.limits.maxAttempts,
+      lease: this.deps.lease.holder,
     });
+    const gate = await this.takeLease();
+    if (gate !== null) return gate;
+    this.stage("while reading the run record");
 
     let stored: { readonly json: unknown } | null;
     try {
@@ -306,7 +435,7 @@ export class Supervisor {
       log.error("record-read-failed", { key: layout.recordKey, error: describeError(error) });
       return EXIT.internalError;
     }
-    const previous = stored === null ? null : parseStoredRecord(stored.json, spec.runId, layout.checkpointKey);
+    const previous = stored === null ? null : parseStoredRecord(stored.json, spec.runId, layout);
     if (stored !== null && previous === null) log.warn("record-unusable", { key: layout.recordKey, note: "not a record of this run; starting afresh" });
 
     if (previous?.phase === "completed") {
@@ -330,7 +459,9 @@ export class Supervisor {
     let resume: Resume | null = null;
     let startNote: string | undefined;
     if (this.record.attempts < spec.limits.maxAttempts && this.record.checkpoint !== null) {
-      ({ resume, note: startNote } = await this.prepareResume(this.record.checkpoint));
+      const prepared = await this.prepareResume(this.record.checkpoint);
+      ({ resume, note: startNote } = prepared);
+      if (prepared.fail !== undefined) return this.failOnResume(prepared.fail);
       if (this.preLaunchStopNote !== null) return this.interrupted(this.preLaunchStopNote);
     }
     this.stage("during the progress download");
@@ -363,20 +494,22 @@ export class Supervisor {
       switch (outcome.kind) {
         case "spot": {
           const deadline = this.spotDeadline(outcome.notice);
-          await this.shipper.shipFinal(deadline);
+          await this.shipFinals(deadline);
           return this.interrupted(`spot interruption notice: ${outcome.notice.action}${outcome.notice.time ? ` at ${outcome.notice.time}` : ""}`);
         }
+        case "lease-lost":
+          return this.interrupted(`lease lost: ${this.leaseLostNote ?? "another agent took the run over"}`);
         case "signal":
-          await this.shipper.shipFinal(this.now() + SPOT_WARNING_MS - SPOT_SAFETY_MS);
+          await this.shipFinals(this.now() + SPOT_WARNING_MS - SPOT_SAFETY_MS);
           return this.interrupted(`agent received ${outcome.signal}`);
         case "hung":
-          await this.shipper.shipFinal();
+          await this.shipFinals();
           return this.finish(
             "hung",
             `GPU utilisation below ${this.limits.idleGpuPercent}% for ${Math.round(outcome.idleForMs / 1000)} s during training (limit ${Math.round(this.limits.idleAfterMs / 1000)} s)`,
           );
         case "timed-out":
-          await this.shipper.shipFinal();
+          await this.shipFinals();
           return this.finish("timed-out", this.timeoutNote());
         case "exited": {
           if (outcome.exit.code === 0) {
@@ -386,7 +519,7 @@ export class Supervisor {
           } else {
             startNote = `retry: trainer ${describeExit(outcome.exit)}`;
           }
-          await this.shipper.shipFinal();
+          await this.shipFinals();
           if (outcome.exit.code === TRAINER_EXIT_UNUSABLE_INPUTS) {
             return this.finish("failed", `trainer ${describeExit(outcome.exit)}: its inputs are unusable (see its stderr); not retried`);
           }
@@ -399,6 +532,7 @@ export class Supervisor {
           if (checkpoint === null) resume = null;
           else {
             const prepared = await this.prepareResume(checkpoint);
+            if (prepared.fail !== undefined) return this.failOnResume(prepared.fail);
             resume = prepared.resume;
             if (prepared.note) startNote += `; ${prepared.note}`;
           }
@@ -420,36 +554,86 @@ export class Supervisor {
   }
 
   /**
-   * Puts the record's checkpoint at `<workdir>/phase-<k>/weights/last.pt`: the file already there if
-   * it is the one shipped, otherwise a verified download. Without it the trainer starts afresh.
+   * Puts the record's checkpoint at `<workdir>/phase-<k>/weights/last.pt` (the file already there if
+   * it is the one shipped, otherwise a verified download of the recorded version) and the phase's
+   * `best.pt` beside it. A checkpoint S3 no longer holds intact (sha256 mismatch, version or key
+   * gone) is recorded in `checkpointFailures` and the previous good checkpoint is used instead; with
+   * none, the run fails (`fail`) unless the spec allows a fresh start. Other download failures (S3
+   * unreachable) fail this agent (`fail`), leaving the record naming the checkpoint for the next.
    */
-  private async prepareResume(checkpoint: CheckpointRef): Promise<{ resume: Resume | null; note?: string }> {
-    const path = this.deps.layout.lastCheckpointFile(checkpoint.phase);
+  private async prepareResume(checkpoint: CheckpointRef): Promise<{ resume: Resume | null; note?: string; fail?: ResumeFailure }> {
+    const problems: string[] = [];
+    for (let candidate: CheckpointRef | null = checkpoint; candidate !== null; ) {
+      const restored = await this.restoreCheckpoint(candidate, "last.pt");
+      if (restored === "ok") {
+        const note = problems.length > 0 ? `${problems.join("; ")}; resuming from the previous checkpoint ${describeRef(candidate)}` : undefined;
+        const best = await this.restoreBest(candidate.phase);
+        return { resume: { path: this.deps.layout.lastCheckpointFile(candidate.phase), phase: candidate.phase }, ...(note || best ? { note: [note, best].filter(Boolean).join("; ") } : {}) };
+      }
+      if (restored === "stopped") return { resume: null };
+      if (restored.kind === "unavailable") {
+        return { resume: null, fail: { retryable: true, reason: `checkpoint ${describeRef(candidate)} could not be downloaded (${restored.reason}); not starting over: the next launch resumes it` } };
+      }
+      const reason = `checkpoint ${describeRef(candidate)} is unusable: ${restored.reason}`;
+      problems.push(reason);
+      const previous = this.record.previousCheckpoint;
+      if (previous !== null && previous !== candidate) {
+        this.log.warn("checkpoint-fallback", { failed: describeRef(candidate), to: describeRef(previous), reason: restored.reason });
+        this.dispatch({ type: "checkpoint-unusable", atMs: this.now(), reason, outcome: "previous-checkpoint" });
+        candidate = previous;
+        continue;
+      }
+      if (this.deps.spec.limits.restartIfCheckpointLost) {
+        this.dispatch({ type: "checkpoint-unusable", atMs: this.now(), reason, outcome: "fresh-start" });
+        return { resume: null, note: `${problems.join("; ")}; starting afresh (limits.restartIfCheckpointLost)` };
+      }
+      this.dispatch({ type: "checkpoint-unusable", atMs: this.now(), reason, outcome: "failed" });
+      return {
+        resume: null,
+        fail: { retryable: false, reason: `${problems.join("; ")}; no earlier good checkpoint, and starting over would discard every epoch trained (set limits.restartIfCheckpointLost to allow it)` },
+      };
+    }
+    return { resume: null };
+  }
+
+  /**
+   * Downloads one recorded weights file (by its version when recorded) to where the trainer finds it.
+   * `unusable`: S3 answered, and what it holds is not the recorded file; `unavailable`: S3 could not be read.
+   */
+  private async restoreCheckpoint(ref: CheckpointRef, file: WeightsFile): Promise<"ok" | "stopped" | { kind: "unusable" | "unavailable"; reason: string }> {
+    const { layout, transfer } = this.deps;
+    const path = file === "best.pt" ? layout.bestCheckpointFile(ref.phase) : layout.lastCheckpointFile(ref.phase);
     const local = await signatureOf(path);
-    if (local !== null && this.versions.isShipped(path, local)) return { resume: { path, phase: checkpoint.phase } };
+    if (local !== null && this.versions.isShipped(path, local)) return "ok";
     try {
       const started = this.now();
-      const got = await this.deps.transfer.downloadFile(checkpoint.key, path, checkpoint.sha256, undefined, this.stage("during the checkpoint download"));
-      this.log.info("checkpoint-downloaded", { key: checkpoint.key, bytes: got.bytes, matched: got.matched, ms: this.now() - started });
-      if (got.matched === "metadata") {
-        this.dispatch({ type: "checkpoint-uploaded", atMs: this.now(), checkpoint: { ...checkpoint, sha256: got.sha256, bytes: got.bytes, epoch: null } });
+      const stage = this.stage(file === "best.pt" ? "during the best.pt download" : "during the checkpoint download");
+      const got = await transfer.downloadFile(ref.key, path, ref.sha256, undefined, stage, ref.versionId ?? undefined);
+      this.log.info("checkpoint-downloaded", { file, key: ref.key, versionId: ref.versionId, bytes: got.bytes, matched: got.matched, ms: this.now() - started });
+      if (got.matched === "metadata" && file === "last.pt") {
+        this.dispatch({ type: "checkpoint-uploaded", atMs: this.now(), checkpoint: { ...ref, sha256: got.sha256, bytes: got.bytes, epoch: null } });
       }
       const signature = await signatureOf(path);
       if (signature !== null) this.versions.markShipped(path, signature);
-      return { resume: { path, phase: checkpoint.phase } };
+      return "ok";
     } catch (error) {
+      // Cut short by a spot notice, stop signal or lost lease, not a bad object: the record keeps naming it.
       if (this.preLaunchStop.signal.aborted) {
-        // Cut short by a spot notice or stop signal, not a bad object: the record keeps naming it
-        // for the next node.
-        this.log.info("checkpoint-download-stopped", { key: checkpoint.key });
-        return { resume: null };
+        this.log.info("checkpoint-download-stopped", { file, key: ref.key });
+        return "stopped";
       }
-      const note = `checkpoint ${checkpoint.key} could not be restored (${describeError(error)}); starting afresh`;
-      this.log.error("checkpoint-restore-failed", { key: checkpoint.key, error: describeError(error) });
-      // The object stays in S3 for a person to inspect, but the fresh run's checkpoints replace it.
-      this.dispatch({ type: "checkpoint-dropped", atMs: this.now() });
-      return { resume: null, note };
+      this.log.error("checkpoint-restore-failed", { file, key: ref.key, versionId: ref.versionId, error: describeError(error) });
+      return { kind: isUnusableObject(error) ? "unusable" : "unavailable", reason: describeError(error) };
     }
+  }
+
+  /** Restores the phase's best.pt, if the record has one; a note when it could not be (the run goes on). */
+  private async restoreBest(phase: number): Promise<string | undefined> {
+    const best = this.record.bestCheckpoint;
+    if (best === null || best.phase !== phase) return undefined;
+    const restored = await this.restoreCheckpoint(best, "best.pt");
+    if (restored === "ok" || restored === "stopped") return undefined;
+    return `best.pt ${describeRef(best)} could not be restored (${restored.reason}): the best of the epochs trained from here is published`;
   }
 
   /**
@@ -515,6 +699,7 @@ export class Supervisor {
     const launchNote = [note, resume ? `resuming phase ${resume.phase} from ${resume.path}` : "fresh start"].filter(Boolean).join("; ");
     this.dispatch({ type: "trainer-started", atMs: this.now(), note: launchNote });
     this.shipper.startWatching();
+    this.bestShipper.startWatching();
     const trainer = this.deps.startTrainer({ command: config.trainerCommand, env, cwd: layout.workdir });
     this.trainer = trainer;
     log.info("trainer-started", { pid: trainer.pid ?? null, attempt: this.record.attempts, maxAttempts: spec.limits.maxAttempts, resume: resume?.path ?? null });
@@ -530,6 +715,8 @@ export class Supervisor {
     });
     void trainer.exited.then((exit) => settle({ kind: "exited", exit }));
     this.onStopRequest = (signal) => settle({ kind: "signal", signal });
+    this.onLeaseLost = () => settle({ kind: "lease-lost" });
+    if (this.leaseLostNote !== null) settle({ kind: "lease-lost" });
     if (this.stopRequest !== null) settle({ kind: "signal", signal: this.stopRequest });
 
     let epochLinesThisLaunch = 0;
@@ -554,6 +741,7 @@ export class Supervisor {
         if (epochLinesThisLaunch > 0) this.caches.poll(false);
         // Each new version is copied aside and checked now; the upload runs on after the tick.
         await this.shipper.poll(await scanCheckpoints(layout.workdir));
+        await this.bestShipper.poll(await scanCheckpoints(layout.workdir, "best.pt"));
         if (this.now() - this.lastPublishMs >= RECORD_TICK_MS) this.dispatch({ type: "tick", atMs: this.now() });
       },
       onError("watch"),
@@ -595,10 +783,12 @@ export class Supervisor {
     watcher.stop();
     // What goes up last is decided once the trainer is gone (shipFinal), not by an upload started now.
     this.shipper.stopWatching();
+    this.bestShipper.stopWatching();
     spot.stop();
     gpu.stop();
     clearTimeout(runtimeTimer);
     this.onStopRequest = null;
+    this.onLeaseLost = null;
     // The last checkpoint and the end record come first: no cache upload competes with them.
     if (outcome.kind !== "exited") this.caches.stop();
 
@@ -634,6 +824,16 @@ export class Supervisor {
       return null;
     }
     log.info("trainer-succeeded", { status: result.status, metrics: result.metrics, onnxExport: result.onnxExport.kind === "reported" ? result.onnxExport.export : result.onnxExport });
+    // The model files are the run's: an agent that stalled past its lease must not put them up
+    // over those of the agent that took the run over. A renewal tells a takeover from a slow S3.
+    if (!this.deps.lease.holds()) {
+      const renewed = await this.deps.lease.renew().catch((error: unknown) => {
+        log.warn("lease-renew-failed", { error: describeError(error), note: "uploading the model anyway: S3 decides" });
+        return true;
+      });
+      if (!renewed) this.leaseLost(this.deps.lease.lostReason ?? "another agent took the run over");
+      if (this.leaseLostNote !== null) return this.takenOver();
+    }
     this.dispatch({ type: "uploading", atMs: this.now() });
     const keys = layout.modelKeys;
     const limit = concurrencyLimit(FINAL_UPLOADS_AT_ONCE);
@@ -659,6 +859,8 @@ export class Supervisor {
       digests = { best, onnx, result: resultDigest };
     } catch (error) {
       await finalCheckpoint;
+      // The relaunch evaluates and exports again from what is durable: best.pt must be among it.
+      await this.bestShipper.shipFinal();
       return this.finish("failed", `training finished but the model upload failed: ${describeError(error)}`);
     }
     const artifacts: ModelArtifacts = { best: keys.best, onnx: keys.onnx, result: keys.result };
@@ -669,6 +871,9 @@ export class Supervisor {
       // model whose ONNX export was shown to behave like the PyTorch weights it came from.
       log.warn("release-blocked", { reason: verdict.reason, artifacts });
       this.dispatch({ type: "release-blocked", atMs: this.now(), reason: verdict.reason });
+    } else if (this.deps.publishModel && !this.deps.lease.holds()) {
+      // Taken over while the model went up: the run's writer decides what is released.
+      log.warn("release-skipped", { reason: this.leaseLostNote ?? "the lease is not held" });
     } else if (this.deps.publishModel) {
       try {
         const release = await this.deps.publishModel({ spec, result, artifacts, digests });
@@ -727,20 +932,54 @@ export class Supervisor {
     } catch (error) {
       this.log.error("final-record-failed", { phase, error: describeError(error) });
       return false;
+    } finally {
+      // The end state is in S3 (or could not be written): the next agent need not wait for the lease to expire.
+      this.leaseRenewal?.stop();
+      if (this.leaseLostNote === null) await this.deps.lease.release();
     }
+  }
+
+  /**
+   * The run was taken over: this agent writes nothing more (no record, no teardown: the node is the
+   * group's to replace or remove) and exits 75.
+   */
+  private takenOver(): ExitCode {
+    this.log.warn("exiting-without-writing", { reason: this.leaseLostNote });
+    return EXIT.interrupted;
   }
 
   /** Records an end state and tears down. */
   private async finish(phase: Exclude<EndPhase, "interrupted">, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts } = {}): Promise<ExitCode> {
+    if (this.leaseLostNote !== null) return this.takenOver();
     const written = await this.writeFinal(phase, note, extra);
+    if (this.leaseLostNote !== null) return this.takenOver();
     const code = await this.teardown();
     return written ? code : EXIT.internalError;
   }
 
   /** Records "interrupted" and leaves the node to the group (no teardown). */
   private async interrupted(note: string): Promise<ExitCode> {
+    if (this.leaseLostNote !== null) return this.takenOver();
     await this.writeFinal("interrupted", note);
     return EXIT.interrupted;
+  }
+
+  /**
+   * The checkpoint to resume could not be restored: records `failed` with why. When S3 could not be
+   * read at all, exits 70 without teardown, so the host relaunches the agent and it tries again;
+   * when no good checkpoint is left, tears down like any failure.
+   */
+  private async failOnResume(failure: ResumeFailure): Promise<ExitCode> {
+    if (!failure.retryable) return this.finish("failed", failure.reason);
+    if (this.leaseLostNote !== null) return this.takenOver();
+    await this.writeFinal("failed", failure.reason);
+    return EXIT.internalError;
+  }
+
+  /** After the trainer stopped: the newest last.pt, then best.pt (the checkpoint to resume matters most). */
+  private async shipFinals(deadlineMs?: number): Promise<void> {
+    await this.shipper.shipFinal(deadlineMs);
+    await this.bestShipper.shipFinal(deadlineMs);
   }
 
   private async teardown(): Promise<ExitCode> {

@@ -70,8 +70,11 @@ export class CheckpointVersions {
   }
 }
 
-/** `<workdir>/phase-<k>/weights/last.pt` files that exist now, by ascending phase. */
-export async function scanCheckpoints(workdir: string): Promise<CheckpointFile[]> {
+/** Which of ultralytics' weights files: `last.pt` (every epoch) or `best.pt` (when fitness improved). */
+export type WeightsFile = "last.pt" | "best.pt";
+
+/** `<workdir>/phase-<k>/weights/<file>` files that exist now, by ascending phase. */
+export async function scanCheckpoints(workdir: string, file: WeightsFile = "last.pt"): Promise<CheckpointFile[]> {
   let entries: string[];
   try {
     entries = await readdir(workdir);
@@ -82,7 +85,7 @@ export async function scanCheckpoints(workdir: string): Promise<CheckpointFile[]
   for (const name of entries) {
     const phase = phaseOfFolder(name);
     if (phase === null) continue;
-    const path = join(workdir, name, "weights", "last.pt");
+    const path = join(workdir, name, "weights", file);
     try {
       const info = await stat(path);
       if (info.isFile()) found.push({ phase, path, signature: { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs } });

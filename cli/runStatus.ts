@@ -73,6 +73,9 @@ type RecordFacts = Pick<
   | "artifacts"
   | "release"
   | "releaseBlocked"
+  | "checkpoint"
+  | "bestCheckpoint"
+  | "checkpointFailures"
 >;
 
 export interface RunStatus extends RecordFacts {
@@ -134,8 +137,23 @@ export function runStatus(record: RunRecord, estimate: EstimateOutput | null, no
     artifacts: record.artifacts,
     release: record.release,
     releaseBlocked: record.releaseBlocked,
+    checkpoint: record.checkpoint,
+    bestCheckpoint: record.bestCheckpoint,
+    checkpointFailures: record.checkpointFailures,
   };
 }
+
+/** `phase 1 epoch 7 (version …)`: a checkpoint as the run record names it. */
+function describeCheckpoint(ref: NonNullable<RunRecord["checkpoint"]>): string {
+  const epoch = ref.epoch !== null ? ` epoch ${ref.epoch}` : "";
+  return `phase ${ref.phase}${epoch}${ref.versionId !== null ? ` (version ${ref.versionId})` : ""}`;
+}
+
+const FAILURE_OUTCOMES: Readonly<Record<RunRecord["checkpointFailures"][number]["outcome"], string>> = {
+  "previous-checkpoint": "resumed from the previous checkpoint",
+  "fresh-start": "trained again from the starting weights (limits.restartIfCheckpointLost)",
+  failed: "the run failed",
+};
 
 /** $/h actually paid so far: estimated cost over billed hours; null before a billed second. */
 export function usdPerHourPaid(record: Pick<RunRecord, "billedSeconds" | "estimatedCostUsd">): number | null {
@@ -180,6 +198,12 @@ export function renderRunStatus(s: RunStatus): string {
     ["elapsed", `${formatDuration(s.elapsedSeconds)} since ${s.startedAt} (record updated ${s.updatedAt})`],
     ["cost", `${usd(s.costSoFarUsd)} so far${s.estimatedTotalUsd !== null ? `, about ${usd(s.estimatedTotalUsd)} in total` : ""}`],
   ];
+  const best = s.bestCheckpoint ? `; best.pt ${describeCheckpoint(s.bestCheckpoint)}` : "";
+  rows.push(["resume", s.checkpoint ? `${s.checkpoint.key}, ${describeCheckpoint(s.checkpoint)}${best}` : "no checkpoint yet"]);
+  // A checkpoint that could not be restored, kept as evidence: which version, why, and what the run did instead.
+  for (const f of s.checkpointFailures) {
+    rows.push(["lost", `${f.key}${f.versionId !== null ? ` version ${f.versionId}` : ""} at ${f.at}: ${f.reason}; ${FAILURE_OUTCOMES[f.outcome]}`]);
+  }
   if (s.error) rows.push(["error", s.error]);
   // What the run produced: the model files in the artifact bucket, and the signed OTA release.
   if (s.artifacts) rows.push(["model", `${s.artifacts.onnx} (ONNX), ${s.artifacts.best} (weights), in the artifact bucket`]);

@@ -118,11 +118,13 @@ export function nodeRolePolicyDocument(input: NodeRolePolicyInput): PolicyDocume
       ...listCondition(input.artifactPrefix),
     },
     {
-      // Checkpoints, results and the status record: overwritten in place, never deleted by the node.
-      // Multipart because checkpoints of large models exceed the single-PUT sweet spot.
+      // Checkpoints, results, the status record and the run's lease: overwritten in place, never
+      // deleted by the node. Multipart because checkpoints of large models exceed the single-PUT sweet
+      // spot. GetObjectVersion: a resume reads the checkpoint version the record names, and falls
+      // back to the previous version when that one is corrupt.
       Sid: "ReadWriteRunArtifacts",
       Effect: "Allow",
-      Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+      Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
       Resource: `${input.artifactBucketArn}/${input.artifactPrefix}*`,
     },
     {

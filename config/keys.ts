@@ -139,6 +139,14 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
       structured: false,
     },
     {
+      key: "restartIfCheckpointLost",
+      description:
+        "`true` or `false`: when no checkpoint the run record names can be restored (corrupt or missing, and no good previous version), train again from the starting weights instead of failing the run. Off by default, so trained epochs are never thrown away without a person deciding it.",
+      default: "false (the run is recorded `failed` with the reason and torn down)",
+      example: set("yolo-train:restartIfCheckpointLost true"),
+      structured: false,
+    },
+    {
       key: "budgetUsd",
       description: "Cost limit in USD for this stack, above 0: AWS Budgets alerts on it go to `alertEmail`.",
       default: "none (no budget)",

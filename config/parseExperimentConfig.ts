@@ -57,6 +57,7 @@ export const DEFAULTS = Object.freeze({
   datasetMount: "mountpoint" as DatasetMount,
   idleMinutes: 15,
   idleGpuPercent: 5,
+  restartIfCheckpointLost: false,
   otaChannel: "candidate" as const,
 });
 
@@ -188,6 +189,7 @@ class ConfigChecker {
     const datasetMount = this.resolve<DatasetMount>("datasetMount", DEFAULTS.datasetMount);
     const idleMinutes = this.resolve<number>("idleMinutes", DEFAULTS.idleMinutes);
     const idleGpuPercent = this.resolve<number>("idleGpuPercent", DEFAULTS.idleGpuPercent);
+    const restartIfCheckpointLost = this.resolve<boolean>("restartIfCheckpointLost", DEFAULTS.restartIfCheckpointLost);
 
     if (this.problems.length > 0) return { problems: this.problems };
     const region = this.context.region;
@@ -228,6 +230,7 @@ class ConfigChecker {
       maxRuntimeHours: maxRuntimeHours!,
       idleMinutes: idleMinutes!,
       idleGpuPercent: idleGpuPercent!,
+      restartIfCheckpointLost: restartIfCheckpointLost!,
       ...(budgetUsd !== undefined ? { budgetUsd } : {}),
       ...(alertEmail !== undefined ? { alertEmail } : {}),
       ota: ota!,

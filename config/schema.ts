@@ -166,6 +166,11 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
     fix: "e.g. 5",
     numeric: true,
   },
+  restartIfCheckpointLost: {
+    schema: booleanLike(z.boolean()),
+    allowed: "true or false",
+    fix: "e.g. pulumi config set yolo-train:restartIfCheckpointLost true, or remove it to fail the run when its checkpoint is lost",
+  },
   budgetUsd: { schema: numberLike(z.number().positive()), allowed: "an amount in USD above 0", fix: "e.g. 100", numeric: true },
   alertEmail: { schema: z.email(), allowed: "an e-mail address", fix: "e.g. ml-team@example.com" },
   ota: {

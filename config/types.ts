@@ -103,6 +103,11 @@ export interface ExperimentConfig {
   readonly maxRuntimeHours: number;
   readonly idleMinutes: number;
   readonly idleGpuPercent: number;
+  /**
+   * When no checkpoint the run record names can be restored, train again from the starting
+   * weights instead of failing the run (the run spec's `limits.restartIfCheckpointLost`).
+   */
+  readonly restartIfCheckpointLost: boolean;
   readonly budgetUsd?: number;
   readonly alertEmail?: string;
 

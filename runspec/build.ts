@@ -58,6 +58,7 @@ export function buildRunSpec(config: ExperimentConfig, places: RunSpecPlaces): R
       maxRuntimeHours: config.maxRuntimeHours,
       idleMinutes: config.idleMinutes,
       idleGpuPercent: config.idleGpuPercent,
+      restartIfCheckpointLost: config.restartIfCheckpointLost,
     },
     tracking: trackingSpecOf(config.tracking, places.wandbApiKeyParameter),
     pricing: { capacity: config.capacity, usdPerHour: places.usdPerHour },

@@ -135,6 +135,12 @@ const limitsSpec = z.strictObject({
   idleGpuPercent: z.number({ error: "must be a number" }).min(0, { error: "must be at least 0" }).max(100, { error: "must be at most 100" }),
   /** Launches of this run (first start plus resumes after interruptions) before the agent gives up. */
   maxAttempts: z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }).default(3),
+  /**
+   * When no checkpoint the record names can be restored (corrupt, missing, and no good previous
+   * version): train again from the starting weights instead of failing the run. Off by default, so
+   * days of epochs are never thrown away without a person deciding it.
+   */
+  restartIfCheckpointLost: z.boolean({ error: "must be true or false" }).default(false),
 });
 
 /** W&B API keys are 40 hex characters; one pasted where the parameter name goes must not reach user data. */

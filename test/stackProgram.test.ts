@@ -9,7 +9,7 @@ const INDEX = path.resolve(__dirname, "..", "index.ts");
  */
 async function runStackProgram(config: Record<string, string>) {
   let thrown: unknown;
-  let resources: { type: string }[] = [];
+  let resources: { type: string; inputs: Record<string, any> }[] = [];
   const outputs: Record<string, unknown> = {};
   await jest.isolateModulesAsync(async () => {
     const { OfflineRuntime, valueOf } = await import("../offline/offlineRuntime");
@@ -44,6 +44,7 @@ describe("the stack program with an invalid config", () => {
     ["maxRuntimeHours", { "yolo-train:maxRuntimeHours": "0" }],
     ["idleMinutes", { "yolo-train:idleMinutes": "1" }],
     ["idleGpuPercent", { "yolo-train:idleGpuPercent": "100" }],
+    ["restartIfCheckpointLost", { "yolo-train:restartIfCheckpointLost": "sometimes" }],
     ["alertEmail", { "yolo-train:alertEmail": "not-an-email" }],
     ["network.subnetIds", { "yolo-train:network": '{"vpcId": "vpc-0123456789abcdef0"}' }],
     ["epoch", { "yolo-train:epoch": "10" }],
@@ -80,5 +81,27 @@ describe("the stack program's outputs", () => {
     expect(outputs.ownedBucketNames).toEqual([outputs.artifactBucketName, outputs.datasetBucketName]);
     expect(outputs.edgeReadPolicyArn).toBeNull();
     expect(outputs.otaPublicKeyPem).toEqual(expect.stringContaining("BEGIN PUBLIC KEY"));
+  });
+});
+
+describe("the stack program's run spec", () => {
+  /** The run spec the launch template's user data hands the node. */
+  function runSpecOf(resources: { type: string; inputs: Record<string, any> }[]): Record<string, any> {
+    const template = resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate");
+    expect(template).toBeDefined();
+    const userData = Buffer.from(template!.inputs.userData as string, "base64").toString("utf8");
+    const encoded = /RUN_SPEC_B64='?([A-Za-z0-9+/=]+)'?/.exec(userData)?.[1] ?? /base64 -d[^\n]*<<<\s*'?([A-Za-z0-9+/=]+)/.exec(userData)?.[1];
+    expect(encoded).toBeDefined();
+    return JSON.parse(Buffer.from(encoded!, "base64").toString("utf8"));
+  }
+
+  it.each([
+    ["left out", {}, false],
+    ["set to true", { "yolo-train:restartIfCheckpointLost": "true" }, true],
+  ] as const)("carries yolo-train:restartIfCheckpointLost %s into limits.restartIfCheckpointLost and the guardrails output", async (_how, config, expected) => {
+    const { thrown, resources, outputs } = await runStackProgram({ "yolo-train:stage": "debug", ...config });
+    expect(thrown).toBeUndefined();
+    expect(runSpecOf(resources).limits.restartIfCheckpointLost).toBe(expected);
+    expect((outputs.guardrails as Record<string, unknown>).restartIfCheckpointLost).toBe(expected);
   });
 });

@@ -26,6 +26,8 @@ interface PlannedGuardrails {
   idleMinutes: number;
   idleGpuPercent: number;
   maxRuntimeHours: number;
+  /** Absent in the outputs of a stack program older than the key. */
+  restartIfCheckpointLost?: boolean;
   backstopAt: string;
   budgetUsd: number | null;
   alertEmail: string | null;
@@ -129,6 +131,11 @@ export function renderPlan(plan: OfflinePlan): string {
   );
   lines.push(
     `  - max runtime: ${guardrails.maxRuntimeHours} h → a schedule outside the node sets the group to 0 at ${guardrails.backstopAt}`,
+  );
+  lines.push(
+    guardrails.restartIfCheckpointLost === true
+      ? "  - lost checkpoint: none of the run's checkpoints can be restored → train again from the starting weights (restartIfCheckpointLost)"
+      : "  - lost checkpoint: none of the run's checkpoints can be restored → the run fails and is torn down (set yolo-train:restartIfCheckpointLost to train again instead)",
   );
   lines.push(
     guardrails.budgetUsd !== null

@@ -51,6 +51,7 @@ describe("npm run plan", () => {
     expect(stdout).toMatch(/max runtime: 2 h → .* at \d{4}-\d\d-\d\dT/);
     expect(stdout).toContain("idle GPU: below 5 % on every GPU for 15 min");
     expect(stdout).toContain("budget: none");
+    expect(stdout).toContain("lost checkpoint: none of the run's checkpoints can be restored → the run fails and is torn down (set yolo-train:restartIfCheckpointLost");
     expect(stdout).toMatch(/Model delivery \(OTA\): model "dev"\n  - every completed run publishes a release to this stack's bucket s3:\/\/\S+\/models\/dev\/, signed with its own KMS key, channel candidate\n  - promotion to stable: never automatically/);
   });
 
@@ -62,7 +63,7 @@ describe("npm run plan", () => {
     expect(parsed.resources.map((r: { type: string }) => r.type)).toContain("aws:autoscaling/group:Group");
   });
 
-  it("plans another stack with --stack, with its budget, the train stage's A100s and a fleet OTA bucket", () => {
+  it("plans another stack with --stack, with its budget, the train stage's A100s, a restart on a lost checkpoint and a fleet OTA bucket", () => {
     const dir = projectWithStack(
       "big",
       [
@@ -73,6 +74,7 @@ describe("npm run plan", () => {
         "  yolo-train:data: coco.yaml",
         "  yolo-train:budgetUsd: 500",
         "  yolo-train:alertEmail: ml-team@example.com",
+        "  yolo-train:restartIfCheckpointLost: true",
         "  yolo-train:ota:",
         "    modelName: pallets",
         "    bucket: fleet-models-1a2b3c",
@@ -90,6 +92,7 @@ describe("npm run plan", () => {
     expect(stdout).toContain("budget: $500/month");
     expect(stdout).toContain("aws:budgets/budget:Budget");
     expect(stdout).toContain("max runtime: 72 h");
+    expect(stdout).toContain("lost checkpoint: none of the run's checkpoints can be restored → train again from the starting weights (restartIfCheckpointLost)");
     expect(stdout).toContain(
       "every completed run publishes a release to the shared bucket s3://fleet-models-1a2b3c/models/pallets/ (another stack owns it), signed with arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     );

@@ -67,6 +67,21 @@ describe("runStatus", () => {
     expect(text).not.toMatch(/^stable /m);
   });
 
+  it("shows the checkpoint a resume starts from, best.pt beside it, and every checkpoint that could not be restored", () => {
+    const key = "runs/exp-1/checkpoints/phase-0/last.pt";
+    const checkpoint = { key, sha256: "a".repeat(64), bytes: 10, phase: 0, epoch: 6, versionId: "v6" };
+    const record = {
+      ...recordAt({ epoch: 8 }),
+      checkpoint,
+      bestCheckpoint: { ...checkpoint, key: "runs/exp-1/checkpoints/phase-0/best.pt", epoch: 4, versionId: "b4" },
+      checkpointFailures: [{ key, versionId: "v7", sha256: "b".repeat(64), at: "2026-12-04T10:00:00.000Z", reason: "sha256 mismatch", outcome: "previous-checkpoint" as const }],
+    };
+    const text = renderRunStatus(runStatus(record, estimate, NOW));
+    expect(text).toContain(`\nresume    ${key}, phase 0 epoch 6 (version v6); best.pt phase 0 epoch 4 (version b4)\n`);
+    expect(text).toContain(`\nlost      ${key} version v7 at 2026-12-04T10:00:00.000Z: sha256 mismatch; resumed from the previous checkpoint\n`);
+    expect(renderRunStatus(runStatus(recordAt({ epoch: 0 }), estimate, NOW))).toMatch(/^resume {4}no checkpoint yet$/m);
+  });
+
   it("measures elapsed time of a stopped run up to its last update, not now", () => {
     const s = runStatus(recordAt({ epoch: 3, end: "failed" }), estimate, NOW);
     expect(s.elapsedSeconds).toBe(60 + 3 * 60);

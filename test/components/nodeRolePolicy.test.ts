@@ -83,7 +83,7 @@ describe("nodeRolePolicyDocument", () => {
   it("reads and writes only runs/<runId>/ in the artifact bucket, with multipart but no delete", () => {
     const rw = statement(doc, "ReadWriteRunArtifacts");
     expect(rw.Resource).toBe("arn:aws:s3:::yolo-train-dev-artifacts/runs/yolov8n-widgets-0123456789/*");
-    expect([...rw.Action].sort()).toEqual(["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"]);
+    expect([...rw.Action].sort()).toEqual(["s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:PutObject"]);
     expect(doc.Statement.flatMap((s) => s.Action)).not.toContain("s3:DeleteObject");
     expect(statement(doc, "ListRunArtifacts")).toMatchObject({
       Resource: "arn:aws:s3:::yolo-train-dev-artifacts",

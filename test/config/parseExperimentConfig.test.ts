@@ -65,6 +65,8 @@ describe("parseExperimentConfig: rejected configs", () => {
     ["a max runtime over 30 days", { maxRuntimeHours: 1000 }, "maxRuntimeHours", "1000"],
     ["an idle window under 5 minutes", { idleMinutes: 2 }, "idleMinutes", "2"],
     ["an idle threshold of 100 %", { idleGpuPercent: 100 }, "idleGpuPercent", "100"],
+    ["restartIfCheckpointLost as a word other than true or false", { restartIfCheckpointLost: "yes" }, "restartIfCheckpointLost", '"yes"'],
+    ["restartIfCheckpointLost as a number", { restartIfCheckpointLost: 1 }, "restartIfCheckpointLost", "1"],
     ["a zero budget", { budgetUsd: 0, alertEmail: "a@example.com" }, "budgetUsd", "0"],
     ["a budget nobody is told about", { budgetUsd: 50 }, "budgetUsd", "50"],
     ["an e-mail address without a domain", { alertEmail: "ml-team" }, "alertEmail", '"ml-team"'],
@@ -119,6 +121,19 @@ describe("parseExperimentConfig: messages", () => {
     expect(lineFor(errorOf({ imgsz: 650 }), "imgsz")).toBe(
       "  - `imgsz` is 650; it must be a multiple of 32 between 32 and 2048. Fix: e.g. 640",
     );
+  });
+
+  it("says what restartIfCheckpointLost allows and how to set it", () => {
+    expect(lineFor(errorOf({ restartIfCheckpointLost: "always" }), "restartIfCheckpointLost")).toBe(
+      "  - `restartIfCheckpointLost` is \"always\"; it must be true or false. " +
+        "Fix: e.g. pulumi config set yolo-train:restartIfCheckpointLost true, or remove it to fail the run when its checkpoint is lost",
+    );
+  });
+
+  it("reports a wrong restartIfCheckpointLost together with the other problems", () => {
+    const error = errorOf({ restartIfCheckpointLost: "on", imgsz: 650, idleMinutes: 1 });
+    expect(error.problems.map((p) => p.key).sort()).toEqual(["idleMinutes", "imgsz", "restartIfCheckpointLost"]);
+    expect(error.message).toContain("has 3 problems");
   });
 
   it("reports every problem of a config in one error: shapes, unknown keys and cross-key rules", () => {
@@ -222,6 +237,7 @@ describe("parseExperimentConfig: defaults and presets", () => {
       batch: 16,
       idleMinutes: 15,
       idleGpuPercent: 5,
+      restartIfCheckpointLost: false,
       capacity: "spot",
       model: "yolov8n.pt",
       modelSource: { kind: "pretrained", name: "yolov8n.pt", family: "yolov8", size: "n" },
@@ -362,6 +378,16 @@ describe("parseExperimentConfig: defaults and presets", () => {
     expect(JSON.stringify(config)).not.toContain("k-123");
   });
 
+  it.each([
+    [true, true],
+    [false, false],
+    ["true", true],
+    ["false", false],
+    [" TRUE ", true],
+  ] as const)("reads restartIfCheckpointLost %j as %j", (given, expected) => {
+    expect(parseExperimentConfig({ restartIfCheckpointLost: given }, context).restartIfCheckpointLost).toBe(expected);
+  });
+
   it("returns a deeply frozen config", () => {
     const config = parseExperimentConfig({ hyperparameters: { optimizer: "SGD", lr0: 0.01 }, ota: { promote: { min: 0.5 } } }, context);
     expect(Object.isFrozen(config)).toBe(true);
@@ -391,6 +417,7 @@ describe("parseExperimentConfig: coercion of strings from `pulumi config set`", 
         maxRuntimeHours: "1.5",
         idleMinutes: " 20 ",
         idleGpuPercent: "2.5",
+        restartIfCheckpointLost: "true",
         maxSpotPrice: "0.5",
         gpusPerNode: "1",
         budgetUsd: "100",
@@ -408,6 +435,7 @@ describe("parseExperimentConfig: coercion of strings from `pulumi config set`", 
       maxRuntimeHours: 1.5,
       idleMinutes: 20,
       idleGpuPercent: 2.5,
+      restartIfCheckpointLost: true,
       maxSpotPrice: 0.5,
       gpusPerNode: 1,
       budgetUsd: 100,
@@ -472,5 +500,7 @@ describe("parseExperimentConfig: properties", () => {
     expect(config.epochs).toBe(DEFAULTS.epochs);
     expect(config.imgsz).toBe(DEFAULTS.imgsz);
     expect(config.batch).toBe(DEFAULTS.batch);
+    expect(config.restartIfCheckpointLost).toBe(DEFAULTS.restartIfCheckpointLost);
+    expect(DEFAULTS.restartIfCheckpointLost).toBe(false);
   });
 });

@@ -38,7 +38,7 @@ describe("buildRunSpec", () => {
         channel: "candidate",
         promote: { metric: "metrics/mAP50-95(B)", min: 0.5, requireImprovement: true },
       },
-      limits: { maxRuntimeHours: 2, idleMinutes: 15, idleGpuPercent: 5, maxAttempts: 3 },
+      limits: { maxRuntimeHours: 2, idleMinutes: 15, idleGpuPercent: 5, maxAttempts: 3, restartIfCheckpointLost: false },
       tracking: { kind: "off" },
       pricing: { capacity: "spot", usdPerHour: 0.1578 },
     });
@@ -55,6 +55,17 @@ describe("buildRunSpec", () => {
     ["a dataset in the stack's bucket is /data/data.yaml", { kind: "dataset-bucket", name: "widgets" } as const, { kind: "mounted", yamlPath: "/data/data.yaml" }],
   ])("maps data: %s", (_case, source, expected) => {
     expect(dataSpecOf(source)).toEqual(expected);
+  });
+
+  it("carries restartIfCheckpointLost into limits, false unless the config says true", () => {
+    const off = experimentConfig();
+    expect(buildRunSpec(off, places(deriveRunId(off))).limits.restartIfCheckpointLost).toBe(false);
+    const on = experimentConfig({ restartIfCheckpointLost: true });
+    const spec = buildRunSpec(on, places(deriveRunId(on)));
+    expect(spec.limits).toEqual({ maxRuntimeHours: 2, idleMinutes: 15, idleGpuPercent: 5, maxAttempts: 3, restartIfCheckpointLost: true });
+    expect(parseRunSpec(JSON.parse(JSON.stringify(spec))).limits.restartIfCheckpointLost).toBe(true);
+    // A limit, not part of what is trained: the run id stays.
+    expect(deriveRunId(on)).toBe(deriveRunId(off));
   });
 
   it("carries progressive phases and the GPUs per node", () => {

@@ -25,6 +25,7 @@ export function experimentConfig(overrides: Partial<ExperimentConfig> = {}): Exp
     maxRuntimeHours: 2,
     idleMinutes: 15,
     idleGpuPercent: 5,
+    restartIfCheckpointLost: false,
     ota: { modelName: "detector", channel: "candidate" },
     tracking: { kind: "off" },
     ...overrides,

@@ -23,9 +23,10 @@ function withChange(path: (string | number)[], value: unknown): unknown {
 }
 
 describe("the run spec schema", () => {
-  it("accepts a valid spec and fills in maxAttempts = 3", () => {
+  it("accepts a valid spec and fills in maxAttempts = 3 and restartIfCheckpointLost = false", () => {
     const spec = parseRunSpec(runSpecDocument());
     expect(spec.limits.maxAttempts).toBe(3);
+    expect(spec.limits.restartIfCheckpointLost).toBe(false);
     expect(spec.train.hyperparameters).toEqual({ lr0: 0.01, optimizer: "AdamW", cos_lr: true });
   });
 
@@ -34,6 +35,12 @@ describe("the run spec schema", () => {
     const text = JSON.stringify(spec);
     expect(parseRunSpec(text)).toEqual(spec);
     expect(parseRunSpec(JSON.parse(text))).toEqual(spec);
+  });
+
+  it.each([true, false])("keeps limits.restartIfCheckpointLost %s, through JSON text too", (value) => {
+    const spec = parseRunSpec(runSpecDocument({ limits: { maxRuntimeHours: 2, idleMinutes: 15, idleGpuPercent: 5, restartIfCheckpointLost: value } }));
+    expect(spec.limits.restartIfCheckpointLost).toBe(value);
+    expect(parseRunSpec(JSON.stringify(spec)).limits.restartIfCheckpointLost).toBe(value);
   });
 
   it.each<[string, RunSpecInput["tracking"]]>([
@@ -73,6 +80,8 @@ describe("the run spec schema", () => {
     ["a negative max runtime", ["limits", "maxRuntimeHours"], -1, /more than 0/],
     ["an idle threshold above 100", ["limits", "idleGpuPercent"], 101, /at most 100/],
     ["zero attempts", ["limits", "maxAttempts"], 0, /at least 1/],
+    ["restartIfCheckpointLost as text", ["limits", "restartIfCheckpointLost"], "true", /must be true or false/],
+    ["restartIfCheckpointLost as a number", ["limits", "restartIfCheckpointLost"], 1, /must be true or false/],
     ["an MLflow URI that is not http", ["tracking"], { kind: "mlflow", uri: "ftp://x" }, /http\(s\) URL/],
     ["a capacity it does not know", ["pricing", "capacity"], "reserved", /"spot" or "on-demand"/],
     ["a negative price", ["pricing", "usdPerHour"], -0.1, /at least 0/],

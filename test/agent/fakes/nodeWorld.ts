@@ -45,6 +45,12 @@ export interface WorldOptions {
    * @default "stand-in"
    */
   readonly checkpoints?: CheckpointFormat;
+  /**
+   * Whether S3 keeps object versions, as the artifact bucket does on AWS; off, S3 behaves as a bucket
+   * without versioning (and the agent records no version ids).
+   * @default true
+   */
+  readonly versioning?: boolean;
 }
 
 export interface AgentRunOptions {
@@ -54,6 +60,8 @@ export interface AgentRunOptions {
   readonly scratch?: string;
   /** Kill the agent and fail after this long. */
   readonly timeoutMs?: number;
+  /** The node's instance metadata: another node's (see {@link NodeWorld.addConcurrentNode}); the world's by default. */
+  readonly imds?: ImdsFake;
 }
 
 const FAST_POLLS = {
@@ -77,6 +85,7 @@ export class NodeWorld {
   /** The stand-in's journal, shared by every node of this run (it counts starts in it). */
   readonly standInLogPath: string;
   private nodes = 0;
+  private readonly extraImds: ImdsFake[] = [];
 
   private constructor(
     readonly root: string,
@@ -106,7 +115,8 @@ export class NodeWorld {
     await ensureAgentBuilt();
     const spec = runSpecDocument({ train: { epochs: 4, imgsz: 640, batch: 16, gpus: 1, hyperparameters: {} }, ...options.spec });
     const root = mkdtempSync(join(tmpdir(), "yolo-train-node-"));
-    const s3 = await S3Fake.start([spec.artifacts.bucket, spec.ota.bucket]);
+    // The artifact bucket keeps versions on AWS (ArtifactBucket): the agent records and reads them.
+    const s3 = await S3Fake.start([spec.artifacts.bucket, spec.ota.bucket], { versioning: options.versioning ?? true });
     const proxy = s3.proxy;
     const imds = await ImdsFake.start({ instanceId: options.instanceId ?? "i-0a1b2c3d4e5f60001" });
     const asg = await AutoScalingFake.start();
@@ -127,6 +137,18 @@ export class NodeWorld {
     this.imds.instanceId = instanceId;
   }
 
+  /**
+   * A second instance of the run's group at the same time as the current one (capacity rebalancing,
+   * an Auto Scaling health replacement, a `pulumi up` racing a slow shutdown): its own instance
+   * metadata; the group's desired capacity rises with it, as Auto Scaling's does while both run.
+   */
+  async addConcurrentNode(instanceId: string): Promise<ImdsFake> {
+    const imds = await ImdsFake.start({ instanceId });
+    this.extraImds.push(imds);
+    this.asg.replaceInstance(this.groupName, undefined, instanceId);
+    return imds;
+  }
+
   /** Starts the agent bundle as a node's container would; resolves when it exits. */
   runAgent(options: AgentRunOptions = {}): AgentRun {
     this.nodes += 1;
@@ -143,7 +165,7 @@ export class NodeWorld {
       AWS_ENDPOINT_URL_AUTO_SCALING: this.asg.endpoint,
       AWS_ENDPOINT_URL_KMS: this.kms.endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH: this.cloudWatch.endpoint,
-      AWS_EC2_METADATA_SERVICE_ENDPOINT: this.imds.endpoint,
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: (options.imds ?? this.imds).endpoint,
       // No shared config or credentials files of whoever runs the tests.
       AWS_CONFIG_FILE: join(this.root, "no-aws-config"),
       AWS_SHARED_CREDENTIALS_FILE: join(this.root, "no-aws-credentials"),
@@ -202,7 +224,7 @@ export class NodeWorld {
 
   async close(): Promise<void> {
     for (const pid of this.liveTrainers()) process.kill(pid, "SIGKILL");
-    await Promise.all([this.imds.close(), this.asg.close(), this.kms.close(), this.cloudWatch.close()]);
+    await Promise.all([this.imds.close(), ...this.extraImds.map((imds) => imds.close()), this.asg.close(), this.kms.close(), this.cloudWatch.close()]);
     await this.s3.close();
     rmSync(this.root, { recursive: true, force: true });
   }

@@ -96,9 +96,28 @@ export function progressLines(bytes: Buffer | undefined): Array<{ phase: number;
     .map((l) => JSON.parse(l) as { phase: number; epoch: number; epochs: number });
 }
 
-/** The checks every scenario ends with: no record ever named a missing or partial object; no trainer left running. */
-export async function expectCleanRun(world: NodeWorld): Promise<void> {
-  if (world.auditor.violations.length > 0) throw new Error(`run records named objects S3 did not hold whole:\n${world.auditor.violations.join("\n")}`);
+/**
+ * The checks every scenario ends with: no record ever named a missing or partial object; no trainer
+ * left running. `damaged`: sha256s of checkpoints the test itself damaged in S3, which records
+ * naming them (until the agent finds out) are allowed to.
+ */
+export async function expectCleanRun(world: NodeWorld, damaged: readonly string[] = []): Promise<void> {
+  const violations = world.auditor.violations.filter((v) => !damaged.some((sha256) => v.includes(sha256)));
+  if (violations.length > 0) throw new Error(`run records named objects S3 did not hold whole:\n${violations.join("\n")}`);
   const live = await world.survivingTrainers();
   if (live.length > 0) throw new Error(`trainer processes still running after the agent exited: ${live.join(", ")}`);
+}
+
+/**
+ * Waits until the newest record the agent sent satisfies `ready`, and returns it. It reads what the
+ * proxy saw (the auditor's copy), not S3, so no read races the agent's writes.
+ */
+export async function waitForRecord<R extends RunRecord = RunRecord>(world: NodeWorld, ready: (record: R) => boolean, timeoutMs = 20_000): Promise<R> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const record = world.auditor.versions.at(-1)?.record as R | undefined;
+    if (record !== undefined && ready(record)) return record;
+    if (Date.now() > deadline) throw new Error(`no record within ${timeoutMs} ms was as the test waited for; the newest: ${JSON.stringify(record)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

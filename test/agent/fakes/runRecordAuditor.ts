@@ -19,7 +19,7 @@ export interface RunRecord {
   readonly interruptions: number;
   readonly startedAt: string;
   readonly updatedAt: string;
-  readonly checkpoint?: { key: string; sha256: string; bytes: number; phase: number; epoch: number } | null;
+  readonly checkpoint?: { key: string; sha256: string; bytes: number; phase: number; epoch: number; versionId?: string | null } | null;
   readonly billedSeconds?: number | null;
   readonly trainingSeconds?: number | null;
   readonly estimatedCostUsd?: number | null;
@@ -73,7 +73,7 @@ export class RunRecordAuditor {
    * not read (see {@link CheckpointFormat}).
    */
   constructor(
-    proxy: S3FaultProxy,
+    private readonly proxy: S3FaultProxy,
     private readonly s3: S3Fake,
     private readonly bucket: string,
     prefix: string,
@@ -103,7 +103,7 @@ export class RunRecordAuditor {
     try {
       header = checkpointHeader(bytes);
     } catch (error) {
-      this.violations.push(`${where}: checkpoint ${checkpoint.key} is not a whole stand-in checkpoint: ${(error as Error).message}`);
+      this.violations.push(`${where}: checkpoint ${checkpoint.key} (sha256 ${checkpoint.sha256}) is not a whole stand-in checkpoint: ${(error as Error).message}`);
     }
     const sameBytes = checkpoint.sha256 === hash.toString("hex") || checkpoint.sha256 === hash.toString("base64");
     if (!sameBytes) {
@@ -158,7 +158,10 @@ export class RunRecordAuditor {
     const where = `run record #${this.versions.length} (${record.phase})`;
     const checkpoint = record.checkpoint;
     if (checkpoint) {
-      const object = await this.s3.getObjectWithMetadata(this.bucket, checkpoint.key);
+      // A record naming a version is about that version, whatever the key holds now.
+      const version = checkpoint.versionId ? this.proxy.versionLocation(this.bucket, checkpoint.key, checkpoint.versionId) : undefined;
+      if (checkpoint.versionId && version === undefined) this.violations.push(`${where} names version ${checkpoint.versionId} of ${checkpoint.key}, which S3 never made`);
+      const object = await this.s3.getObjectWithMetadata(version?.bucket ?? this.bucket, version?.key ?? checkpoint.key);
       if (object === undefined) {
         this.violations.push(`${where} names checkpoint ${checkpoint.key}, which is not in S3`);
       } else {

@@ -2,7 +2,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { S3FaultProxy } from "./s3FaultProxy";
+import { S3FaultProxy, type S3FaultProxyOptions } from "./s3FaultProxy";
 
 /** The part of s3rver 3.7's API used here (the package ships no types). */
 interface S3rverInstance {
@@ -49,12 +49,13 @@ export class S3Fake {
     this.client = localS3Client(directEndpoint);
   }
 
-  static async start(buckets: readonly string[]): Promise<S3Fake> {
+  /** `versioning`: the proxy keeps every version of every object, as a bucket with versioning enabled (S3FaultProxyOptions). */
+  static async start(buckets: readonly string[], options: S3FaultProxyOptions = {}): Promise<S3Fake> {
     const directory = mkdtempSync(join(tmpdir(), "yolo-train-s3rver-"));
     const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, resetOnClose: true });
     const { port } = await server.run();
     const directEndpoint = `http://127.0.0.1:${port}`;
-    const proxy = await S3FaultProxy.start(directEndpoint);
+    const proxy = await S3FaultProxy.start(directEndpoint, options);
     const fake = new S3Fake(server, directEndpoint, proxy, directory);
     for (const bucket of buckets) await fake.client.send(new CreateBucketCommand({ Bucket: bucket }));
     return fake;

@@ -1,9 +1,10 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { request } from "http";
 import { Readable } from "stream";
 import { RunRecordAuditor } from "./runRecordAuditor";
 import { localS3Client, S3Fake } from "./s3Fake";
-import type { S3FaultProxy } from "./s3FaultProxy";
+import { S3FaultProxy } from "./s3FaultProxy";
 import { sha256Hex } from "./standInCheckpoint";
 
 const BUCKET = "yolo-train-test-artifacts";
@@ -143,6 +144,196 @@ describe("S3Fake and S3FaultProxy", () => {
     });
     expect((await s3.getObject(BUCKET, "pointer"))?.toString()).toBe("v2");
     expect(await s3.listKeys(BUCKET)).toEqual(["pointer"]);
+  });
+});
+
+describe("versioning", () => {
+  // A second proxy, versioning on, in front of the same s3rver.
+  let versioned: S3FaultProxy;
+  let client: S3Client;
+  beforeEach(async () => {
+    versioned = await S3FaultProxy.start(s3.directEndpoint, { versioning: true });
+    client = localS3Client(versioned.endpoint);
+  });
+  afterEach(async () => {
+    client.destroy();
+    await versioned.close();
+  });
+
+  const put = (key: string, body: Buffer | string, extra: Partial<ConstructorParameters<typeof PutObjectCommand>[0]> = {}) =>
+    client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, Metadata: { sha256: sha256Hex(Buffer.from(body)) }, ...extra }));
+  const get = async (key: string, versionId?: string) => {
+    const answer = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, VersionId: versionId }));
+    return { body: Buffer.from(await answer.Body!.transformToByteArray()), metadata: answer.Metadata, versionId: answer.VersionId, contentType: answer.ContentType };
+  };
+  const VERSION_ID = /^[A-Za-z0-9_-]{32}$/;
+
+  it("gives each PutObject a new version, serves every version by id and the newest without one", async () => {
+    const first = await put("runs/r/last.pt", checkpoint(0, 1), { ContentType: "application/octet-stream" });
+    const second = await put("runs/r/last.pt", checkpoint(0, 2, 5000));
+    expect(first.VersionId).toMatch(VERSION_ID);
+    expect(second.VersionId).toMatch(VERSION_ID);
+    expect(second.VersionId).not.toBe(first.VersionId);
+    expect(versioned.versionsOf(BUCKET, "runs/r/last.pt")).toEqual([first.VersionId, second.VersionId]);
+
+    const older = await get("runs/r/last.pt", first.VersionId);
+    expect(older.body.equals(checkpoint(0, 1))).toBe(true);
+    expect(older).toMatchObject({ versionId: first.VersionId, metadata: { sha256: sha256Hex(checkpoint(0, 1)) }, contentType: "application/octet-stream" });
+    const newer = await get("runs/r/last.pt", second.VersionId);
+    expect(newer.body.equals(checkpoint(0, 2, 5000))).toBe(true);
+    expect(newer.metadata).toEqual({ sha256: sha256Hex(checkpoint(0, 2, 5000)) });
+    const latest = await get("runs/r/last.pt");
+    expect(latest.body.equals(checkpoint(0, 2, 5000))).toBe(true);
+    expect(latest.versionId).toBe(second.VersionId);
+
+    // The request log shows what the client asked for, not where the proxy sent it.
+    expect(versioned.requests.map((r) => [r.method, r.bucket, r.key, new URLSearchParams(r.query).get("versionId"), r.status])).toEqual([
+      ["PUT", BUCKET, "runs/r/last.pt", null, 200],
+      ["PUT", BUCKET, "runs/r/last.pt", null, 200],
+      ["GET", BUCKET, "runs/r/last.pt", first.VersionId, 200],
+      ["GET", BUCKET, "runs/r/last.pt", second.VersionId, 200],
+      ["GET", BUCKET, "runs/r/last.pt", null, 200],
+    ]);
+  });
+
+  it("names no version for an object written behind the proxy's back", async () => {
+    await put("k", "via proxy");
+    await s3.putObject(BUCKET, "k", "direct");
+    const latest = await get("k");
+    expect(latest.body.toString()).toBe("direct");
+    expect(latest.versionId).toBeUndefined();
+  });
+
+  it("gives a multipart upload (lib-storage Upload) a version that GET by id serves byte-identical", async () => {
+    const body = Buffer.alloc(11 * 1024 * 1024, 7);
+    body.write("head of a big checkpoint");
+    const done = await new Upload({
+      client,
+      params: { Bucket: BUCKET, Key: "big.pt", Body: body, ChecksumAlgorithm: "SHA256", Metadata: { sha256: sha256Hex(body) } },
+      partSize: 5 * 1024 * 1024,
+    }).done();
+    expect(versioned.requests.filter((r) => /partNumber=/.test(r.query))).toHaveLength(3);
+    expect(done.VersionId).toMatch(VERSION_ID);
+    await put("big.pt", "overwritten");
+    const old = await get("big.pt", done.VersionId);
+    expect(sha256Hex(old.body)).toBe(sha256Hex(body));
+    expect(old.metadata).toEqual({ sha256: sha256Hex(body) });
+  });
+
+  it("answers HEAD and range GETs by version id from that version", async () => {
+    const first = await put("k", "0123456789");
+    await put("k", "abc");
+    const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "k", VersionId: first.VersionId }));
+    expect(head).toMatchObject({ ContentLength: 10, VersionId: first.VersionId, Metadata: { sha256: sha256Hex(Buffer.from("0123456789")) } });
+    const ranged = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: "k", VersionId: first.VersionId, Range: "bytes=2-4" }));
+    expect(await ranged.Body!.transformToString()).toBe("234");
+    expect(ranged).toMatchObject({ ContentRange: "bytes 2-4/10", VersionId: first.VersionId, $metadata: { httpStatusCode: 206 } });
+  });
+
+  it("answers an unknown version id with NoSuchVersion (404) and a malformed one with InvalidArgument (400)", async () => {
+    const { VersionId } = await put("k", "x");
+    await put("other", "y");
+    const unknown = "A".repeat(32);
+    await expect(client.send(new GetObjectCommand({ Bucket: BUCKET, Key: "k", VersionId: unknown }))).rejects.toMatchObject({
+      name: "NoSuchVersion",
+      message: "The specified version does not exist.",
+      $metadata: { httpStatusCode: 404 },
+    });
+    // A version of another key is not one of this key's.
+    await expect(client.send(new GetObjectCommand({ Bucket: BUCKET, Key: "other", VersionId }))).rejects.toMatchObject({ name: "NoSuchVersion" });
+    // HEAD answers carry no body, so the SDK only knows the status.
+    await expect(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "k", VersionId: unknown }))).rejects.toMatchObject({
+      name: "NotFound",
+      $metadata: { httpStatusCode: 404 },
+    });
+    await expect(client.send(new GetObjectCommand({ Bucket: BUCKET, Key: "k", VersionId: "not-a-version" }))).rejects.toMatchObject({
+      name: "InvalidArgument",
+      message: "Invalid version id specified",
+      $metadata: { httpStatusCode: 400 },
+    });
+    await expect(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "k", VersionId: "not-a-version" }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 400 },
+    });
+  });
+
+  it("creates no version for a write refused by its condition or failed by a fault", async () => {
+    const first = await put("claim", "first", { IfNoneMatch: "*" });
+    await expect(put("claim", "second", { IfNoneMatch: "*" })).rejects.toMatchObject({ name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } });
+    versioned.injectFaults([{ requests: 3, failEvery: 1 }]);
+    await expect(put("claim", "third")).rejects.toMatchObject({ name: "InternalError" });
+    expect(versioned.versionsOf(BUCKET, "claim")).toEqual([first.VersionId]);
+    expect(await get("claim")).toMatchObject({ versionId: first.VersionId, body: Buffer.from("first") });
+  });
+
+  it("keeps each of many concurrent writes to one key as its own version", async () => {
+    const bodies = Array.from({ length: 8 }, (_, i) => `writer-${i}`.repeat(1000 * (i + 1)));
+    const answers = await Promise.all(bodies.map((body) => put("contended", body)));
+    const ids = answers.map((a) => a.VersionId!);
+    expect(new Set(ids).size).toBe(8);
+    expect([...versioned.versionsOf(BUCKET, "contended")].sort()).toEqual([...ids].sort());
+    for (const [i, id] of ids.entries()) expect((await get("contended", id)).body.toString()).toBe(bodies[i]);
+    // The current object is the version written last.
+    const latest = await get("contended");
+    expect(latest.versionId).toBe(versioned.versionsOf(BUCKET, "contended").at(-1));
+    expect(latest.body.toString()).toBe(bodies[ids.indexOf(latest.versionId!)]);
+  });
+
+  it("frees the key of a client that went away mid-upload, with no version made", async () => {
+    const abandoned = request(`${versioned.endpoint}/${BUCKET}/k`, { method: "PUT", headers: { "content-length": "1000" } });
+    abandoned.on("error", () => undefined);
+    abandoned.write(Buffer.alloc(10));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    abandoned.destroy();
+    // Were the key still locked, this would wait for s3rver's request timeout (minutes).
+    const started = Date.now();
+    const written = await put("k", "whole");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(versioned.versionsOf(BUCKET, "k")).toEqual([written.VersionId]);
+    expect((await get("k", written.VersionId)).body.toString()).toBe("whole");
+  });
+
+  it("corruptVersion rots one version's bytes under its old metadata, and the current object when it is the latest", async () => {
+    const first = await put("last.pt", checkpoint(0, 1));
+    const second = await put("last.pt", checkpoint(0, 2));
+    const rot = Buffer.from("bit rot");
+    await versioned.corruptVersion(BUCKET, "last.pt", first.VersionId!, rot);
+    expect(await get("last.pt", first.VersionId)).toMatchObject({ body: rot, metadata: { sha256: sha256Hex(checkpoint(0, 1)) } });
+    expect((await get("last.pt", second.VersionId)).body.equals(checkpoint(0, 2))).toBe(true);
+    expect((await s3.getObject(BUCKET, "last.pt"))?.equals(checkpoint(0, 2))).toBe(true);
+
+    await versioned.corruptVersion(BUCKET, "last.pt", second.VersionId!, rot);
+    expect(await s3.getObjectWithMetadata(BUCKET, "last.pt")).toEqual({ bytes: rot, metadata: { sha256: sha256Hex(checkpoint(0, 2)) } });
+    expect(await get("last.pt")).toMatchObject({ body: rot, versionId: second.VersionId, metadata: { sha256: sha256Hex(checkpoint(0, 2)) } });
+    await expect(versioned.corruptVersion(BUCKET, "last.pt", "A".repeat(32), rot)).rejects.toThrow(/no version/);
+  });
+
+  it("copies an older version back with CopyObject, as a new version", async () => {
+    const first = await put("last.pt", checkpoint(0, 1));
+    await put("last.pt", checkpoint(0, 2));
+    const copied = await client.send(new CopyObjectCommand({ Bucket: BUCKET, Key: "last.pt", CopySource: `${BUCKET}/last.pt?versionId=${first.VersionId}` }));
+    expect(copied.CopySourceVersionId).toBe(first.VersionId);
+    expect(copied.VersionId).toMatch(VERSION_ID);
+    expect(versioned.versionsOf(BUCKET, "last.pt")).toHaveLength(3);
+    const latest = await get("last.pt");
+    expect(latest.body.equals(checkpoint(0, 1))).toBe(true);
+    expect(latest).toMatchObject({ versionId: copied.VersionId, metadata: { sha256: sha256Hex(checkpoint(0, 1)) } });
+  });
+
+  it("keeps versions out of the bucket's listing", async () => {
+    await put("runs/r/a", "1");
+    await put("runs/r/a", "2");
+    await put("runs/r/b", "3");
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    expect(listed.Contents?.map((o) => o.Key)).toEqual(["runs/r/a", "runs/r/b"]);
+    expect(await s3.listKeys(BUCKET)).toEqual(["runs/r/a", "runs/r/b"]);
+  });
+
+  it("is off by default: no version ids", async () => {
+    const written = await viaProxy.send(new PutObjectCommand({ Bucket: BUCKET, Key: "k", Body: "x" }));
+    expect(written.VersionId).toBeUndefined();
+    const read = await viaProxy.send(new GetObjectCommand({ Bucket: BUCKET, Key: "k" }));
+    expect(read.VersionId).toBeUndefined();
+    expect(proxy.versionsOf(BUCKET, "k")).toEqual([]);
   });
 });
 

@@ -43,7 +43,7 @@ export function sha256Hex(bytes: Buffer): string {
 
 /** One line of the stand-in's journal (`STANDIN_LOG`). `at` is `Date.now()` when it happened. */
 export interface StandInEvent {
-  readonly event: "start" | "epoch-start" | "checkpoint" | "hang" | "signal" | "stopped-mid-save" | "starting-over" | "final-save" | "exit";
+  readonly event: "start" | "epoch-start" | "checkpoint" | "hang" | "signal" | "stopped-mid-save" | "starting-over" | "final-save" | "best" | "exit";
   readonly pid: number;
   readonly at: number;
   readonly attempt?: number;

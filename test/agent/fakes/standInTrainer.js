@@ -41,6 +41,9 @@
  *   STANDIN_FINAL_MS          time the final evaluation and ONNX export take after the last epoch (default 0)
  *   STANDIN_RESAVE_LAST       1: after that, save last.pt once more with the same bytes (a new mtime,
  *                             same content: a final rewrite that changes nothing), journalled as "final-save"
+ *   STANDIN_BEST_UNTIL        the overall epoch (1-based, over all phases) after which fitness stops
+ *                             improving: best.pt is rewritten only up to it (journalled as "best"), as
+ *                             ultralytics saves best.pt only when fitness improved (default: every epoch)
  *
  * Checkpoint format (see standInCheckpoint.ts): one JSON header line, then filler bytes derived
  * from (phase, epoch), so a test can tell exactly which checkpoint an object or a resume was. In the
@@ -262,6 +265,7 @@ async function main() {
   const gpus = spec.train.gpus ?? 1;
   const epochMs = intEnv("STANDIN_EPOCH_MS", 200);
   const size = intEnv("STANDIN_CHECKPOINT_BYTES", 300_000);
+  const bestUntil = intEnv("STANDIN_BEST_UNTIL", 0);
   const attempt = previousStarts() + 1;
   const crashAt = intEnv("STANDIN_CRASH_AT_EPOCH", 0);
   const crashAttempts = intEnv("STANDIN_CRASH_ATTEMPTS", Number.MAX_SAFE_INTEGER);
@@ -373,7 +377,10 @@ async function main() {
       const lastSha = sha256(lastPt);
       fs.writeFileSync(path.join(weights, "last.pt"), lastPt);
       journal("checkpoint", { phase, epoch, overall, path: path.join(weights, "last.pt"), sha256: lastSha, bytes: lastPt.length });
-      fs.writeFileSync(path.join(weights, "best.pt"), checkpointBytes("best", spec.runId, phase, epoch, size));
+      if (bestUntil === 0 || overall <= bestUntil) {
+        fs.writeFileSync(path.join(weights, "best.pt"), checkpointBytes("best", spec.runId, phase, epoch, size));
+        journal("best", { phase, epoch, overall });
+      }
       const { metrics, losses } = metricsAt(overall);
       const line = {
         type: "epoch",

@@ -27,7 +27,7 @@ describe("a run without trouble", () => {
     expect(world.asg.desiredCapacity(world.groupName)).toBe(0);
 
     // S3: the artifact layout of docs/node-runtime.md, nothing else, nothing outside the run's prefix.
-    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "model/best.onnx", "model/best.pt", "model/result.json", "progress.jsonl", "run.json"]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "lease.json", "model/best.onnx", "model/best.pt", "model/result.json", "progress.jsonl", "run.json"]);
     expect(checkpointHeader((await world.object("model/best.pt"))!)).toEqual({ kind: "best", runId: world.spec.runId, phase: 0, epoch: 4 });
     expect((await world.object("model/best.onnx"))!.toString("utf8", 0, 60)).toContain(`ONNX stand-in for ${world.spec.runId} phase 0 epoch 4`);
     expect(JSON.parse((await world.object("model/result.json"))!.toString())).toMatchObject({ status: "completed", metrics: standInMetrics(4) });

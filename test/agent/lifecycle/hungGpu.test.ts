@@ -34,7 +34,7 @@ describe("a trainer whose GPUs go idle", () => {
     expect(record).toMatchObject({ phase: "hung", attempts: 1, epoch: 2, artifacts: null });
     expect(record.error).toMatch(/GPU/);
     await expectDurableCheckpoint(world, record, { phase: 0, epoch: 2 });
-    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "progress.jsonl", "run.json"]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "lease.json", "progress.jsonl", "run.json"]);
     await expectCleanRun(world);
   }, 60_000);
 });

@@ -23,7 +23,7 @@ describe("a run that reaches its maximum runtime", () => {
     expect(record).toMatchObject({ phase: "timed-out", attempts: 1, artifacts: null });
     expect(record.error).toMatch(/max runtime/);
     await expectDurableCheckpoint(world, record, newest);
-    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "progress.jsonl", "run.json"]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "lease.json", "progress.jsonl", "run.json"]);
     await expectCleanRun(world);
   }, 60_000);
 });

@@ -152,7 +152,7 @@ describeWithRealUltralytics("the node as it ships: bundled agent, docker/train.p
       });
       interruptedCheckpoint = join(inputsDir, "interrupted-last.pt");
       writeFileSync(interruptedCheckpoint, object.bytes);
-      expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "progress.jsonl", "run.json", `(outside the run prefix) ${MODEL_KEY}`]);
+      expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "lease.json", "progress.jsonl", "run.json", `(outside the run prefix) ${MODEL_KEY}`]);
       expect(progressLines(await world.object("progress.jsonl")).map((l) => l.epoch)).toEqual([1]);
       expect(world.auditor.violations).toEqual([]);
       expect(processesMentioning(world.root)).toEqual([]);
@@ -195,7 +195,9 @@ describeWithRealUltralytics("the node as it ships: bundled agent, docker/train.p
       const keys = await runKeys(world);
       expect(keys.filter((k) => k.startsWith("cache/") && !/^cache\/(weights|labels)\/[^/]+$/.test(k))).toEqual([]);
       expect(keys.filter((k) => !k.startsWith("cache/"))).toEqual([
+        "checkpoints/phase-0/best.pt",
         "checkpoints/phase-0/last.pt",
+        "lease.json",
         "model/best.onnx",
         "model/best.pt",
         "model/result.json",

@@ -32,7 +32,7 @@ describe("S3 in trouble for a while", () => {
     const record = await storedRecord(world);
     expect(record).toMatchObject({ phase: "completed", attempts: 1, epoch: 6, metrics: standInMetrics(6), error: null });
     await expectDurableCheckpoint(world, record, { phase: 0 });
-    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "model/best.onnx", "model/best.pt", "model/result.json", "progress.jsonl", "run.json"]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "lease.json", "model/best.onnx", "model/best.pt", "model/result.json", "progress.jsonl", "run.json"]);
     // Every version of the record was checked against S3 as it was written (see RunRecordAuditor).
     expect(world.auditor.versions.length).toBeGreaterThan(3);
     await expectCleanRun(world);

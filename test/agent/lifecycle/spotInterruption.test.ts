@@ -52,7 +52,7 @@ describe("a spot interruption", () => {
     expect(interrupted.error).toMatch(/spot/i);
     // The newest checkpoint the trainer wrote before it was stopped is the one in S3 and in the record.
     await expectDurableCheckpoint(world, interrupted, stoppedAt);
-    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "checkpoints/phase-1/last.pt", "progress.jsonl", "run.json"]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "checkpoints/phase-1/best.pt", "checkpoints/phase-1/last.pt", "lease.json", "progress.jsonl", "run.json"]);
     await expectCleanRun(world);
   }, 60_000);
 
@@ -95,15 +95,7 @@ describe("a spot interruption", () => {
     // progress.jsonl carries both nodes' epochs, each once.
     const lines = progressLines(await world.object("progress.jsonl")).map((l) => `${l.phase}/${l.epoch}`);
     expect(lines).toEqual(["0/1", "0/2", ...Array.from({ length: 3 }, (_, i) => `1/${i + 1}`)]);
-    expect(await runKeys(world)).toEqual([
-      "checkpoints/phase-0/last.pt",
-      "checkpoints/phase-1/last.pt",
-      "model/best.onnx",
-      "model/best.pt",
-      "model/result.json",
-      "progress.jsonl",
-      "run.json",
-    ]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "checkpoints/phase-1/best.pt", "checkpoints/phase-1/last.pt", "lease.json", "model/best.onnx", "model/best.pt", "model/result.json", "progress.jsonl", "run.json"]);
     // The replacement never rewrote phase 0's checkpoint.
     expect(world.proxy.writes.slice(writesBefore).filter((w) => w.key.includes("checkpoints/phase-0/"))).toEqual([]);
     await expectCleanRun(world);

@@ -25,7 +25,7 @@ describe("a trainer that crashes once", () => {
     const record = await storedRecord(world);
     expect(record).toMatchObject({ phase: "completed", attempts: 2, interruptions: 0, epoch: 4, epochs: 4, metrics: standInMetrics(4), error: null });
     expect((await expectDurableCheckpoint(world, record, { phase: 0 })).epoch).toBeGreaterThanOrEqual(2);
-    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "model/best.onnx", "model/best.pt", "model/result.json", "progress.jsonl", "run.json"]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "lease.json", "model/best.onnx", "model/best.pt", "model/result.json", "progress.jsonl", "run.json"]);
     await expectCleanRun(world);
   }, 60_000);
 });
@@ -53,7 +53,7 @@ describe("a trainer that keeps crashing", () => {
     expect(record.error).toMatch(/exit code 3/);
     expect(record.error).toMatch(/maxAttempts/);
     await expectDurableCheckpoint(world, record, { phase: 0, epoch: 1 });
-    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/last.pt", "progress.jsonl", "run.json"]);
+    expect(await runKeys(world)).toEqual(["checkpoints/phase-0/best.pt", "checkpoints/phase-0/last.pt", "lease.json", "progress.jsonl", "run.json"]);
     await expectCleanRun(world);
   }, 60_000);
 });

@@ -16,6 +16,8 @@ describe("parseAgentConfig", () => {
         idleAfterMs: null,
         maxRuntimeMs: null,
         stopGraceMs: 10000,
+        leaseTtlMs: 90000,
+        leaseWaitMs: 900000,
         s3ForcePathStyle: false,
         imdsEndpoint: "http://169.254.169.254",
       },
@@ -34,6 +36,8 @@ describe("parseAgentConfig", () => {
       YOLO_TRAIN_IDLE_AFTER_MS: "600",
       YOLO_TRAIN_MAX_RUNTIME_MS: "1500",
       YOLO_TRAIN_STOP_GRACE_MS: "0",
+      YOLO_TRAIN_LEASE_TTL_MS: "1500",
+      YOLO_TRAIN_LEASE_WAIT_MS: "0",
       YOLO_TRAIN_S3_FORCE_PATH_STYLE: "true",
       AWS_EC2_METADATA_SERVICE_ENDPOINT: "http://127.0.0.1:4567/",
     });
@@ -48,6 +52,8 @@ describe("parseAgentConfig", () => {
       idleAfterMs: 600,
       maxRuntimeMs: 1500,
       stopGraceMs: 0,
+      leaseTtlMs: 1500,
+      leaseWaitMs: 0,
       s3ForcePathStyle: true,
       imdsEndpoint: "http://127.0.0.1:4567",
     });

@@ -122,7 +122,7 @@ describe("CheckpointShipper", () => {
         started.push({ key: request.key, epoch: epochOf(bytes), recordsHeld, finish });
         if (!holdUploads) finish();
         await finished;
-        return { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+        return { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), versionId: null };
       },
     };
     shipper = new CheckpointShipper(
@@ -165,7 +165,7 @@ describe("CheckpointShipper", () => {
     await shipper.idle();
     expect(started.map((u) => u.epoch)).toEqual([1, 3]);
     expect(started.map((u) => u.recordsHeld)).toEqual([1, 1]);
-    expect(durable).toMatchObject({ phase: 0, epoch: 3 });
+    expect(durable).toMatchObject({ phase: 0, epoch: 3, versionId: null });
     // The copies taken aside are gone once uploaded or superseded.
     expect(readdirSync(join(layout.agentDir, "snapshots"))).toEqual([]);
   });
@@ -188,7 +188,7 @@ describe("CheckpointShipper", () => {
   });
 
   it("never uploads a checkpoint older than the durable one, and does upload the same epoch and later", async () => {
-    durable = { key: "runs/r/checkpoints/phase-0/last.pt", sha256: "ab", bytes: 1, phase: 0, epoch: 3 };
+    durable = { key: "runs/r/checkpoints/phase-0/last.pt", sha256: "ab", bytes: 1, phase: 0, epoch: 3, versionId: null };
     trainEpoch(1);
     await poll();
     trainEpoch(2);
@@ -206,7 +206,7 @@ describe("CheckpointShipper", () => {
   });
 
   it("never uploads a checkpoint of an earlier phase than the durable one", async () => {
-    durable = { key: "runs/r/checkpoints/phase-1/last.pt", sha256: "ab", bytes: 1, phase: 1, epoch: 1 };
+    durable = { key: "runs/r/checkpoints/phase-1/last.pt", sha256: "ab", bytes: 1, phase: 1, epoch: 1, versionId: null };
     trainEpoch(5);
     await poll();
     await expect(shipper.shipFinal()).resolves.toBe(false);

@@ -117,7 +117,7 @@ describe("RecordPublisher", () => {
   it("makes records queued during a checkpoint upload name the checkpoint that is durable when they are written", async () => {
     const store = new GatedStore();
     const publisher = publisherWith(store);
-    const oldCheckpoint = { key: "k", sha256: "a".repeat(64), bytes: 1, phase: 0, epoch: 3 };
+    const oldCheckpoint = { key: "k", sha256: "a".repeat(64), bytes: 1, phase: 0, epoch: 3, versionId: null };
     const newCheckpoint = { ...oldCheckpoint, sha256: "b".repeat(64), epoch: 4 };
     await publisher.hold();
     publisher.publish({ ...at(4, "uploading"), checkpoint: oldCheckpoint }, true);

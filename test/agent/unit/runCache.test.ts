@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { mkdir, readFile, rename, writeFile } from "fs/promises";
 import { tmpdir } from "os";
 import { dirname, join, relative } from "path";
-import type { DownloadResult, ListedObject, ObjectFacts, UploadRequest } from "../../../agent/checkpointUploader";
+import type { DownloadResult, ListedObject, ObjectFacts, UploadedObject, UploadRequest } from "../../../agent/checkpointUploader";
 import type { FileDigest } from "../../../agent/checkpointIntegrity";
 import type { Logger } from "../../../agent/log";
 import { runLayout } from "../../../agent/runLayout";
@@ -148,14 +148,14 @@ class FakeTransfer implements CacheTransfer {
     return object ? { bytes: object.bytes.length, sha256: object.sha256 } : null;
   }
 
-  async uploadFile(request: UploadRequest): Promise<FileDigest> {
+  async uploadFile(request: UploadRequest): Promise<UploadedObject> {
     this.calls.push(`upload ${request.key}`);
     const bytes = await readFile(request.path);
     if (this.holdUploads) await this.holdUploads;
     if (request.signal?.aborted) throw Object.assign(new Error("Upload aborted."), { name: "AbortError" });
     if (this.failUploads) throw new Error("S3 said no");
     this.put(request.key, bytes);
-    return { bytes: bytes.length, sha256: sha256(bytes) };
+    return { bytes: bytes.length, sha256: sha256(bytes), versionId: null };
   }
 
   async downloadFile(key: string, path: string, expectedSha256: string): Promise<DownloadResult> {

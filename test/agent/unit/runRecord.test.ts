@@ -4,6 +4,7 @@ import { applyEvent, parseStoredRecord, reduceEvents, startRecord, type RunEvent
 
 const T0 = Date.parse("2026-03-01T10:00:00.000Z");
 const KEY = (phase: number) => `runs/r1/checkpoints/phase-${phase}/last.pt`;
+const KEYS = { checkpointKey: KEY, bestCheckpointKey: (phase: number) => `runs/r1/checkpoints/phase-${phase}/best.pt` };
 const SHA = "a".repeat(64);
 
 const fresh = () => startRecord({ runId: "r1", previous: null, atMs: T0, trainingPhases: 1, firstPhaseEpochs: 10, usdPerHour: 3.6 });
@@ -50,7 +51,7 @@ describe("startRecord", () => {
     state = reduceEvents(state, [
       { type: "trainer-started", atMs: T0 + 1_000 },
       { type: "epoch", atMs: T0 + 60_000, progress: epoch(3) },
-      { type: "checkpoint-uploaded", atMs: T0 + 61_000, checkpoint: { key: KEY(0), sha256: SHA, bytes: 10, phase: 0, epoch: 3 } },
+      { type: "checkpoint-uploaded", atMs: T0 + 61_000, checkpoint: { key: KEY(0), sha256: SHA, bytes: 10, phase: 0, epoch: 3, versionId: null } },
       { type: "ended", atMs: T0 + 100_000, phase: "interrupted", note: "spot" },
     ]);
     const previous = state.record;
@@ -150,8 +151,8 @@ describe("applyEvent", () => {
     expect(state.record).toMatchObject({ phase: "completed", release, error: null });
     // Not a phase of its own: the history goes from uploading to completed.
     expect(state.record.history.map((h) => h.phase)).toEqual(["starting", "training", "uploading", "completed"]);
-    expect(parseStoredRecord(JSON.parse(JSON.stringify(state.record)), "r1", KEY)).toEqual(state.record);
-    expect(parseStoredRecord({ ...JSON.parse(JSON.stringify(state.record)), release: { ...release, version: "3" } }, "r1", KEY)?.release).toBeNull();
+    expect(parseStoredRecord(JSON.parse(JSON.stringify(state.record)), "r1", KEYS)).toEqual(state.record);
+    expect(parseStoredRecord({ ...JSON.parse(JSON.stringify(state.record)), release: { ...release, version: "3" } }, "r1", KEYS)?.release).toBeNull();
   });
 
   it("records why the model was not released, keeps it when the run completes, and reads it back", () => {
@@ -168,15 +169,15 @@ describe("applyEvent", () => {
     expect(state.record.history.map((h) => h.phase)).toEqual(["starting", "training", "uploading", "completed"]);
     const stored = JSON.parse(JSON.stringify(state.record)) as Record<string, unknown>;
     expect(stored.releaseBlocked).toEqual({ reason });
-    expect(parseStoredRecord(stored, "r1", KEY)).toEqual(state.record);
+    expect(parseStoredRecord(stored, "r1", KEYS)).toEqual(state.record);
   });
 
   it("reads records written before releaseBlocked existed as not blocked, and drops a malformed one", () => {
     const record = JSON.parse(JSON.stringify(reduceEvents(fresh(), [{ type: "ended", atMs: T0 + 5, phase: "completed" }]).record)) as Record<string, unknown>;
     delete record.releaseBlocked;
-    expect(parseStoredRecord(record, "r1", KEY)?.releaseBlocked).toBeNull();
-    expect(parseStoredRecord({ ...record, releaseBlocked: { reason: 7 } }, "r1", KEY)?.releaseBlocked).toBeNull();
-    expect(parseStoredRecord({ ...record, releaseBlocked: "yes" }, "r1", KEY)?.releaseBlocked).toBeNull();
+    expect(parseStoredRecord(record, "r1", KEYS)?.releaseBlocked).toBeNull();
+    expect(parseStoredRecord({ ...record, releaseBlocked: { reason: 7 } }, "r1", KEYS)?.releaseBlocked).toBeNull();
+    expect(parseStoredRecord({ ...record, releaseBlocked: "yes" }, "r1", KEYS)?.releaseBlocked).toBeNull();
   });
 
   it.each(["failed", "hung", "timed-out", "interrupted"] as const)("keeps the reason of a %s stop as the error and in the history", (phase) => {
@@ -191,12 +192,55 @@ describe("applyEvent", () => {
     expect(state.record.trainingSeconds).toBe(5);
   });
 
-  it("stops naming a checkpoint that could not be restored", () => {
-    const state = reduceEvents(fresh(), [
-      { type: "checkpoint-uploaded", atMs: T0, checkpoint: { key: KEY(2), sha256: SHA, bytes: 1, phase: 2, epoch: 4 } },
-      { type: "checkpoint-dropped", atMs: T0 + 1 },
-    ]);
-    expect(state.record.checkpoint).toBeNull();
+  describe("a checkpoint that could not be restored", () => {
+    const v1 = { key: KEY(0), sha256: SHA, bytes: 1, phase: 0, epoch: 3, versionId: "v1" };
+    const v2 = { key: KEY(0), sha256: "c".repeat(64), bytes: 1, phase: 0, epoch: 4, versionId: "v2" };
+    const uploaded = (): ReturnType<typeof fresh> =>
+      reduceEvents(fresh(), [
+        { type: "checkpoint-uploaded", atMs: T0, checkpoint: v1 },
+        { type: "checkpoint-uploaded", atMs: T0 + 1, checkpoint: v2 },
+      ]);
+
+    it("keeps the checkpoint named before as the previous one while S3 holds its version", () => {
+      expect(uploaded().record).toMatchObject({ checkpoint: v2, previousCheckpoint: v1 });
+      // Without versions the key holds only the newest: nothing to fall back to.
+      const unversioned = reduceEvents(fresh(), [
+        { type: "checkpoint-uploaded", atMs: T0, checkpoint: { ...v1, versionId: null } },
+        { type: "checkpoint-uploaded", atMs: T0 + 1, checkpoint: { ...v2, versionId: null } },
+      ]);
+      expect(unversioned.record.previousCheckpoint).toBeNull();
+      // Another phase's key is not overwritten by this phase's uploads.
+      const nextPhase = reduceEvents(fresh(), [
+        { type: "checkpoint-uploaded", atMs: T0, checkpoint: { ...v1, versionId: null } },
+        { type: "checkpoint-uploaded", atMs: T0 + 1, checkpoint: { ...v2, key: KEY(1), phase: 1, versionId: null } },
+      ]);
+      expect(nextPhase.record.previousCheckpoint).toEqual({ ...v1, versionId: null });
+    });
+
+    it("falls back to the previous checkpoint and keeps the failure as evidence", () => {
+      const state = reduceEvents(uploaded(), [{ type: "checkpoint-unusable", atMs: T0 + 2, reason: "sha256 mismatch", outcome: "previous-checkpoint" }]);
+      expect(state.record).toMatchObject({ checkpoint: v1, previousCheckpoint: null });
+      expect(state.record.checkpointFailures).toEqual([
+        { key: KEY(0), versionId: "v2", sha256: v2.sha256, at: new Date(T0 + 2).toISOString(), reason: "sha256 mismatch", outcome: "previous-checkpoint" },
+      ]);
+      expect(parseStoredRecord(JSON.parse(JSON.stringify(state.record)), "r1", KEYS)).toEqual(state.record);
+    });
+
+    it("stops naming any checkpoint on a fresh start, and keeps naming it when the run fails", () => {
+      const fresh = reduceEvents(uploaded(), [{ type: "checkpoint-unusable", atMs: T0 + 2, reason: "gone", outcome: "fresh-start" }]);
+      expect(fresh.record).toMatchObject({ checkpoint: null, previousCheckpoint: null, bestCheckpoint: null });
+      const failed = reduceEvents(uploaded(), [{ type: "checkpoint-unusable", atMs: T0 + 2, reason: "gone", outcome: "failed" }]);
+      expect(failed.record).toMatchObject({ checkpoint: v2, previousCheckpoint: v1 });
+      expect(failed.record.checkpointFailures.map((f) => f.outcome)).toEqual(["failed"]);
+    });
+
+    it("records the best.pt uploads beside the checkpoint", () => {
+      const best = { key: "runs/r1/checkpoints/phase-0/best.pt", sha256: SHA, bytes: 1, phase: 0, epoch: 2, versionId: "b1" };
+      const state = reduceEvents(uploaded(), [{ type: "best-uploaded", atMs: T0 + 2, checkpoint: best }]);
+      expect(state.record).toMatchObject({ bestCheckpoint: best, checkpoint: v2 });
+      expect(parseStoredRecord(JSON.parse(JSON.stringify(state.record)), "r1", KEYS)?.bestCheckpoint).toEqual(best);
+      expect(parseStoredRecord(JSON.parse(JSON.stringify({ ...state.record, bestCheckpoint: { ...best, key: "elsewhere/best.pt" } })), "r1", KEYS)?.bestCheckpoint).toBeNull();
+    });
   });
 
   it("names a checkpoint only through a checkpoint-uploaded event", () => {
@@ -246,10 +290,10 @@ describe("parseStoredRecord", () => {
   it("reads back what the agent writes", () => {
     const record = reduceEvents(fresh(), [
       { type: "trainer-started", atMs: T0 },
-      { type: "checkpoint-uploaded", atMs: T0 + 1, checkpoint: { key: KEY(0), sha256: SHA, bytes: 5, phase: 0, epoch: 2 } },
+      { type: "checkpoint-uploaded", atMs: T0 + 1, checkpoint: { key: KEY(0), sha256: SHA, bytes: 5, phase: 0, epoch: 2, versionId: null } },
       { type: "ended", atMs: T0 + 2, phase: "interrupted", note: "spot" },
     ]).record;
-    expect(parseStoredRecord(JSON.parse(JSON.stringify(record)), "r1", KEY)).toEqual(record);
+    expect(parseStoredRecord(JSON.parse(JSON.stringify(record)), "r1", KEYS)).toEqual(record);
   });
 
   it.each([
@@ -265,13 +309,13 @@ describe("parseStoredRecord", () => {
   });
 
   it("drops a checkpoint outside the run's own checkpoint keys (never downloads from elsewhere)", () => {
-    const json = { ...stored(), checkpoint: { key: "runs/other/checkpoints/phase-0/last.pt", sha256: SHA, bytes: 1, phase: 0, epoch: 1 } };
-    expect(parseStoredRecord(json, "r1", KEY)?.checkpoint).toBeNull();
+    const json = { ...stored(), checkpoint: { key: "runs/other/checkpoints/phase-0/last.pt", sha256: SHA, bytes: 1, phase: 0, epoch: 1, versionId: null } };
+    expect(parseStoredRecord(json, "r1", KEYS)?.checkpoint).toBeNull();
   });
 
   it("drops a checkpoint without a proper sha256", () => {
-    const json = { ...stored(), checkpoint: { key: KEY(0), sha256: "abc", bytes: 1, phase: 0, epoch: 1 } };
-    expect(parseStoredRecord(json, "r1", KEY)?.checkpoint).toBeNull();
+    const json = { ...stored(), checkpoint: { key: KEY(0), sha256: "abc", bytes: 1, phase: 0, epoch: 1, versionId: null } };
+    expect(parseStoredRecord(json, "r1", KEYS)?.checkpoint).toBeNull();
   });
 
   it("fills missing or malformed numbers with defaults", () => {

@@ -112,7 +112,8 @@ describe("publishesMetrics", () => {
     ["tick", false],
     ["trainer-exited", false],
     ["checkpoint-uploaded", false],
-    ["checkpoint-dropped", false],
+    ["checkpoint-unusable", false],
+    ["best-uploaded", false],
     ["release-published", false],
   ])("%s → %s", (type, expected) => {
     expect(publishesMetrics({ type, atMs: 0 } as RunEvent)).toBe(expected);
