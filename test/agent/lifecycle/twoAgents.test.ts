@@ -18,21 +18,20 @@ const starts = (world: NodeWorld) => world.standInEvents().filter((e) => e.event
 const startingEntries = (versions: readonly RecordedRunRecord[]) => versions.map((v) => (v.record.history ?? []).filter((h) => h.phase === "starting").length);
 
 /**
- * The record once a write the killed agent had sent is through: s3rver, unlike S3, lets a direct
- * read see an object it is still writing.
+ * The record once the last write the killed agent had sent is through: the proxy forwards a whole
+ * body it already read even after the client died, so S3 ends up with the last record the agent
+ * sent (the auditor's newest), a moment later.
  */
 async function settledRecord(world: NodeWorld): Promise<Awaited<ReturnType<typeof storedRecord>>> {
+  const last = world.auditor.versions.at(-1)?.record;
   for (let tries = 0; ; tries++) {
-    try {
-      return await storedRecord(world);
-    } catch (error) {
-      if (tries >= 20) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const stored = await storedRecord(world).catch(() => undefined);
+    if (stored !== undefined && stored.updatedAt === last?.updatedAt) return stored;
+    if (tries >= 50) throw new Error(`S3 never got the dead agent's last record ${JSON.stringify(last)}; it holds ${JSON.stringify(stored)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-/** Waits until the stored record satisfies `ready`. */
 /** Log events (`"event":"…"` lines) of an agent, in order. */
 function logEvents(agent: AgentRun, stdout: string): string[] {
   return stdout
