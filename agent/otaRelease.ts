@@ -70,7 +70,7 @@ export async function releaseModel({ spec, result, artifacts, digests }: Complet
   const channels: string[] = [];
   let promotion: ReleaseRef["promotion"];
   try {
-    const candidate = await pointChannel({ s3, bucket: ota.bucket, layout, channel: "candidate", version, now: now() });
+    const candidate = await pointChannel({ s3, bucket: ota.bucket, layout, channel: "candidate", version, signer, now: now() });
     if (candidate.moved) channels.push("candidate");
     else log.warn("candidate-not-moved", { version, candidate: candidate.previous, note: "candidate already names a later version" });
     const plan = promotionPlan(ota);

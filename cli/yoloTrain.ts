@@ -20,6 +20,8 @@ import {
   type RollbackResult,
 } from "../ota/edge";
 import { DEFAULT_MODELS_PREFIX } from "../ota/edge/s3ModelSource";
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TRANSFER_LIMITS } from "../ota/edge/modelSource";
+import { formatProblem, type Problem } from "../config/problems";
 import type { ModelRuntime } from "../ota/manifest";
 import { planCommand } from "./plan";
 import { costCommand } from "./commands/cost";
@@ -36,7 +38,7 @@ Exit codes:
   ${EXIT_CODES.usage}  usage: a wrong option, an unreadable or unsuitable key file, a folder holding another model, nothing to roll back
   ${EXIT_CODES.refused}  refused: the release failed verification (unsigned, tampered, signed with another key, older than installed,
      expired, wrong length or sha256); nothing was installed and the current model still runs
-  ${EXIT_CODES.source}  source unreachable, or a key missing there (channel, manifest, file); nothing changed; retry later
+  ${EXIT_CODES.source}  source unreachable or too slow (--idle-timeout, --min-rate), or a key missing there (channel, manifest, file); nothing changed; retry later
   ${EXIT_CODES.local}  local I/O error in --dest (disk full, permissions, another pull holds the lock); nothing changed
   ${EXIT_CODES.incompatible}  incompatible: the release verifies but needs a higher ONNX opset than this box runs (--max-opset,
      --onnxruntime); nothing was downloaded and the current model still runs; upgrade the box's ONNX Runtime`;
@@ -53,6 +55,9 @@ interface PullFlags {
   urlQuery?: string;
   maxOpset?: string;
   onnxruntime?: string;
+  idleTimeout: string;
+  minRate: string;
+  deadlineBase: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -97,6 +102,13 @@ export function yoloTrainProgram(io: CommandIo = processIo()): Command {
     .addOption(new Option("--url-query <query>", "query string appended to every request (signed URLs, e.g. CloudFront Policy=…&Signature=…&Key-Pair-Id=…)"))
     .option("--max-opset <n>", "highest ONNX opset this box's runtime loads: a release needing more is refused (exit 6) before any download")
     .option("--onnxruntime <version>", "this box's ONNX Runtime version, e.g. 1.16.3: its highest opset comes from ONNX Runtime's compatibility table (with --max-opset, the lower wins)")
+    .option("--idle-timeout <seconds>", "abandon a request after this long without a byte from the source (no answer, or a stalled download); exit 4", String(DEFAULT_IDLE_TIMEOUT_MS / 1000))
+    .option(
+      "--min-rate <KiB/s>",
+      "slowest average rate accepted: each file must arrive within --deadline-base plus its declared length at this rate, or the pull ends (exit 4, nothing changed)",
+      String(DEFAULT_TRANSFER_LIMITS.minBytesPerSecond / 1024),
+    )
+    .option("--deadline-base <seconds>", "time each file (and the pointer, manifest and signature) gets on top of its length at --min-rate", String(DEFAULT_TRANSFER_LIMITS.deadlineBaseMs / 1000))
     .option("--json", "print the result (or the error) as JSON on stdout")
     .option("-q, --quiet", "no progress lines on stderr")
     .addHelpText(
@@ -118,11 +130,22 @@ ${EXIT_HELP}`,
     .action(async (flags: PullFlags) => {
       const log = flags.quiet || flags.json ? undefined : (line: string) => process.stderr.write(`yolo-train edge pull: ${line}\n`);
       await runEdge("pull", flags.json, async () => {
+        const timing = timingFrom(flags);
         const publicKeyPem = readKeyFile(flags.publicKey);
         const box = boxRuntimeFrom(flags);
-        const source = sourceFrom(flags);
+        const source = sourceFrom(flags, timing.idleTimeoutMs);
         try {
-          return await pullModel({ source, modelName: flags.model, channel: flags.channel, publicKeyPem, dest: flags.dest, box, ...(log ? { log } : {}) });
+          return await pullModel({
+            source,
+            modelName: flags.model,
+            channel: flags.channel,
+            publicKeyPem,
+            dest: flags.dest,
+            box,
+            minBytesPerSecond: timing.minBytesPerSecond,
+            deadlineBaseMs: timing.deadlineBaseMs,
+            ...(log ? { log } : {}),
+          });
         } finally {
           source.destroy?.();
         }
@@ -184,17 +207,42 @@ function boxRuntimeFrom(flags: PullFlags): BoxRuntime {
   return { ...(maxOpset !== undefined ? { maxOpset } : {}), ...(flags.onnxruntime !== undefined ? { onnxruntime: flags.onnxruntime } : {}) };
 }
 
-function sourceFrom(flags: PullFlags): ModelSource {
+/** A decimal number as people type one: `30`, `0.5`, `16.5`; no signs, exponents or units. */
+const DECIMAL = /^\d{1,9}(\.\d{1,6})?$/;
+
+/**
+ * `--idle-timeout`, `--min-rate` and `--deadline-base` in the puller's units, every unusable one
+ * reported in one usage error (flag, value as given, what is allowed).
+ */
+function timingFrom(flags: PullFlags): { idleTimeoutMs: number; minBytesPerSecond: number; deadlineBaseMs: number } {
+  const problems: Problem[] = [];
+  const read = (flag: string, given: string, min: number, max: number, unit: string, fallback: number): number => {
+    const value = DECIMAL.test(given.trim()) ? Number(given.trim()) : NaN;
+    if (Number.isFinite(value) && value >= min && value <= max) return value;
+    problems.push({ key: flag, value: given, allowed: `a number of ${unit} from ${min} to ${max}`, fix: `e.g. ${flag} ${fallback} (the default)` });
+    return fallback;
+  };
+  const idle = read("--idle-timeout", flags.idleTimeout, 0.1, 3600, "seconds (not milliseconds)", DEFAULT_IDLE_TIMEOUT_MS / 1000);
+  const rate = read("--min-rate", flags.minRate, 0.1, 1024 * 1024, "KiB per second", DEFAULT_TRANSFER_LIMITS.minBytesPerSecond / 1024);
+  const base = read("--deadline-base", flags.deadlineBase, 0.1, 86_400, "seconds (not milliseconds)", DEFAULT_TRANSFER_LIMITS.deadlineBaseMs / 1000);
+  if (problems.length > 0) {
+    throw new EdgeUsageError(`${problems.length === 1 ? "An option is" : `${problems.length} options are`} unusable:\n${problems.map((p) => `  - ${formatProblem(p)}`).join("\n")}`);
+  }
+  return { idleTimeoutMs: Math.round(idle * 1000), minBytesPerSecond: rate * 1024, deadlineBaseMs: Math.round(base * 1000) };
+}
+
+function sourceFrom(flags: PullFlags, idleTimeoutMs: number): ModelSource {
   if (flags.bucket !== undefined) {
     const forcePathStyle = /^(1|true)$/i.test(process.env.YOLO_TRAIN_S3_FORCE_PATH_STYLE ?? "");
     return new S3ModelSource({
       bucket: flags.bucket,
       modelsPrefix: flags.prefix,
       modelName: flags.model,
+      idleTimeoutMs,
       clientConfig: { ...(flags.region ? { region: flags.region } : {}), ...(forcePathStyle ? { forcePathStyle } : {}) },
     });
   }
-  if (flags.baseUrl !== undefined) return new HttpModelSource({ baseUrl: flags.baseUrl, ...(flags.urlQuery !== undefined ? { query: flags.urlQuery } : {}) });
+  if (flags.baseUrl !== undefined) return new HttpModelSource({ baseUrl: flags.baseUrl, idleTimeoutMs, ...(flags.urlQuery !== undefined ? { query: flags.urlQuery } : {}) });
   throw new EdgeUsageError("Say where the releases are: --bucket NAME (S3) or --base-url URL (HTTPS).");
 }
 

@@ -260,6 +260,47 @@ export function parseManifest(bytes: Uint8Array | string): Manifest {
   return parseWith(ManifestSchema, decodeJson(bytes, "manifest"), "manifest");
 }
 
+/**
+ * Reads a manifest from the exact bytes that were signed, and refuses them unless they are the
+ * canonical serialisation ({@link serializeManifest}) of what they parse to: one spelling per
+ * manifest, so what was signed and what is read are the same thing. Refused with an
+ * {@link InvalidManifestError}: a key twice (`JSON.parse` keeps the last; another reader may keep
+ * the first), whitespace, keys out of order, numbers spelt otherwise than `JSON.stringify` writes
+ * them (`640.0`, `6.4e2`), escapes where the canonical form writes the character (`\u0077`, `\/`),
+ * a byte order mark, a trailing newline. A manifest's own problems (fields, types) are reported first;
+ * the canonical check runs only on a manifest that is otherwise valid. What a box installs goes
+ * through here (after the signature verifies); {@link parseManifest} stays lenient for JSON that
+ * was never signed.
+ */
+export function parseSignedManifest(bytes: Uint8Array | string): Manifest {
+  const raw = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const manifest = parseWith(ManifestSchema, decodeJson(raw, "manifest"), "manifest");
+  const canonical = serializeManifest(manifest);
+  if (!canonical.equals(raw)) {
+    throw new InvalidManifestError("manifest", [{ path: "(manifest)", message: nonCanonicalMessage(raw, canonical) }]);
+  }
+  return manifest;
+}
+
+/** Says where `raw` first departs from `canonical`, and what the canonical form is. */
+function nonCanonicalMessage(raw: Buffer, canonical: Buffer): string {
+  let at = 0;
+  while (at < raw.length && at < canonical.length && raw[at] === canonical[at]) at += 1;
+  const excerpt = (b: Buffer): string => (at >= b.length ? "(end)" : JSON.stringify(b.subarray(at, at + 24).toString("utf8")));
+  const hint =
+    raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf
+      ? " (it starts with a UTF-8 byte order mark)"
+      : raw.length > canonical.length && raw.subarray(0, canonical.length).equals(canonical)
+        ? " (bytes follow the end of the canonical form, e.g. a trailing newline)"
+        : "";
+  return (
+    `is not in canonical form: its bytes are not the canonical serialisation of what they parse to${hint}; ` +
+    `they differ at byte ${at}: ${excerpt(raw)} where the canonical form has ${excerpt(canonical)} ` +
+    `(${raw.length} bytes, canonical ${canonical.length}). Every publisher writes sorted keys, each key once, no whitespace, ` +
+    "numbers and strings as JSON.stringify writes them, UTF-8 without a byte order mark or trailing newline (docs/ota.md); other bytes were not written by one"
+  );
+}
+
 /** Reads a channel pointer (`channels/<channel>.json`). Throws an {@link InvalidManifestError} listing every problem. */
 export function parseChannelPointer(bytes: Uint8Array | string): ChannelPointer {
   return parseWith(ChannelPointerSchema, decodeJson(bytes, "channel pointer"), "channel pointer");

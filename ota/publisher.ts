@@ -16,7 +16,7 @@ import {
   layoutFor,
   MANIFEST_SCHEMA_VERSION,
   parseChannelPointer,
-  parseManifest,
+  parseSignedManifest,
   serializeChannelPointer,
   serializeManifest,
   type ChannelPointer,
@@ -25,6 +25,7 @@ import {
   type ModelRuntimeInput,
 } from "./manifest";
 import { verifyManifestSignature, type ManifestSigner } from "./signature";
+import { channelSignatureKey, signChannelMembership, verifyChannelMembership } from "./channelMembership";
 
 /** Thrown when a release cannot be published or a channel cannot be moved; the message says why. */
 export class ReleaseError extends Error {
@@ -347,6 +348,27 @@ async function replaceChannel(s3: S3Client, bucket: string, layout: ModelLayout,
   }
 }
 
+/**
+ * Writes the release key's signature that `version` is in `channel` (docs/ota.md, "Channel
+ * membership"), once: it is immutable (If-None-Match), and one already there is kept if it verifies.
+ * Called before the pointer moves, so a box never sees the pointer name a version without it.
+ */
+async function signMembership(s3: S3Client, bucket: string, layout: ModelLayout, signer: ManifestSigner, channel: string, version: number): Promise<void> {
+  const key = channelSignatureKey(layout, channel, version);
+  const signature = await signChannelMembership(signer, layout.modelName, channel, version);
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: signature, ContentType: "application/octet-stream", ChecksumAlgorithm: "SHA256", IfNoneMatch: "*" }));
+  } catch (error) {
+    if (!isPreconditionFailed(error) && !isConditionalConflict(error)) throw error;
+    // Signed before (a retried publish, or a concurrent one): fine if it is a valid signature of this key.
+    const existing = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const bytes = await existing.Body!.transformToByteArray();
+    if (!verifyChannelMembership(bytes, layout.modelName, channel, version, await signer.publicKeyPem())) {
+      throw new ReleaseError(`s3://${bucket}/${key} exists but is not this signing key's signature that version ${version} is in ${channel}; remove it by hand if it is garbage`);
+    }
+  }
+}
+
 async function requireRelease(s3: S3Client, bucket: string, layout: ModelLayout, version: number): Promise<void> {
   const keys = [layout.manifest(version), layout.signature(version)];
   // Both looked up at once; a problem is reported for the first key that has one, the manifest before its signature.
@@ -364,6 +386,8 @@ export interface PointChannelOptions {
   readonly layout: ModelLayout;
   readonly channel: string;
   readonly version: number;
+  /** Signs the release's membership of the channel (the release key). */
+  readonly signer: ManifestSigner;
   /** @default the current time */
   readonly now?: Date;
 }
@@ -378,15 +402,19 @@ export interface ChannelMove {
 /**
  * Points `channel` at `version`, forward only: a channel already at this version or a later one is
  * left alone (devices refuse lower versions anyway). The release's manifest and signature must
- * exist. The write is conditional on the pointer read, so concurrent movers cannot undo each other.
+ * exist. Its signed membership of the channel is written first; the pointer write is conditional
+ * on the pointer read, so concurrent movers cannot undo each other.
  */
 export async function pointChannel(options: PointChannelOptions): Promise<ChannelMove> {
   const { s3, bucket, layout, channel, version } = options;
   await requireRelease(s3, bucket, layout, version);
+  let signed = false;
   for (let attempt = 1; attempt <= POINTER_ATTEMPTS; attempt++) {
     const current = await readChannel(s3, bucket, layout, channel);
     const previous = current?.pointer?.version ?? null;
     if (previous !== null && previous >= version) return { moved: false, previous };
+    if (!signed) await signMembership(s3, bucket, layout, options.signer, channel, version);
+    signed = true;
     const pointer: ChannelPointer = { schemaVersion: MANIFEST_SCHEMA_VERSION, modelName: layout.modelName, channel, version, updatedAt: (options.now ?? new Date()).toISOString() };
     if (await replaceChannel(s3, bucket, layout, pointer, current)) return { moved: true, previous };
   }
@@ -408,7 +436,7 @@ export async function readVerifiedManifest(s3: S3Client, bucket: string, layout:
   if (!verifyManifestSignature(bytes, signature, publicKeyPem)) throw new ReleaseError(`the signature of ${layout.manifest(version)} does not verify with the signing key`);
   let manifest: Manifest;
   try {
-    manifest = parseManifest(bytes);
+    manifest = parseSignedManifest(bytes);
   } catch (error) {
     throw new ReleaseError(`${layout.manifest(version)} is signed but invalid: ${describe(error)}`);
   }
@@ -446,6 +474,7 @@ export interface PromotionOutcome extends PromotionDecision {
 export async function promoteIfGatePasses(options: PromoteOptions): Promise<PromotionOutcome> {
   const { s3, bucket, layout, gate, version } = options;
   await requireRelease(s3, bucket, layout, version);
+  let signed = false;
   for (let attempt = 1; attempt <= POINTER_ATTEMPTS; attempt++) {
     const current = await readChannel(s3, bucket, layout, "stable");
     const previous = current?.pointer?.version ?? null;
@@ -471,6 +500,9 @@ export async function promoteIfGatePasses(options: PromoteOptions): Promise<Prom
       decision = evaluatePromotion(gate, options.metrics, stable);
     }
     if (!decision.promote) return { ...decision, previous };
+    // Only a release the gate passed is ever signed into stable.
+    if (!signed) await signMembership(s3, bucket, layout, options.signer, "stable", version);
+    signed = true;
     const pointer: ChannelPointer = { schemaVersion: MANIFEST_SCHEMA_VERSION, modelName: layout.modelName, channel: "stable", version, updatedAt: (options.now ?? new Date()).toISOString() };
     if (await replaceChannel(s3, bucket, layout, pointer, current)) return { ...decision, previous };
   }

@@ -49,6 +49,8 @@ export class EdgeUsageError extends EdgeError {
 /** Which device rule refused a release (docs/ota.md, "Device rules"). */
 export type RefusalReason =
   | "invalid-pointer"
+  /** The channel names a release the release key never signed into that channel (docs/ota.md, "Channel membership"). */
+  | "not-in-channel"
   | "unsigned"
   | "bad-signature"
   | "invalid-manifest"

@@ -1,7 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from "http";
 import { request as httpsRequest } from "https";
 import { EdgeUsageError, SourceError } from "./errors";
-import type { ModelSource, ObjectBody } from "./modelSource";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, checkTimeout, type ModelSource, type ObjectBody, type OpenOptions } from "./modelSource";
 
 /** Where the model's folder is served over HTTPS. */
 export interface HttpModelSourceOptions {
@@ -20,10 +20,19 @@ export interface HttpModelSourceOptions {
    */
   readonly query?: string;
   /**
-   * Gives up on a request after this long without any data.
-   * @default 60000
+   * A request is abandoned after this long without a byte from the server, from the connection
+   * on: a TLS handshake or an answer that never comes, or a body that stops arriving (a NAT
+   * entry or firewall state dropped, Wi-Fi gone). The socket's idle timeout.
+   * @default 30000
    */
+  readonly idleTimeoutMs?: number;
+  /** @deprecated The former name of {@link idleTimeoutMs}; used when that is not given. */
   readonly timeoutMs?: number;
+  /**
+   * A TCP connection not established within this long is abandoned.
+   * @default 10000
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -38,7 +47,8 @@ export class HttpModelSource implements ModelSource {
   readonly location: string;
   private readonly base: URL;
   private readonly query: string;
-  private readonly timeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
 
   constructor(options: HttpModelSourceOptions) {
     let base: URL;
@@ -58,7 +68,8 @@ export class HttpModelSource implements ModelSource {
     this.base = base;
     this.location = base.href;
     this.query = (options.query ?? "").replace(/^\?/, "");
-    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.idleTimeoutMs = checkTimeout("idleTimeoutMs (--idle-timeout)", options.idleTimeoutMs ?? options.timeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
+    this.connectTimeoutMs = checkTimeout("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
   }
 
   /** The URL of `key` (relative to the model's folder), query string included. */
@@ -68,7 +79,7 @@ export class HttpModelSource implements ModelSource {
     return url;
   }
 
-  open(key: string, maxBytes: number): Promise<ObjectBody> {
+  open(key: string, maxBytes: number, options: OpenOptions = {}): Promise<ObjectBody> {
     const where = `${this.location}${key}`;
     const url = this.urlOf(key);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
@@ -76,13 +87,27 @@ export class HttpModelSource implements ModelSource {
       const request: ClientRequest = send(url, {
         method: "GET",
         headers: { range: `bytes=0-${maxBytes - 1}`, "accept-encoding": "identity" },
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       // The response only says "aborted" when the request is destroyed; keep the reason.
       let failure: Error | undefined;
-      request.setTimeout(this.timeoutMs, () => {
-        failure = new Error(`no data for ${this.timeoutMs / 1000} s`);
+      // The socket's idle timer: armed once connected (TLS handshake included), for as long as
+      // the request and its response use the socket, body included.
+      request.setTimeout(this.idleTimeoutMs, () => {
+        failure = new Error(`no data for ${this.idleTimeoutMs / 1000} s (idle timeout)`);
         request.destroy(failure);
       });
+      // The idle timer starts only once connected; a connection that never completes has its own.
+      let connecting: NodeJS.Timeout | undefined;
+      request.once("socket", (socket) => {
+        if (!socket.connecting) return;
+        connecting = setTimeout(() => {
+          failure = new Error(`no connection within ${this.connectTimeoutMs / 1000} s`);
+          request.destroy(failure);
+        }, this.connectTimeoutMs);
+        socket.once("connect", () => clearTimeout(connecting));
+      });
+      request.once("close", () => clearTimeout(connecting));
       request.once("error", (error) => reject(new SourceError(`${where} could not be read: ${error.message}`, false, { cause: error })));
       request.once("response", (response: IncomingMessage) => {
         const status = response.statusCode ?? 0;

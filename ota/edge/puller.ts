@@ -6,6 +6,7 @@
  * 2. the manifest's signature verifies with the pinned key, before the manifest is even parsed;
  * 3. the manifest is for the model asked for, and for the version the pointer named;
  * 4. its version is above the highest ever installed here (equal: already up to date);
+ * 4b. the release key signed that this version is in this channel (the pointer alone proves nothing);
  * 5. it has not expired;
  * 6. this box runs it: the ONNX opset its manifest's `runtime` names is at most what the box said
  *    it runs (`box`; a box that said nothing, or a manifest without `runtime`, is not checked);
@@ -17,11 +18,12 @@
 import { createHash, createPublicKey } from "crypto";
 import { promises as fs } from "fs";
 import * as path from "path";
-import { InvalidManifestError, layoutFor, manifestExpired, parseChannelPointer, parseManifest, versionKey, type Manifest, type ModelLayout } from "../manifest";
+import { InvalidManifestError, layoutFor, manifestExpired, parseChannelPointer, parseSignedManifest, versionKey, type Manifest, type ModelLayout } from "../manifest";
 import { SigningKeyError, readPublicKey, verifyManifestSignature } from "../signature";
+import { channelSignatureKey, verifyChannelMembership } from "../channelMembership";
 import { EdgeFolder, reconcileState, requireSameModel } from "./edgeFolder";
 import { EdgeUsageError, IncompatibleReleaseError, LocalIoError, SourceError, VerificationRefusedError, describeError } from "./errors";
-import { readAtMost, readSmallObject, type ModelSource } from "./modelSource";
+import { readAtMost, readSmallObject, transferLimits, withTransferDeadlines, type ModelSource } from "./modelSource";
 import { opsetCeiling, runtimeVerdict, type BoxRuntime } from "./runtimeSupport";
 import { STATE_SCHEMA_VERSION, readState, writeFileAtomically, writeState, type EdgeState } from "./stateStore";
 
@@ -67,6 +69,21 @@ export interface PullOptions {
    * @default not checked: any opset installs
    */
   readonly box?: BoxRuntime;
+  /**
+   * The slowest average rate a read may keep, in bytes per second (`--min-rate`, in KiB/s): each
+   * object (channel pointer, manifest, signature, each file) must arrive within
+   * `deadlineBaseMs` plus the bytes it may have at this rate (a file's declared length + 1),
+   * counted from its request, or the pull fails with a {@link SourceError} (exit 4), nothing
+   * changed. A server that trickles cannot hold the pull (and its lock). The sources' idle
+   * timeouts end a connection that goes quiet.
+   * @default 16384 (16 KiB/s; see DEFAULT_TRANSFER_LIMITS)
+   */
+  readonly minBytesPerSecond?: number;
+  /**
+   * The time every object gets on top of its length at `minBytesPerSecond`, in ms (`--deadline-base`, in seconds).
+   * @default 60000
+   */
+  readonly deadlineBaseMs?: number;
 }
 
 export interface PullResult {
@@ -95,11 +112,13 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const channel = options.channel ?? "stable";
   const clock = options.now ?? (() => new Date());
   const log = options.log ?? (() => undefined);
-  const { source, modelName } = options;
+  const { modelName } = options;
   const layout = modelLayout(modelName, channel);
   const key = pinnedKey(options.publicKeyPem);
   // Checked before the lock, like the key: a wrong option is a usage error whatever the bucket holds.
   const ceiling = opsetCeiling(options.box ?? {});
+  // Every read is held to a deadline from its length (modelSource.ts): a trickle cannot hold the lock.
+  const source = withTransferDeadlines(options.source, transferLimits(options));
   const folder = new EdgeFolder(options.dest);
 
   await folder.ensure();
@@ -160,7 +179,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     }
     let manifest: Manifest;
     try {
-      manifest = parseManifest(manifestBytes);
+      manifest = parseSignedManifest(manifestBytes);
     } catch (error) {
       if (!(error instanceof InvalidManifestError)) throw error;
       throw new VerificationRefusedError(
@@ -201,6 +220,27 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       }
       log(`version ${version} is already installed`);
       return result("up-to-date", state, manifest, channel, version, folder, warnings);
+    }
+
+    // 4b. In this channel: the pointer is unsigned, so a bucket writer could point `stable` at a
+    // release that only ever went to `candidate` (it failed the gate). Only the release key's
+    // signature of (model, channel, version) makes it a member.
+    const membershipKey = layout.membership(channel, version);
+    const membership = await readSmallObject(source, membershipKey, MAX_SIGNATURE_BYTES, "the channel membership signature").catch((error: unknown) => {
+      if (error instanceof SourceError && error.missing) {
+        throw new VerificationRefusedError(
+          "not-in-channel",
+          `Refused version ${version} of ${modelName}: the channel pointer names it, but it was never signed into channel ${JSON.stringify(channel)} (${error.message}). ` +
+            `A release that did not pass the gate into this channel, or a pointer moved by hand or by someone with write access to the bucket, is not installed. Nothing was installed.`,
+        );
+      }
+      throw error;
+    });
+    if (!verifyChannelMembership(membership, modelName, channel, version, key.object)) {
+      throw new VerificationRefusedError(
+        "not-in-channel",
+        `Refused version ${version} of ${modelName}: ${source.location}${membershipKey} is not the pinned key's (${key.fingerprint}) signature that this version is in channel ${JSON.stringify(channel)}. Nothing was installed.`,
+      );
     }
 
     // 5. Not expired.
@@ -305,6 +345,7 @@ function modelLayout(modelName: string, channel: string) {
     channel: (name: string) => relative(full.channel(name)),
     manifest: (v: number) => relative(full.manifest(v)),
     signature: (v: number) => relative(full.signature(v)),
+    membership: (c: string, v: number) => relative(channelSignatureKey(full, c, v)),
     file: (v: number, p: string) => relative(full.file(v, p)),
   };
 }

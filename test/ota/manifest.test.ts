@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { exampleManifest, OLD_RELEASE } from "./fakes/exampleManifest";
 import {
   canonicalJson,
   createManifest,
@@ -22,40 +23,8 @@ const SHA = "ab".repeat(32);
 /** The `runtime` of docs/ota.md's example. */
 const RUNTIME = { format: "onnx", opset: 17, inputShape: [1, 3, 640, 640], outputShape: [1, 84, 8400], nms: false, verifiedWith: { name: "onnxruntime", version: "1.20.1" } } as const;
 
-/**
- * A release signed before manifests had `runtime`: the docs/ota.md example's canonical bytes as a
- * publisher of then wrote them, and its signature (made once with a throwaway P-256 key whose
- * public half is below). Readers must keep accepting it byte for byte.
- */
-const OLD_RELEASE = {
-  bytes: Buffer.from(
-    `{"classNames":["pallet","box"],"createdAt":"2026-11-29T12:00:00.000Z","expires":"2027-02-27T12:00:00.000Z",` +
-      `"files":[{"length":12345678,"path":"model.onnx","sha256":"${SHA}"},{"length":6543210,"path":"model.pt","sha256":"${"cd".repeat(32)}"}],` +
-      `"inputSize":640,"metrics":{"metrics/mAP50(B)":0.81,"metrics/mAP50-95(B)":0.612},"modelName":"widgets","runId":"yolov8n-widgets-0123456789","schemaVersion":1,"version":7}`,
-  ),
-  signature: Buffer.from("MEUCIQDwJhsPXKdDNpMH2VNbEtG0Q/64ftaVjeKn+6jjOGGLMQIgCmlQidDgjQEKzn93cmqxzoA7WrPiGOkZ7Iy2xEvR8xs=", "base64"),
-  publicKeyPem:
-    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4qdpgvAcvNdC8/3IwCygv+Cdbq+i\nXR7J1S9zckWmnXTWx60Iy4djKmvdiK52f/bQzKsenWuJJi4Jql4qGHmVHA==\n-----END PUBLIC KEY-----\n",
-};
 
-function manifest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    modelName: "widgets",
-    version: 7,
-    createdAt: "2026-11-29T12:00:00.000Z",
-    expires: "2027-02-27T12:00:00.000Z",
-    runId: "yolov8n-widgets-0123456789",
-    metrics: { "metrics/mAP50-95(B)": 0.612, "metrics/mAP50(B)": 0.81 },
-    inputSize: 640,
-    classNames: ["pallet", "box"],
-    files: [
-      { path: "model.onnx", length: 12345678, sha256: SHA },
-      { path: "model.pt", length: 6543210, sha256: "cd".repeat(32) },
-    ],
-    ...overrides,
-  };
-}
+const manifest = exampleManifest;
 
 function problemsOf(value: unknown): Array<{ path: string; message: string }> {
   try {

@@ -232,7 +232,7 @@ describe("pointChannel", () => {
   it("points a channel at a published version and moves it only forward", async () => {
     const v1 = await publishRelease(options());
     const v2 = await publishRelease(options());
-    expect(await pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: v2.version, now: NOW })).toEqual({ moved: true, previous: null });
+    expect(await pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: v2.version, signer, now: NOW })).toEqual({ moved: true, previous: null });
     expect(parseChannelPointer((await s3.getObject(BUCKET, layout.channel("candidate")))!)).toEqual({
       schemaVersion: 1,
       modelName: "widgets",
@@ -241,20 +241,20 @@ describe("pointChannel", () => {
       updatedAt: NOW.toISOString(),
     });
     // A slower publisher of version 1 must not move the channel back.
-    expect(await pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: v1.version })).toEqual({ moved: false, previous: 2 });
+    expect(await pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: v1.version, signer })).toEqual({ moved: false, previous: 2 });
     expect(parseChannelPointer((await s3.getObject(BUCKET, layout.channel("candidate")))!).version).toBe(2);
   });
 
   it("refuses to point at a version without a manifest", async () => {
     await publishRelease(options());
-    await expect(pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: 9 })).rejects.toThrow(ReleaseError);
-    await expect(pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: 9 })).rejects.toThrow(/versions\/0000000009\/manifest.json does not exist/);
+    await expect(pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: 9, signer })).rejects.toThrow(ReleaseError);
+    await expect(pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: 9, signer })).rejects.toThrow(/versions\/0000000009\/manifest.json does not exist/);
     expect(await s3.getObject(BUCKET, layout.channel("candidate"))).toBeUndefined();
   });
 
   it("ends at the highest version when publishers move a channel concurrently", async () => {
     const releases = await Promise.all([1, 2, 3, 4].map(() => publishRelease(options())));
-    await Promise.all(releases.map((r) => pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: r.version })));
+    await Promise.all(releases.map((r) => pointChannel({ s3: client, bucket: BUCKET, layout, channel: "candidate", version: r.version, signer })));
     expect(parseChannelPointer((await s3.getObject(BUCKET, layout.channel("candidate")))!).version).toBe(4);
   });
 });

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from "child_process";
+import type { ChildProcess } from "child_process";
 import { promises as fs } from "fs";
 import * as path from "path";
 import { readState } from "../../../ota/edge/stateStore";
 import { BUCKET, EdgeWorld, MODEL, RUNTIME, currentLinkTarget, snapshot } from "./fakes/edgeWorld";
 import { ReleaseHttpServer } from "./fakes/releaseHttpServer";
-
-const ROOT = path.resolve(__dirname, "..", "..", "..");
-const CLI = path.join(ROOT, "cli", "yoloTrain.ts");
+import { runYoloTrain, type CliOutcome } from "./fakes/cliProcess";
 
 let world: EdgeWorld;
 let server: ReleaseHttpServer;
@@ -22,40 +20,8 @@ afterAll(async () => {
   await world.close();
 });
 
-interface Outcome {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * Runs `yolo-train …` in a process of its own, with S3 credentials only for the local S3. Node
- * with tsx's loader rather than the `tsx` wrapper: the wrapper runs the program in a child
- * process, which a SIGKILL to the wrapper would leave running.
- */
-function yoloTrain(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: world.root,
-        AWS_ACCESS_KEY_ID: "S3RVER",
-        AWS_SECRET_ACCESS_KEY: "S3RVER",
-        AWS_REGION: "us-east-1",
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_ENDPOINT_URL_S3: world.proxy.endpoint,
-        YOLO_TRAIN_S3_FORCE_PATH_STYLE: "true",
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    onSpawn?.(child);
-  });
+function yoloTrain(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<CliOutcome> {
+  return runYoloTrain(args, { home: world.root, s3Endpoint: world.proxy.endpoint, ...(onSpawn ? { onSpawn } : {}) });
 }
 
 const pullArgs = (dest: string, ...more: string[]): string[] => ["edge", "pull", "--model", MODEL, "--public-key", keyFile, "--dest", dest, "--bucket", BUCKET, ...more];

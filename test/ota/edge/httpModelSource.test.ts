@@ -3,6 +3,7 @@ import * as path from "path";
 import { EdgeUsageError, SourceError, VerificationRefusedError } from "../../../ota/edge/errors";
 import { HttpModelSource } from "../../../ota/edge/httpModelSource";
 import { pullModel } from "../../../ota/edge/puller";
+import { channelSignatureKey } from "../../../ota/channelMembership";
 import { BUCKET, EdgeWorld, MODEL, MODELS_PREFIX, snapshot } from "./fakes/edgeWorld";
 import { ReleaseHttpServer } from "./fakes/releaseHttpServer";
 
@@ -24,7 +25,7 @@ beforeEach(() => {
 const SIGNED = "Policy=eyJTdGF0ZW1lbnQiOltdfQ__&Signature=abc~def&Key-Pair-Id=K2JCJMDEHXQW5F";
 const modelPath = (key: string): string => key; // keys are served at the same paths as in the bucket
 
-function pullOverHttp(dest: string, options: { query?: string; timeoutMs?: number } = {}) {
+function pullOverHttp(dest: string, options: { query?: string; idleTimeoutMs?: number } = {}) {
   const source = new HttpModelSource({ baseUrl: `${server.origin}${MODELS_PREFIX}${MODEL}`, ...options });
   return pullModel({ source, modelName: MODEL, publicKeyPem: world.publicKeyPem, dest });
 }
@@ -52,6 +53,7 @@ describe("pullModel over HTTPS (HttpModelSource)", () => {
       modelPath(world.layout.channel("stable")),
       modelPath(world.layout.manifest(release.version)),
       modelPath(world.layout.signature(release.version)),
+      modelPath(channelSignatureKey(world.layout, "stable", release.version)),
       modelPath(world.layout.file(release.version, "model.onnx")),
       modelPath(world.layout.file(release.version, "model.pt")),
     ]);
@@ -110,9 +112,9 @@ describe("pullModel over HTTPS (HttpModelSource)", () => {
     const next = await world.publish();
     await server.mirror(world.fake, BUCKET);
     server.misbehaviours.set(world.layout.file(next.version, "model.onnx"), { kind: "stall", bytes: 1000 });
-    const error = await pullOverHttp(dest, { timeoutMs: 300 }).catch((e: unknown) => e);
+    const error = await pullOverHttp(dest, { idleTimeoutMs: 300 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SourceError);
-    expect((error as Error).message).toMatch(/failed after 1000 bytes: no data for 0.3 s/);
+    expect((error as Error).message).toMatch(/failed after 1000 bytes: no data for 0\.3 s \(idle timeout\)/);
     expect(await snapshot(dest)).toEqual(before);
   });
 
@@ -123,6 +125,17 @@ describe("pullModel over HTTPS (HttpModelSource)", () => {
   ])("refuses %s as the base URL", (_name, baseUrl, message) => {
     expect(() => new HttpModelSource({ baseUrl })).toThrow(EdgeUsageError);
     expect(() => new HttpModelSource({ baseUrl })).toThrow(message);
+  });
+
+  it("still takes the idle timeout under its former name, timeoutMs", async () => {
+    const { dest, before } = await boxWithOneRelease();
+    const next = await world.publish();
+    await server.mirror(world.fake, BUCKET);
+    server.misbehaviours.set(world.layout.file(next.version, "model.onnx"), { kind: "stall", bytes: 10 });
+    const source = new HttpModelSource({ baseUrl: `${server.origin}${MODELS_PREFIX}${MODEL}`, timeoutMs: 300 });
+    const error = await pullModel({ source, modelName: MODEL, publicKeyPem: world.publicKeyPem, dest }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/failed after 10 bytes: no data for 0\.3 s \(idle timeout\)/);
+    expect(await snapshot(dest)).toEqual(before);
   });
 
   it("adds the missing trailing slash and appends the query to every object URL", () => {

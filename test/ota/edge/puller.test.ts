@@ -3,6 +3,7 @@ import * as path from "path";
 import { SourceError, VerificationRefusedError, LocalIoError, EdgeUsageError, IncompatibleReleaseError } from "../../../ota/edge/errors";
 import { readState } from "../../../ota/edge/stateStore";
 import { LocalKeySigner } from "../../../ota/signature";
+import { channelSignatureKey, signChannelMembership } from "../../../ota/channelMembership";
 import { EdgeWorld, currentLinkTarget, snapshot, MODEL, RUNTIME } from "./fakes/edgeWorld";
 
 let world: EdgeWorld;
@@ -133,6 +134,37 @@ describe("pullModel from S3", () => {
     expect(error.message).toContain(`Refused version ${first.version} of ${MODEL}: this box has installed version ${second.version}`);
     expect(await snapshot(dest)).toEqual(before);
     expect(await currentLinkTarget(dest)).toBe(`versions/${String(second.version).padStart(10, "0")}`);
+  });
+
+  describe("channel membership (docs/ota.md)", () => {
+    it("refuses a release that only went to candidate when someone points stable at it, and changes nothing", async () => {
+      const { dest, before } = await boxWithOneRelease();
+      // Published and signed, but it failed the gate: only candidate names it.
+      const failedGate = await world.publish({ channels: ["candidate"] });
+      await world.setPointer("stable", failedGate.version);
+      const error = await refusal(world.pull(dest));
+      expect(error.reason).toBe("not-in-channel");
+      expect(error.exitCode).toBe(3);
+      expect(error.message).toContain(`Refused version ${failedGate.version} of ${MODEL}: the channel pointer names it, but it was never signed into channel "stable"`);
+      // Refused before a byte of the model was read.
+      expect(world.proxy.to(world.layout.file(failedGate.version, "model.onnx"))).toEqual([]);
+      expect(await snapshot(dest)).toEqual(before);
+      // A box that follows candidate installs the same release: it is a member there.
+      const candidateBox = await world.newDest();
+      expect(await world.pull(candidateBox, { channel: "candidate" })).toMatchObject({ status: "installed", version: failedGate.version });
+    });
+
+    it("refuses a candidate membership signature copied over as stable's, and one made with another key", async () => {
+      const { dest, before } = await boxWithOneRelease();
+      const next = await world.publish({ channels: ["candidate"] });
+      await world.setPointer("stable", next.version);
+      const stableKey = channelSignatureKey(world.layout, "stable", next.version);
+      await world.putObject(stableKey, await world.getObject(channelSignatureKey(world.layout, "candidate", next.version)));
+      expect((await refusal(world.pull(dest))).message).toMatch(/is not the pinned key's \(SHA256:[A-Za-z0-9+/]+\) signature that this version is in channel "stable"/);
+      await world.putObject(stableKey, Buffer.from(await signChannelMembership(LocalKeySigner.generate(), MODEL, "stable", next.version)));
+      expect((await refusal(world.pull(dest))).reason).toBe("not-in-channel");
+      expect(await snapshot(dest)).toEqual(before);
+    });
   });
 
   it("refuses an older signed manifest copied into a newer version's folder (mix and match)", async () => {

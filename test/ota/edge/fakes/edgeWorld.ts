@@ -108,7 +108,7 @@ export class EdgeWorld {
       await this.fake.putObject(BUCKET, release.signatureKey, await (options.signer ?? this.signer).sign(bytes));
     }
     for (const channel of options.channels ?? ["stable"]) {
-      await pointChannel({ s3: this.publisherS3, bucket: BUCKET, layout: release.layout, channel, version: release.version });
+      await pointChannel({ s3: this.publisherS3, bucket: BUCKET, layout: release.layout, channel, version: release.version, signer: options.signer ?? this.signer });
     }
     return { version: release.version, onnx, pt };
   }
