@@ -1,4 +1,5 @@
 import { parseChannelPointer, parseManifest } from "../../../ota/manifest";
+import { verifyChannelMembership } from "../../../ota/channelMembership";
 import { verifyManifestSignature } from "../../../ota/signature";
 import { EXIT, NodeWorld } from "../fakes/nodeWorld";
 import { expectCleanRun, expectExit, historyPhases, otaKeys, runKeys, storedRecord } from "../fakes/runExpectations";
@@ -49,7 +50,9 @@ describe("a completed run's OTA release", () => {
 
     expect(await otaKeys(world)).toEqual([
       "channels/candidate.json",
+      "channels/candidate/0000000001.sig",
       "channels/stable.json",
+      "channels/stable/0000000001.sig",
       "versions/0000000001/.claim",
       "versions/0000000001/manifest.json",
       "versions/0000000001/manifest.json.sig",
@@ -60,6 +63,11 @@ describe("a completed run's OTA release", () => {
     const manifestBytes = (await world.s3.getObject(ota.bucket, "models/widgets/versions/0000000001/manifest.json"))!;
     const signature = (await world.s3.getObject(ota.bucket, "models/widgets/versions/0000000001/manifest.json.sig"))!;
     expect(verifyManifestSignature(manifestBytes, signature, world.kms.publicKeyPem)).toBe(true);
+    // Signed into both channels by the same key: what an edge box checks before it installs.
+    for (const channel of ["candidate", "stable"]) {
+      const membership = (await world.s3.getObject(ota.bucket, `models/widgets/channels/${channel}/0000000001.sig`))!;
+      expect(verifyChannelMembership(membership, "widgets", channel, 1, world.kms.publicKeyPem)).toBe(true);
+    }
     const onnx = (await world.object("model/best.onnx"))!;
     const pt = (await world.object("model/best.pt"))!;
     expect(parseManifest(manifestBytes)).toMatchObject({
@@ -79,8 +87,11 @@ describe("a completed run's OTA release", () => {
     for (const channel of ["candidate", "stable"]) {
       expect(parseChannelPointer((await world.s3.getObject(ota.bucket, `models/widgets/channels/${channel}.json`))!)).toMatchObject({ channel, version: 1 });
     }
+    // The manifest, then its membership of candidate and of stable: three signatures, one key.
     expect(world.kms.calls.map((c) => [c.target, c.status, c.signed])).toEqual([
       ["TrentService.GetPublicKey", 200, true],
+      ["TrentService.Sign", 200, true],
+      ["TrentService.Sign", 200, true],
       ["TrentService.Sign", 200, true],
     ]);
     // Nothing else outside the run's prefix.
@@ -104,6 +115,9 @@ describe("a completed run's OTA release", () => {
     const keys = await otaKeys(world);
     expect(keys).toContain("channels/candidate.json");
     expect(keys).not.toContain("channels/stable.json");
+    // It failed the gate: never signed into stable, so no box following stable installs it.
+    expect(keys).toContain("channels/candidate/0000000001.sig");
+    expect(keys).not.toContain("channels/stable/0000000001.sig");
     await expectCleanRun(world);
   }, 60_000);
 

@@ -234,6 +234,7 @@ describeWithRealUltralytics("the node as it ships: bundled agent, docker/train.p
       expect(record.release).toMatchObject({ modelName: ota.modelName, version: 1, bucket: ota.bucket, channels: ["candidate"] });
       expect(await otaKeys(world)).toEqual([
         "channels/candidate.json",
+        "channels/candidate/0000000001.sig",
         "versions/0000000001/.claim",
         "versions/0000000001/manifest.json",
         "versions/0000000001/manifest.json.sig",
