@@ -376,7 +376,11 @@ export class Supervisor {
         stopWaiting: async () => {
           if (this.preLaunchStopNote !== null) return true;
           // A run that another agent completed while this one waited needs nothing more from it.
-          const stored = await store.readRecord();
+          // A failed look is no answer: the next poll looks again (the lease decides meanwhile).
+          const stored = await store.readRecord().catch((error: unknown) => {
+            log.warn("record-read-failed", { key: layout.recordKey, error: describeError(error), note: "while waiting for the lease; looking again" });
+            return null;
+          });
           completed = stored !== null && parseStoredRecord(stored.json, spec.runId)?.phase === "completed";
           return completed;
         },

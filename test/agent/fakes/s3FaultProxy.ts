@@ -225,7 +225,8 @@ export class S3FaultProxy {
     // S3 serves a read from a whole object; s3rver rewrites the object's file in place, so a read
     // overlapping a write could get a short body. Reads wait for the writes to the key in flight
     // (every write, with versioning on; conditional writes otherwise).
-    if ((req.method === "GET" || req.method === "HEAD") && key !== "") await this.keyLocks.get(`${bucket}/${key}`);
+    // Bounded: a read never waits longer than READ_WAIT_MS for a write that does not end.
+    if ((req.method === "GET" || req.method === "HEAD") && key !== "") await waitAtMost(this.keyLocks.get(`${bucket}/${key}`), READ_WAIT_MS);
 
     const condition = writeCondition(req, key, query);
     if (condition || exchange.createsVersion) {
@@ -726,6 +727,17 @@ function writeCondition(req: IncomingMessage, key: string, query: string): Write
   const ifMatch = req.headers["if-match"];
   if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
   return { ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}), ...(ifMatch !== undefined ? { ifMatch } : {}) };
+}
+
+/** How long a read waits for the writes to its key in flight before it goes ahead anyway. */
+const READ_WAIT_MS = 2_000;
+
+/** Resolves when `promise` does or after `ms`, whichever is first; never rejects. */
+async function waitAtMost(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (promise === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** A PutObject (not an UploadPart, not a CopyObject): its body becomes the object in one piece. */
