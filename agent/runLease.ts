@@ -181,6 +181,7 @@ export class RunLease {
   private async write(condition: { ifNoneMatch: true } | { ifMatch: string }, released: boolean): Promise<boolean> {
     const sentAtMs = this.now();
     const body = this.document(released, sentAtMs);
+    const acquiredAt = this.acquiredAt || new Date(sentAtMs).toISOString();
     try {
       const answer = await this.s3.send(
         new PutObjectCommand({
@@ -199,6 +200,7 @@ export class RunLease {
       if (now?.document?.holder.agentId !== this.options.holder.agentId || now.document.renewedAt !== new Date(sentAtMs).toISOString()) return false;
       this.etag = now.etag;
     }
+    this.acquiredAt = acquiredAt;
     this.validUntilMs = released ? 0 : sentAtMs + this.options.ttlMs;
     return true;
   }
@@ -229,10 +231,10 @@ export class RunLease {
       if (read !== null && seen?.etag !== read.etag) seen = { etag: read.etag, atMs: now };
       const verdict = judgeLease(read, seen?.atMs ?? now, now, this.options.ttlMs);
       if (verdict.kind !== "live") {
+        // A new holding: its acquiredAt is the time of the write that takes it.
         this.acquiredAt = "";
         const taken = await this.write(read === null ? { ifNoneMatch: true } : { ifMatch: read.etag }, false);
         if (taken) {
-          this.acquiredAt = new Date(this.validUntilMs - this.options.ttlMs).toISOString();
           this.lost = null;
           this.options.log.info("lease-acquired", { key: this.options.key, took: verdict.kind, ...(verdict.kind === "expired" ? { why: verdict.why } : {}), previousHolder: verdict.kind === "free" ? null : verdict.holder, ttlMs: this.options.ttlMs });
           return { kind: "acquired", tookOver: verdict };
