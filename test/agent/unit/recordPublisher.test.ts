@@ -16,10 +16,14 @@ class GatedStore {
   async settle(): Promise<void> {
     await new Promise((r) => setTimeout(r, 25));
   }
-  finishNext(error?: Error): void {
-    const next = this.pending.shift();
-    if (!next) throw new Error("no write pending");
-    next.finish(error);
+  /** Finishes the oldest write, waiting (up to 5 s) for one to start: on a loaded machine the publisher's file check can take longer than a settle. */
+  async finishNext(error?: Error): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (this.pending.length === 0) {
+      if (Date.now() > deadline) throw new Error("no write pending");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.pending.shift()!.finish(error);
   }
 }
 
@@ -39,9 +43,9 @@ describe("RecordPublisher", () => {
     publisher.publish(at(2));
     publisher.publish(at(3));
     publisher.publish(at(4));
-    store.finishNext();
+    await store.finishNext();
     await store.settle();
-    store.finishNext();
+    await store.finishNext();
     await store.settle();
     expect(store.writes.map((r) => r.epoch)).toEqual([1, 4]);
   });
@@ -54,10 +58,11 @@ describe("RecordPublisher", () => {
     publisher.publish(at(1));
     publisher.publish(at(2, "uploading"), true);
     publisher.publish(at(2, "completed"), true);
-    const flushed = publisher.flush();
-    for (let i = 0; i < 5; i++) {
+    let flushedAll = false;
+    const flushed = publisher.flush().then(() => (flushedAll = true));
+    while (!flushedAll) {
       await store.settle();
-      if (store.pending.length > 0) store.finishNext();
+      if (store.pending.length > 0) await store.finishNext();
     }
     await flushed;
     expect(store.writes.map((r) => `${r.phase}:${r.epoch}`)).toEqual(["starting:0", "training:0", "uploading:2", "completed:2"]);
@@ -72,7 +77,7 @@ describe("RecordPublisher", () => {
     const holding = publisher.hold().then(() => (held = true));
     await store.settle();
     expect(held).toBe(false); // the request on the wire is let finish
-    store.finishNext();
+    await store.finishNext();
     await holding;
     publisher.publish(at(2));
     publisher.publish(at(3));
@@ -80,7 +85,7 @@ describe("RecordPublisher", () => {
     expect(store.pending).toHaveLength(0);
     publisher.release();
     await store.settle();
-    store.finishNext();
+    await store.finishNext();
     await store.settle();
     expect(store.writes.map((r) => r.epoch)).toEqual([1, 3]);
   });
@@ -90,14 +95,14 @@ describe("RecordPublisher", () => {
     const publisher = publisherWith(store);
     publisher.publish(at(1, "starting"), true);
     await store.settle();
-    store.finishNext(new Error("S3 down"));
+    await store.finishNext(new Error("S3 down"));
     await store.settle();
     expect(store.writes).toHaveLength(0);
     publisher.publish(at(1));
     await store.settle();
-    store.finishNext();
+    await store.finishNext();
     await store.settle();
-    store.finishNext();
+    await store.finishNext();
     await store.settle();
     expect(store.writes.map((r) => r.phase)).toEqual(["starting", "training"]);
   });
@@ -109,7 +114,7 @@ describe("RecordPublisher", () => {
     const flushed = publisher.flush();
     for (let i = 0; i < 3; i++) {
       await store.settle();
-      store.finishNext(new Error(`down ${i}`));
+      await store.finishNext(new Error(`down ${i}`));
     }
     await expect(flushed).rejects.toThrow("down 2");
   });
@@ -126,7 +131,7 @@ describe("RecordPublisher", () => {
     publisher.release();
     for (let i = 0; i < 2; i++) {
       await store.settle();
-      store.finishNext();
+      await store.finishNext();
     }
     await store.settle();
     expect(store.writes.map((r) => [r.phase, r.checkpoint?.epoch])).toEqual([
