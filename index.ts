@@ -24,6 +24,16 @@ export const otaPrefix = run.otaPrefix;
 export const otaPublicKeyPem = run.ota.publicKeyPem;
 /** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
 export const edgeReadPolicyArn = run.otaBucket?.edgeReadPolicyArn ?? null;
+// The OTA root of trust and timestamps (docs/ota.md). Null for a shared OTA bucket: the outputs of
+// the stack that owns it apply.
+/** The root key, for `yolo-train ota root sign` on an administrator's workstation; no role of this stack may use it. */
+export const otaRootKeyArn = run.otaBucket?.rootKeyArn ?? null;
+/** The root key's public half (PEM): what boxes pin as their root of trust. */
+export const otaRootPublicKeyPem = run.otaBucket?.rootPublicKeyPem ?? null;
+/** The timestamp key's public half (PEM), named as the timestamp key in root documents. */
+export const otaTimestampPublicKeyPem = run.otaBucket?.timestampPublicKeyPem ?? null;
+/** The Lambda function that re-signs each model's timestamp.json on a schedule. */
+export const otaTimestampFunctionName = run.otaBucket?.timestampFunctionName ?? null;
 /** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
 export const ownedBucketNames = pulumi.all([run.artifactBucket.bucketName, run.datasetBucket.bucketName, run.otaBucket?.bucketName ?? null]).apply((names) =>
   names.filter((n): n is string => n !== null),
@@ -60,6 +70,14 @@ export const delivery = {
   signingKeyArn: run.ota.signingKeyArn,
   channel: config.ota.channel,
   promote: config.ota.promote ?? null,
+  /** How often this stack's function re-signs the timestamps; null for a shared bucket (its owner's function does). */
+  timestamp: run.otaBucket
+    ? {
+        functionName: run.otaBucket.timestampFunctionName,
+        refreshHours: run.otaBucket.timestampFunction.refreshHours,
+        expiresHours: run.otaBucket.timestampFunction.expiresHours,
+      }
+    : null,
 };
 
 export const guardrails = {

@@ -30,6 +30,7 @@ import { launchCommand } from "./commands/launch";
 import { logsCommand } from "./commands/logs";
 import { processIo, type CommandIo } from "./commands/operateContext";
 import { statusCommand } from "./commands/status";
+import { registerOtaCommands } from "./ota";
 
 const EXIT_HELP = `
 Exit codes:
@@ -41,12 +42,16 @@ Exit codes:
   ${EXIT_CODES.source}  source unreachable or too slow (--idle-timeout, --min-rate), or a key missing there (channel, manifest, file); nothing changed; retry later
   ${EXIT_CODES.local}  local I/O error in --dest (disk full, permissions, another pull holds the lock); nothing changed
   ${EXIT_CODES.incompatible}  incompatible: the release verifies but needs a higher ONNX opset than this box runs (--max-opset,
-     --onnxruntime); nothing was downloaded and the current model still runs; upgrade the box's ONNX Runtime`;
+     --onnxruntime); nothing was downloaded and the current model still runs; upgrade the box's ONNX Runtime
+  ${EXIT_CODES.stale}  stale view (--root-key only): the signed timestamp expired, was replayed, or says the channel is newer than
+     the pointer served, or the root of trust expired: a frozen mirror, cache or bucket; nothing was installed.
+     \`edge status\` exits ${EXIT_CODES.stale} too while the last view was stale or its timestamp has expired`;
 
 interface PullFlags {
   model: string;
   channel: string;
-  publicKey: string;
+  publicKey?: string;
+  rootKey?: string;
   dest: string;
   bucket?: string;
   prefix: string;
@@ -78,6 +83,7 @@ export function yoloTrainProgram(io: CommandIo = processIo()): Command {
   for (const command of [launchCommand(io), statusCommand(io), costCommand(io), logsCommand(io), downCommand(io)]) {
     program.addCommand(command.copyInheritedSettings(program).configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) }));
   }
+  registerOtaCommands(program, io);
 
   const edge = program
     .command("edge")
@@ -93,7 +99,10 @@ export function yoloTrainProgram(io: CommandIo = processIo()): Command {
     )
     .requiredOption("--model <name>", "model name (the stack's ota.modelName)")
     .option("--channel <name>", "channel to follow", "stable")
-    .requiredOption("--public-key <file>", "pinned public key, PEM (the stack output otaPublicKeyPem)")
+    .addOption(
+      new Option("--root-key <file>", "pinned root key, PEM (the stack output otaRootPublicKeyPem): follows key rotation and revocation, and refuses a frozen view (exit 7)").conflicts("publicKey"),
+    )
+    .addOption(new Option("--public-key <file>", "pinned release key, PEM (the stack output otaPublicKeyPem): the older way, no rotation and no timestamp check").conflicts("rootKey"))
     .requiredOption("--dest <dir>", "destination folder, one per model; the model runs from <dir>/current/model.onnx")
     .addOption(new Option("--bucket <name>", "read from this S3 bucket (stack output otaBucketName) with the standard AWS credentials").conflicts(["baseUrl", "urlQuery"]))
     .addOption(new Option("--prefix <prefix>", "models prefix in the bucket (not the stack output otaPrefix, which ends with the model name)").default(DEFAULT_MODELS_PREFIX).conflicts("baseUrl"))
@@ -131,7 +140,7 @@ ${EXIT_HELP}`,
       const log = flags.quiet || flags.json ? undefined : (line: string) => process.stderr.write(`yolo-train edge pull: ${line}\n`);
       await runEdge("pull", flags.json, async () => {
         const timing = timingFrom(flags);
-        const publicKeyPem = readKeyFile(flags.publicKey);
+        const pinned = pinnedKeyFrom(flags);
         const box = boxRuntimeFrom(flags);
         const source = sourceFrom(flags, timing.idleTimeoutMs);
         try {
@@ -139,7 +148,7 @@ ${EXIT_HELP}`,
             source,
             modelName: flags.model,
             channel: flags.channel,
-            publicKeyPem,
+            ...pinned,
             dest: flags.dest,
             box,
             minBytesPerSecond: timing.minBytesPerSecond,
@@ -180,6 +189,8 @@ ${EXIT_HELP}`,
         async () => {
           const found = await status(flags.dest);
           if (!found) throw new EdgeUsageError(`Nothing is installed in ${flags.dest}.`);
+          // Printed in full, yet not a success: a monitor running `status` must see a frozen view.
+          if (found.view !== undefined && !found.view.fresh) process.exitCode = EXIT_CODES.stale;
           return found;
         },
         renderStatus,
@@ -189,11 +200,18 @@ ${EXIT_HELP}`,
   return program;
 }
 
-function readKeyFile(file: string): string {
+/** `--root-key` or `--public-key`, read: exactly one of them. */
+function pinnedKeyFrom(flags: PullFlags): { rootPublicKeyPem: string } | { publicKeyPem: string } {
+  if (flags.rootKey !== undefined) return { rootPublicKeyPem: readKeyFile("--root-key", flags.rootKey, "otaRootPublicKeyPem") };
+  if (flags.publicKey !== undefined) return { publicKeyPem: readKeyFile("--public-key", flags.publicKey, "otaPublicKeyPem") };
+  throw new EdgeUsageError("Pin a key: --root-key FILE (the stack output otaRootPublicKeyPem; recommended) or --public-key FILE (the stack output otaPublicKeyPem).");
+}
+
+function readKeyFile(flag: string, file: string, output: string): string {
   try {
     return fs.readFileSync(file, "utf8");
   } catch (error) {
-    throw new EdgeUsageError(`Cannot read the pinned public key --public-key ${file}: ${(error as Error).message}. Provision it from the stack output otaPublicKeyPem.`);
+    throw new EdgeUsageError(`Cannot read the pinned key ${flag} ${file}: ${(error as Error).message}. Provision it from the stack output ${output}.`);
   }
 }
 
@@ -266,6 +284,7 @@ const KIND_LABELS: Record<EdgeError["kind"], string> = {
   source: "source unavailable",
   local: "local I/O error",
   incompatible: "INCOMPATIBLE",
+  stale: "STALE VIEW",
 };
 
 function renderPull(r: PullResult): string {
@@ -276,6 +295,7 @@ function renderPull(r: PullResult): string {
           `  ${r.currentPath}/model.onnx`,
         ]
       : [`${r.modelName} is up to date: channel ${r.channel} is at version ${r.version}; current is version ${r.currentVersion}`];
+  if (r.trust) lines.push(`  vouched for by root version ${r.trust.rootVersion} and the timestamp issued ${r.trust.timestampIssuedAt} (fresh until ${r.trust.timestampExpires})`);
   for (const warning of r.warnings) lines.push(`warning: ${warning}`);
   return lines.join("\n") + "\n";
 }
@@ -299,8 +319,19 @@ function renderStatus(s: EdgeStatus): string {
     ...m.files.map((f): [string, string] => ["file", `${f.path} ${f.length} bytes sha256 ${f.sha256}`]),
     ["on disk", s.versionsOnDisk.map((v) => `version ${v}`).join(", ")],
     ["path", `${s.currentPath}/model.onnx`],
+    ["view", describeView(s.view)],
   ];
   return rows.map(([k, v]) => `${k.padEnd(9)} ${v}`).join("\n") + "\n";
+}
+
+/** The freshness row of `edge status`. */
+function describeView(view: EdgeStatus["view"]): string {
+  if (view === undefined) return "not checked: the release key is pinned (--public-key); pin the root key (--root-key) to detect a frozen view";
+  const timestamp = view.timestampIssuedAt !== undefined ? `timestamp issued ${view.timestampIssuedAt}, expires ${view.timestampExpires}` : "no timestamp accepted yet";
+  const check = view.lastCheck ? `; last checked ${view.lastCheck.at} (channel ${view.lastCheck.channel})` : "";
+  if (view.fresh) return `FRESH: root version ${view.rootVersion}, ${timestamp}${check}`;
+  const why = view.lastCheck?.outcome === "stale" ? view.lastCheck.problem : view.timestampExpires !== undefined ? `the timestamp expired at ${view.timestampExpires} and no pull has seen a newer one` : "no fresh view yet";
+  return `STALE: ${why} (root version ${view.rootVersion}, ${timestamp}${check})`;
 }
 
 /** `ONNX opset 17, input 1×3×640×640, output 1×84×8400, NMS not in the graph; verified with onnxruntime 1.20.1`. */

@@ -9,6 +9,7 @@ export { PrivateBucket, type PrivateBucketArgs } from "./privateBucket";
 export { DatasetBucket, type DatasetBucketArgs } from "./datasetBucket";
 export { ArtifactBucket, type ArtifactBucketArgs } from "./artifactBucket";
 export { OtaBucket, type OtaBucketArgs } from "./otaBucket";
+export { TimestampFunction, type TimestampFunctionArgs } from "./otaTimestampFunction";
 export { LustreDataset, type LustreDatasetArgs } from "./lustreDataset";
 export { TrainingImage, type TrainingImageArgs } from "./trainingImage";
 export { GpuNodeGroup, type GpuNodeGroupArgs, type GpuNodeAccess, type GpuNodeDatasetMount } from "./gpuNodeGroup";

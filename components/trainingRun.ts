@@ -9,6 +9,7 @@ import { datasetPrefix, runPrefix } from "./bucketLayout";
 import { DatasetBucket } from "./datasetBucket";
 import { GpuNodeGroup, type GpuNodeAccess, type GpuNodeDatasetMount } from "./gpuNodeGroup";
 import { Guardrails } from "./guardrails";
+import { timestampFailureAlarmSpec } from "./otaTimestampPolicies";
 import { LustreDataset } from "./lustreDataset";
 import { Network } from "./network";
 import { OtaBucket } from "./otaBucket";
@@ -52,8 +53,10 @@ export interface TrainingRunArgs {
 }
 
 /**
- * One training experiment on AWS: network, buckets, signing key, image, GPU node group,
- * guardrails and dashboard, composed from the other components of this package.
+ * One training experiment on AWS: network, buckets, the OTA keys (release, root, timestamp) and
+ * timestamp function, image, GPU node group, guardrails and dashboard, composed from the other
+ * components of this package. The node role may sign with the release key only: never with the
+ * root key (an administrator's) nor the timestamp key (the timestamp function's).
  *
  * The run id derives from the training spec, so a second `pulumi up` of the same spec keeps
  * the same group (which has scaled itself to zero once done) and does not retrain; a changed
@@ -66,13 +69,18 @@ export class TrainingRun extends pulumi.ComponentResource {
   readonly network: Network;
   readonly datasetBucket: DatasetBucket;
   readonly artifactBucket: ArtifactBucket;
-  /** This stack's own OTA bucket and signing key; undefined when `config.ota.shared` names another stack's. */
+  /**
+   * This stack's own OTA bucket, its release, root and timestamp keys and its timestamp function;
+   * undefined when `config.ota.shared` names another stack's (whose trust outputs then apply).
+   */
   readonly otaBucket: OtaBucket | undefined;
   /** Where releases go: {@link otaBucket}, or the shared bucket and key of `config.ota.shared`. */
   readonly ota: OtaDestination;
   readonly image: TrainingImage;
   readonly nodeGroup: GpuNodeGroup;
   readonly guardrails: Guardrails;
+  /** Alarm on the OTA timestamp function's failed runs, to the guardrails' alert topic; undefined with a shared OTA bucket (its stack watches it). */
+  readonly timestampFailureAlarm: aws.cloudwatch.MetricAlarm | undefined;
   readonly dashboard: RunDashboard;
   readonly lustre: LustreDataset | undefined;
   /** `runs/<runId>/` in the artifact bucket: checkpoints, run record, exported model. */
@@ -221,6 +229,16 @@ export class TrainingRun extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    // Boxes pinned to the root key call the view stale a day after refreshes stop: say so within the hour.
+    this.timestampFailureAlarm = this.otaBucket
+      ? new aws.cloudwatch.MetricAlarm(
+          `${name}-ota-timestamp-failed`,
+          { ...timestampFailureAlarmSpec(this.otaBucket.timestampFunctionName), alarmActions: [this.guardrails.alertTopicArn], tags },
+          // With the guardrails' other alarms on the same topic.
+          { parent: this.guardrails },
+        )
+      : undefined;
 
     this.dashboard = new RunDashboard(
       `${name}-dashboard`,

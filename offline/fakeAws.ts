@@ -1,5 +1,7 @@
 import * as crypto from "crypto";
+import * as fs from "fs";
 import type * as pulumi from "@pulumi/pulumi";
+import { asset as pulumiAsset } from "@pulumi/pulumi";
 
 /**
  * A pretend AWS account for Pulumi's mock runtime: answers the provider functions (invokes)
@@ -44,8 +46,8 @@ export class FakeAws implements pulumi.runtime.Mocks {
   readonly invokes: { token: string; inputs: Record<string, any> }[] = [];
   /** Invoke tokens it was asked for and could not answer. */
   readonly unknownInvokes: string[] = [];
-  /** A real P-256 key pair, so the OTA public key output is a real PEM. */
-  readonly signingKey = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+  /** A real P-256 key pair per KMS key, so each key's public key output is a real PEM of its own. */
+  private readonly keyPairs = new Map<string, crypto.KeyPairKeyObjectResult>();
 
   constructor(options: FakeAwsOptions) {
     this.region = options.region;
@@ -99,13 +101,14 @@ export class FakeAws implements pulumi.runtime.Mocks {
           expiresAt: "2099-01-01T00:00:00Z",
         };
       case "aws:kms/getPublicKey:getPublicKey": {
-        const pem = this.signingKey.publicKey.export({ type: "spki", format: "pem" }).toString();
+        const pair = this.keyPair(args.inputs.keyId);
+        const pem = pair.publicKey.export({ type: "spki", format: "pem" }).toString();
         return {
           id: args.inputs.keyId,
           keyId: args.inputs.keyId,
           arn: args.inputs.keyId,
           publicKeyPem: pem,
-          publicKey: this.signingKey.publicKey.export({ type: "spki", format: "der" }).toString("base64"),
+          publicKey: pair.publicKey.export({ type: "spki", format: "der" }).toString("base64"),
           customerMasterKeySpec: "ECC_NIST_P256",
           keySpec: "ECC_NIST_P256",
           keyUsage: "SIGN_VERIFY",
@@ -124,13 +127,32 @@ export class FakeAws implements pulumi.runtime.Mocks {
     }
   }
 
+  /**
+   * The P-256 key pair of a KMS key, made on first use: a key ARN and its bare key id are the same
+   * key (KMS takes either), so they share one pair.
+   */
+  keyPair(keyId: string): crypto.KeyPairKeyObjectResult {
+    const id = /:key\/([^/]+)$/.exec(keyId)?.[1] ?? keyId;
+    let pair = this.keyPairs.get(id);
+    if (!pair) {
+      pair = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+      this.keyPairs.set(id, pair);
+    }
+    return pair;
+  }
+
   /** Inputs of every resource declared, by `type::name` (deserialized, as the component wrote them). */
   readonly declaredInputs = new Map<string, Record<string, any>>();
 
-  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } | Promise<{ id: string; state: Record<string, any> }> {
     this.declaredInputs.set(`${args.type}::${args.name}`, args.inputs);
+    refuseInvalidName(args.type, args.name, args.inputs);
     const id = args.id || `${args.name}-id`;
     const state = { ...args.inputs, ...this.outputsOf(args.type, args.name, args.inputs, id) };
+    if (args.type === "aws:lambda/function:Function") {
+      // What Lambda reports for the deployment package: base64 SHA-256, read off the archive.
+      return archiveDigest(args.inputs.code).then((codeSha256) => ({ id, state: { ...state, codeSha256, sourceCodeHash: codeSha256 } }));
+    }
     return { id, state };
   }
 
@@ -191,6 +213,24 @@ export class FakeAws implements pulumi.runtime.Mocks {
         return { arn: `arn:aws:cloudwatch:${region}:${account}:alarm:${physical}`, name: physical };
       case "aws:cloudwatch/dashboard:Dashboard":
         return { dashboardArn: `arn:aws:cloudwatch::${account}:dashboard/${inputs.dashboardName ?? name}` };
+      case "aws:lambda/function:Function":
+        return {
+          arn: `arn:aws:lambda:${region}:${account}:function:${physical}`,
+          qualifiedArn: `arn:aws:lambda:${region}:${account}:function:${physical}:$LATEST`,
+          invokeArn: `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/arn:aws:lambda:${region}:${account}:function:${physical}/invocations`,
+          name: physical,
+          version: "$LATEST",
+          lastModified: "2026-01-01T00:00:00.000+0000",
+        };
+      case "aws:lambda/invocation:Invocation": {
+        // The provider sends the input as the event; it refuses input that is not a JSON object.
+        const input = JSON.parse(String(inputs.input)) as unknown;
+        if (typeof input !== "object" || input === null || Array.isArray(input)) {
+          throw new Error(`fake AWS: lambda.Invocation ${name}: input must be a JSON object, got ${String(inputs.input)}`);
+        }
+        // A timestamp function over an empty bucket refreshes no model: it returns [].
+        return { result: "[]", qualifier: inputs.qualifier ?? "$LATEST" };
+      }
       case "aws:scheduler/schedule:Schedule":
         return { arn: `arn:aws:scheduler:${region}:${account}:schedule/default/${physical}`, name: physical };
       case "aws:budgets/budget:Budget":
@@ -221,4 +261,62 @@ export class FakeAws implements pulumi.runtime.Mocks {
         return pkg === "aws" ? generic : {};
     }
   }
+}
+
+/**
+ * Longest physical names AWS accepts, for the types this package declares. Pulumi names a
+ * resource `<logical name>-<7 random characters>` and refuses, at preview, a logical name that
+ * leaves no room for them; AWS refuses an explicit name that is too long.
+ */
+const NAME_LIMITS: Record<string, { readonly max: number; readonly pattern?: RegExp; readonly field?: string }> = {
+  "aws:lambda/function:Function": { max: 64, pattern: /^[A-Za-z0-9_-]+$/ },
+  "aws:iam/role:Role": { max: 64, pattern: /^[\w+=,.@-]+$/ },
+  "aws:iam/policy:Policy": { max: 128, pattern: /^[\w+=,.@-]+$/ },
+  "aws:iam/rolePolicy:RolePolicy": { max: 128, pattern: /^[\w+=,.@-]+$/ },
+  "aws:scheduler/schedule:Schedule": { max: 64, pattern: /^[0-9a-zA-Z._-]+$/ },
+  "aws:cloudwatch/logGroup:LogGroup": { max: 512, pattern: /^[.\-_/#A-Za-z0-9]+$/ },
+  "aws:s3/bucket:Bucket": { max: 63, field: "bucket" },
+};
+
+/** Refuses a name the way Pulumi (auto-named) or AWS (explicit) would. */
+function refuseInvalidName(type: string, name: string, inputs: Record<string, any>): void {
+  const limit = NAME_LIMITS[type];
+  if (!limit) return;
+  const explicit = inputs[limit.field ?? "name"];
+  if (typeof explicit === "string") {
+    if (explicit.length > limit.max || (limit.pattern && !limit.pattern.test(explicit))) {
+      throw new Error(
+        `fake AWS: ${type} ${name}: 1 validation error detected: Value '${explicit}' at 'name' failed to satisfy constraint: ` +
+          `Member must have length less than or equal to ${limit.max} and match ${String(limit.pattern ?? "the naming rules")}`,
+      );
+    }
+    return;
+  }
+  if (inputs.namePrefix !== undefined) return;
+  if (name.length + 8 > limit.max) {
+    throw new Error(`could not make instance of '${type}': name '${name}-' plus 7 random chars is longer than maximum length ${limit.max}`);
+  }
+  if (limit.pattern && !limit.pattern.test(`${name}-0a1b2c3`)) {
+    throw new Error(`fake AWS: ${type} ${name}: the generated name '${name}-0a1b2c3' has characters AWS does not allow (${String(limit.pattern)})`);
+  }
+}
+
+/** Base64 SHA-256 over an archive's entries (names and contents), as Lambda's CodeSha256 is over the zip. */
+async function archiveDigest(code: unknown): Promise<string> {
+  const hash = crypto.createHash("sha256");
+  const visit = async (value: any, at: string): Promise<void> => {
+    if (value === undefined || value === null) return;
+    if (pulumiAsset.Archive.isInstance(value) && (value as any).assets !== undefined) {
+      const assets = (await (value as any).assets) as Record<string, unknown>;
+      for (const key of Object.keys(assets).sort()) await visit(assets[key], `${at}/${key}`);
+      return;
+    }
+    const text = await (value as any).text;
+    const filePath = await (value as any).path;
+    hash.update(at);
+    if (typeof text === "string") hash.update(text);
+    else if (typeof filePath === "string") hash.update(fs.existsSync(filePath) ? fs.readFileSync(filePath) : filePath);
+  };
+  await visit(code, "");
+  return hash.digest("base64");
 }

@@ -31,14 +31,14 @@ const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-const version = z
+export const versionSchema = z
   .int({ error: "must be an integer" })
   .min(1, { error: "must be a positive integer (1 or more)" })
   .max(MAX_VERSION, { error: `must be at most ${MAX_VERSION} (10 digits)` });
 
-const timestamp = z.iso.datetime({ error: 'must be an ISO 8601 UTC time, e.g. "2026-11-29T12:00:00.000Z"' });
+export const isoTimeSchema = z.iso.datetime({ error: 'must be an ISO 8601 UTC time, e.g. "2026-11-29T12:00:00.000Z"' });
 
-const modelName = z.string({ error: "must be a string" }).regex(MODEL_NAME, { error: MODEL_NAME_RULE });
+export const modelNameSchema = z.string({ error: "must be a string" }).regex(MODEL_NAME, { error: MODEL_NAME_RULE });
 
 const filePath = z.string({ error: "must be a string" }).check((ctx) => {
   const path = ctx.value;
@@ -147,10 +147,10 @@ const manifestFile = z.strictObject({
 export const ManifestSchema = z
   .strictObject({
     schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION, { error: `must be ${MANIFEST_SCHEMA_VERSION}; this reader knows no other manifest format` }),
-    modelName,
-    version,
-    createdAt: timestamp,
-    expires: timestamp,
+    modelName: modelNameSchema,
+    version: versionSchema,
+    createdAt: isoTimeSchema,
+    expires: isoTimeSchema,
     runId: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).max(256, { error: "must be at most 256 characters" }),
     /** Training metrics by the name ultralytics reports them, e.g. `metrics/mAP50-95(B)`. */
     metrics,
@@ -191,10 +191,10 @@ export type ManifestFile = Manifest["files"][number];
 /** Which version a channel points at (docs/ota.md, `channels/<channel>.json`). Not signed: the manifest it names is. */
 export const ChannelPointerSchema = z.strictObject({
   schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION, { error: `must be ${MANIFEST_SCHEMA_VERSION}` }),
-  modelName,
+  modelName: modelNameSchema,
   channel: z.string({ error: "must be a string" }).regex(/^[a-z][a-z0-9-]{0,31}$/, { error: "must be 1-32 characters of a-z, 0-9 and '-', starting with a letter" }),
-  version,
-  updatedAt: timestamp,
+  version: versionSchema,
+  updatedAt: isoTimeSchema,
 });
 export type ChannelPointer = z.output<typeof ChannelPointerSchema>;
 
@@ -225,7 +225,8 @@ function formatPath(path: readonly PropertyKey[], root: string): string {
   return out === "" ? root : out;
 }
 
-function decodeJson(bytes: Uint8Array | string, subject: string): unknown {
+/** Decodes strict UTF-8 JSON, or throws an {@link InvalidManifestError} about `subject`. */
+export function decodeJson(bytes: Uint8Array | string, subject: string): unknown {
   let text: string;
   if (typeof bytes === "string") text = bytes;
   else {
@@ -242,7 +243,8 @@ function decodeJson(bytes: Uint8Array | string, subject: string): unknown {
   }
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, subject: string): T {
+/** Parses `value` with `schema`, or throws an {@link InvalidManifestError} listing every problem. */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, subject: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new InvalidManifestError(
@@ -283,7 +285,7 @@ export function parseSignedManifest(bytes: Uint8Array | string): Manifest {
 }
 
 /** Says where `raw` first departs from `canonical`, and what the canonical form is. */
-function nonCanonicalMessage(raw: Buffer, canonical: Buffer): string {
+export function nonCanonicalMessage(raw: Buffer, canonical: Buffer): string {
   let at = 0;
   while (at < raw.length && at < canonical.length && raw[at] === canonical[at]) at += 1;
   const excerpt = (b: Buffer): string => (at >= b.length ? "(end)" : JSON.stringify(b.subarray(at, at + 24).toString("utf8")));

@@ -178,3 +178,10 @@ export function verifyManifestSignature(bytes: Uint8Array, derSignature: Uint8Ar
     return false;
   }
 }
+
+/** `SHA256:<base64>` of the key's SPKI DER, as `ssh-keygen -l` shows keys: a key's id in signed documents, and to compare keys by eye. */
+export function publicKeyFingerprint(publicKeyPem: string | KeyObject): string {
+  const key = typeof publicKeyPem === "string" ? createPublicKey(publicKeyPem) : publicKeyPem;
+  const der = key.export({ format: "der", type: "spki" });
+  return `SHA256:${createHash("sha256").update(der).digest("base64").replace(/=+$/, "")}`;
+}

@@ -72,6 +72,23 @@ describe("the stack program's outputs", () => {
     expect(outputs.edgeReadPolicyArn).toEqual(expect.stringMatching(/^arn:aws:iam::/));
   });
 
+  it("give the OTA root key, the root and timestamp public keys and the timestamp function of a stack that owns its bucket", async () => {
+    const { thrown, outputs, resources } = await runStackProgram({ "yolo-train:stage": "debug" });
+    expect(thrown).toBeUndefined();
+    expect(outputs.otaRootKeyArn).toEqual(expect.stringMatching(/^arn:aws:kms:us-east-1:\d{12}:key\//));
+    const pems = [outputs.otaPublicKeyPem, outputs.otaRootPublicKeyPem, outputs.otaTimestampPublicKeyPem] as string[];
+    for (const pem of pems) expect(pem).toContain("BEGIN PUBLIC KEY");
+    expect(new Set(pems).size).toBe(3);
+    expect(outputs.otaTimestampFunctionName).toEqual(expect.stringMatching(/^yolo-train-exp-ota-timestamp-/));
+    expect((outputs.delivery as Record<string, unknown>).timestamp).toEqual({ functionName: outputs.otaTimestampFunctionName, refreshHours: 6, expiresHours: 24 });
+    // Three signing keys, one function, its schedule beside the backstop's, and the deploy-time invocation.
+    const count = (type: string) => resources.filter((r) => r.type === type).length;
+    expect(count("aws:kms/key:Key")).toBe(3);
+    expect(count("aws:lambda/function:Function")).toBe(1);
+    expect(count("aws:lambda/invocation:Invocation")).toBe(1);
+    expect(count("aws:scheduler/schedule:Schedule")).toBe(2);
+  });
+
   it("leave a shared OTA bucket out of the owned ones, and its edge policy to the stack that owns it", async () => {
     const key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const { thrown, outputs } = await runStackProgram({ "yolo-train:ota": JSON.stringify({ bucket: "fleet-models-1a2b3c", signingKeyArn: key }) });
@@ -81,6 +98,12 @@ describe("the stack program's outputs", () => {
     expect(outputs.ownedBucketNames).toEqual([outputs.artifactBucketName, outputs.datasetBucketName]);
     expect(outputs.edgeReadPolicyArn).toBeNull();
     expect(outputs.otaPublicKeyPem).toEqual(expect.stringContaining("BEGIN PUBLIC KEY"));
+    // The owning stack's root key, timestamp key and function apply.
+    expect(outputs.otaRootKeyArn).toBeNull();
+    expect(outputs.otaRootPublicKeyPem).toBeNull();
+    expect(outputs.otaTimestampPublicKeyPem).toBeNull();
+    expect(outputs.otaTimestampFunctionName).toBeNull();
+    expect((outputs.delivery as Record<string, unknown>).timestamp).toBeNull();
   });
 });
 

@@ -41,6 +41,8 @@ interface PlannedDelivery {
   signingKeyArn: string;
   channel: "candidate" | "stable";
   promote: { metric: string; min: number; requireImprovement: boolean } | null;
+  /** Null for a shared bucket; absent in the outputs of a stack program older than the key. */
+  timestamp?: { functionName: string; refreshHours: number; expiresHours: number } | null;
 }
 
 /**
@@ -174,9 +176,19 @@ function renderDelivery(d: PlannedDelivery): string[] {
     : d.channel === "stable"
       ? "every release (ota.channel stable, no gate)"
       : "never automatically (set ota.promote for a quality gate)";
-  return [
+  const lines = [
     `Model delivery (OTA): model "${d.modelName}"`,
     `  - every completed run publishes a release to ${where}, channel candidate`,
     `  - promotion to stable: ${stable}`,
   ];
+  if (d.timestamp) {
+    lines.push(
+      `  - timestamps: a Lambda function re-signs each model's timestamp.json with the stack's timestamp key every ` +
+        `${d.timestamp.refreshHours} h (each valid ${d.timestamp.expiresHours} h), and once at deploy; boxes refuse a view of the bucket whose timestamp expired`,
+      "  - root key: signs root documents of trust only, from an administrator's workstation (yolo-train ota root sign); no role of this stack may use it",
+    );
+  } else if (d.timestamp === null && d.sharedBucket) {
+    lines.push("  - timestamps and root key: the stack that owns the bucket signs them");
+  }
+  return lines;
 }

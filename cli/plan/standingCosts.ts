@@ -3,10 +3,19 @@ import type { RecordedResource } from "../../offline/fakeAws";
 /**
  * What some resources cost per month whether or not a GPU runs: the plan shows these so that
  * no default that costs money goes unseen. us-east-1 list prices (AWS pricing pages for KMS,
- * CloudWatch, FSx for Lustre); storage that grows with use (S3, ECR, logs) is listed by rate.
+ * CloudWatch, FSx for Lustre, Lambda, EventBridge Scheduler); storage that grows with use (S3,
+ * ECR, logs) is listed by rate. A resource that costs next to nothing but runs on its own (the
+ * timestamp function) is listed at $0, so the plan says so rather than leaving it out.
  */
 const MONTHLY_USD_BY_TYPE: Record<string, { usd: (r: RecordedResource) => number; what: string }> = {
-  "aws:kms/key:Key": { usd: () => 1, what: "KMS key (signing), $1/month each" },
+  "aws:kms/key:Key": { usd: () => 1, what: "KMS key (signing: OTA release, root and timestamp keys), $1/month each" },
+  // 4 runs a day (every 6 h) ≤ 60 s at 256 MB on arm64: ≤ 1,800 GB-s and 120 requests a month, inside
+  // Lambda's free tier and ≤ $0.03 at list price; the schedule's 120 invocations, the KMS signs
+  // ($0.03 per 10,000) and the S3 requests are fractions of a cent.
+  "aws:lambda/function:Function": {
+    usd: () => 0,
+    what: "Lambda function (OTA timestamp refresh, 4 short runs a day) with its schedule, KMS signs and S3 requests: effectively $0 (under $0.03/month at list price)",
+  },
   "aws:cloudwatch/dashboard:Dashboard": { usd: () => 3, what: "CloudWatch dashboard, $3/month beyond the 3 free per account" },
   "aws:cloudwatch/metricAlarm:MetricAlarm": { usd: () => 0.1, what: "CloudWatch alarm, $0.10/month each" },
   "aws:fsx/lustreFileSystem:LustreFileSystem": {

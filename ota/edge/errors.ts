@@ -16,7 +16,14 @@ export type EdgeErrorKind =
   /** Reading or writing the destination folder failed (disk full, permissions, a held lock). */
   | "local"
   /** The release verifies, but needs more than this box's runtime runs (a higher ONNX opset): upgrade the runtime, or publish a model it can run. */
-  | "incompatible";
+  | "incompatible"
+  /**
+   * What the source serves is older than the signed timestamp says the bucket is (the timestamp
+   * expired, was replayed, or names a newer channel version than the pointer served), or the root
+   * of trust expired: a frozen view (stale mirror or cache, stopped refresh function, an attacker
+   * replaying old objects). Nothing was installed; find out why the view is old.
+   */
+  | "stale";
 
 /** The exit code of `yolo-train edge` for each kind; 0 is success, 1 an unexpected error (a bug). */
 export const EXIT_CODES: Readonly<Record<EdgeErrorKind, number>> = {
@@ -25,6 +32,7 @@ export const EXIT_CODES: Readonly<Record<EdgeErrorKind, number>> = {
   source: 4,
   local: 5,
   incompatible: 6,
+  stale: 7,
 };
 
 /** Base class of every error the edge puller throws on purpose. */
@@ -49,6 +57,10 @@ export class EdgeUsageError extends EdgeError {
 /** Which device rule refused a release (docs/ota.md, "Device rules"). */
 export type RefusalReason =
   | "invalid-pointer"
+  /** A root document that does not verify or does not follow the trusted one (docs/ota.md, "Root of trust"). */
+  | "bad-root"
+  /** A timestamp that is not the root's timestamp key's signature over a valid timestamp of this model. */
+  | "bad-timestamp"
   /** The channel names a release the release key never signed into that channel (docs/ota.md, "Channel membership"). */
   | "not-in-channel"
   | "unsigned"
@@ -76,6 +88,19 @@ export class VerificationRefusedError extends EdgeError {
   ) {
     super(message);
     this.name = "VerificationRefusedError";
+  }
+}
+
+/**
+ * The view of the bucket is older than the signed timestamp (or the root) allows: nothing was
+ * installed, and `yolo-train edge status` shows the problem until a pull sees a fresh view.
+ */
+export class StaleViewError extends EdgeError {
+  readonly kind = "stale";
+
+  constructor(message: string) {
+    super(message);
+    this.name = "StaleViewError";
   }
 }
 

@@ -9,6 +9,9 @@ import { InvalidManifestError, manifestExpired, parseManifest, type Manifest } f
 import { EdgeFolder, reconcileState } from "./edgeFolder";
 import { EdgeUsageError, LocalIoError, describeError } from "./errors";
 import { readState, writeState, type EdgeState } from "./stateStore";
+import { readTrust } from "./trustStore";
+import { restoreTrustedRoot } from "../trust/rootDocument";
+import { timestampOfStored } from "../trust/timestampDocument";
 
 export interface RollbackOptions {
   /** The destination folder a pull installed into. */
@@ -76,6 +79,21 @@ export interface EdgeStatus {
   readonly expired: boolean;
   /** Version folders on disk. */
   readonly versionsOnDisk: readonly number[];
+  /** How fresh the last view of the bucket was; absent on a box that pins the release key instead of a root key. */
+  readonly view?: ViewFreshness;
+}
+
+/** What `<dest>/trust.json` says about the view of the bucket the last pull saw (docs/edge.md, "Freshness"). */
+export interface ViewFreshness {
+  /** The newest root document this box verified. */
+  readonly rootVersion: number;
+  /** The newest timestamp accepted: when it was signed, and when it stops vouching for the view. */
+  readonly timestampIssuedAt?: string;
+  readonly timestampExpires?: string;
+  /** The last pull's check: `fresh`, or `stale` with why. */
+  readonly lastCheck?: { readonly at: string; readonly outcome: "fresh" | "stale"; readonly channel: string; readonly problem?: string };
+  /** The last check was fresh and its timestamp has not expired yet. False: `edge status` exits 7. */
+  readonly fresh: boolean;
 }
 
 /** What `dest` holds; undefined when nothing was ever installed there. Changes nothing. */
@@ -99,6 +117,24 @@ export async function status(options: RollbackOptions | string): Promise<EdgeSta
     manifest,
     expired: manifestExpired(manifest, now()),
     versionsOnDisk: await folder.versionsOnDisk(),
+    ...(await viewFreshness(folder.dest, state.modelName, now())),
+  };
+}
+
+async function viewFreshness(dest: string, model: string, now: Date): Promise<{ view?: ViewFreshness }> {
+  const trust = await readTrust(dest);
+  if (trust === undefined || trust.modelName !== model) return {};
+  const root = restoreTrustedRoot(Buffer.from(trust.root, "base64"), model);
+  if (root === undefined) return {};
+  const timestamp = trust.timestamp !== undefined ? timestampOfStored(Buffer.from(trust.timestamp, "base64")) : undefined;
+  const fresh = trust.lastCheck?.outcome === "fresh" && timestamp !== undefined && now.getTime() < Date.parse(timestamp.expires);
+  return {
+    view: {
+      rootVersion: root.document.version,
+      ...(timestamp ? { timestampIssuedAt: timestamp.issuedAt, timestampExpires: timestamp.expires } : {}),
+      ...(trust.lastCheck ? { lastCheck: trust.lastCheck } : {}),
+      fresh,
+    },
   };
 }
 

@@ -3,7 +3,9 @@
  * docs/ota.md, checked in this order, each before anything is trusted that depends on it:
  *
  * 1. the channel pointer names a version (it is not trusted beyond that);
- * 2. the manifest's signature verifies with the pinned key, before the manifest is even parsed;
+ * 1b. with a pinned root key: the chain of root documents gives the release keys, and the signed
+ *    timestamp shows this view of the bucket is fresh (viewCheck.ts; a stale view is exit 7);
+ * 2. the manifest's signature verifies with a release key, before the manifest is even parsed;
  * 3. the manifest is for the model asked for, and for the version the pointer named;
  * 4. its version is above the highest ever installed here (equal: already up to date);
  * 4b. the release key signed that this version is in this channel (the pointer alone proves nothing);
@@ -15,13 +17,16 @@
  * Then the install is atomic (edgeFolder.ts). A refusal, a source that cannot be reached or a
  * failure halfway leaves `current`, `versions/` and `state.json` as they were.
  */
-import { createHash, createPublicKey } from "crypto";
+import { createHash, type KeyObject } from "crypto";
 import { promises as fs } from "fs";
 import * as path from "path";
 import { InvalidManifestError, layoutFor, manifestExpired, parseChannelPointer, parseSignedManifest, versionKey, type Manifest, type ModelLayout } from "../manifest";
-import { SigningKeyError, readPublicKey, verifyManifestSignature } from "../signature";
+import { SigningKeyError, publicKeyFingerprint, readPublicKey, verifyManifestSignature } from "../signature";
+
+export { publicKeyFingerprint } from "../signature";
 import { channelSignatureKey, verifyChannelMembership } from "../channelMembership";
 import { EdgeFolder, reconcileState, requireSameModel } from "./edgeFolder";
+import { checkView } from "./viewCheck";
 import { EdgeUsageError, IncompatibleReleaseError, LocalIoError, SourceError, VerificationRefusedError, describeError } from "./errors";
 import { readAtMost, readSmallObject, transferLimits, withTransferDeadlines, type ModelSource } from "./modelSource";
 import { opsetCeiling, runtimeVerdict, type BoxRuntime } from "./runtimeSupport";
@@ -46,8 +51,21 @@ export interface PullOptions {
    * @default "stable"
    */
   readonly channel?: string;
-  /** The pinned public key, SPKI PEM: the stack output `otaPublicKeyPem`. */
-  readonly publicKeyPem: string;
+  /**
+   * The pinned root key, SPKI PEM: the stack output `otaRootPublicKeyPem` (`--root-key`). The box
+   * learns the release and timestamp keys from the chain of root documents it signs, refuses a
+   * frozen view (an expired, replayed or lagging timestamp: {@link StaleViewError}, exit 7), and
+   * follows key rotation and revocation (docs/ota.md, "Root of trust"). Give this or
+   * {@link publicKeyPem}, not both.
+   */
+  readonly rootPublicKeyPem?: string;
+  /**
+   * The pinned release key, SPKI PEM: the stack output `otaPublicKeyPem` (`--public-key`). The
+   * older way to pin: it cannot be rotated or revoked without re-provisioning the box, and no
+   * timestamp is checked, so a frozen view is noticed only when the release expires. Give this
+   * or {@link rootPublicKeyPem}, not both.
+   */
+  readonly publicKeyPem?: string;
   /** The destination folder (one per model), created when missing. */
   readonly dest: string;
   /**
@@ -105,6 +123,8 @@ export interface PullResult {
   readonly manifest: Manifest;
   /** What did not stop the pull but needs attention (an expired release, a held rollback, a failed prune). */
   readonly warnings: readonly string[];
+  /** With a pinned root key: the root version and timestamp that vouched for this view. */
+  readonly trust?: { readonly rootVersion: number; readonly timestampIssuedAt: string; readonly timestampExpires: string };
 }
 
 /** Pulls the channel's release into `dest` when it is newer and verifies; see the module comment. */
@@ -114,7 +134,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const log = options.log ?? (() => undefined);
   const { modelName } = options;
   const layout = modelLayout(modelName, channel);
-  const key = pinnedKey(options.publicKeyPem);
+  const anchor = trustAnchor(options);
   // Checked before the lock, like the key: a wrong option is a usage error whatever the bucket holds.
   const ceiling = opsetCeiling(options.box ?? {});
   // Every read is held to a deadline from its length (modelSource.ts): a trickle cannot hold the lock.
@@ -155,6 +175,20 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     }
     log(`channel ${channel} of ${modelName} points at version ${version}`);
 
+    // 1b. With a root key: which keys sign releases now, and is this view fresh (viewCheck.ts)?
+    let releaseKeys: readonly KeyObject[];
+    let keysLabel: string;
+    let trust: PullResult["trust"];
+    if (anchor.root) {
+      const view = await checkView({ source, modelName, channel, pointerVersion: version, rootKey: anchor.key.object, dest: folder.dest, now: clock(), log });
+      releaseKeys = view.root.keys.release;
+      keysLabel = `the release keys of root version ${view.root.document.version} (${releaseKeys.map((k) => publicKeyFingerprint(k)).join(", ")})`;
+      trust = { rootVersion: view.root.document.version, timestampIssuedAt: view.timestamp.issuedAt, timestampExpires: view.timestamp.expires };
+    } else {
+      releaseKeys = [anchor.key.object];
+      keysLabel = `the pinned public key (${anchor.key.fingerprint})`;
+    }
+
     // 2. The manifest and its signature, verified before the manifest is parsed.
     const manifestKey = layout.manifest(version);
     const manifestBytes = await readSmallObject(source, manifestKey, MAX_MANIFEST_BYTES, "the manifest").catch((error: unknown) => {
@@ -170,11 +204,11 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       }
       throw error;
     });
-    if (!verifyManifestSignature(manifestBytes, signature, key.object)) {
+    if (!releaseKeys.some((k) => verifyManifestSignature(manifestBytes, signature, k))) {
       throw new VerificationRefusedError(
         "bad-signature",
-        `Refused version ${version} of ${modelName}: the signature of ${source.location}${manifestKey} does not verify with the pinned public key (${key.fingerprint}). ` +
-          "The manifest was changed after signing, or signed with another key (is the pinned key this stack's otaPublicKeyPem?). Nothing was installed.",
+        `Refused version ${version} of ${modelName}: the signature of ${source.location}${manifestKey} does not verify with ${keysLabel}. ` +
+          `The manifest was changed after signing, or signed with another key (${anchor.root ? "a key the root of trust does not list, or revoked" : "is the pinned key this stack's otaPublicKeyPem?"}). Nothing was installed.`,
       );
     }
     let manifest: Manifest;
@@ -219,7 +253,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
         warnings.push(`current is version ${state.currentVersion} after a rollback; version ${version} is not installed again, the next release above it is.`);
       }
       log(`version ${version} is already installed`);
-      return result("up-to-date", state, manifest, channel, version, folder, warnings);
+      return result("up-to-date", state, manifest, channel, version, folder, warnings, trust);
     }
 
     // 4b. In this channel: the pointer is unsigned, so a bucket writer could point `stable` at a
@@ -236,10 +270,10 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       }
       throw error;
     });
-    if (!verifyChannelMembership(membership, modelName, channel, version, key.object)) {
+    if (!releaseKeys.some((k) => verifyChannelMembership(membership, modelName, channel, version, k))) {
       throw new VerificationRefusedError(
         "not-in-channel",
-        `Refused version ${version} of ${modelName}: ${source.location}${membershipKey} is not the pinned key's (${key.fingerprint}) signature that this version is in channel ${JSON.stringify(channel)}. Nothing was installed.`,
+        `Refused version ${version} of ${modelName}: ${source.location}${membershipKey} is not a signature by ${keysLabel} that this version is in channel ${JSON.stringify(channel)}. Nothing was installed.`,
       );
     }
 
@@ -310,13 +344,22 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     } catch (error) {
       warnings.push(`installed, but old versions could not be removed: ${describeError(error)}`);
     }
-    return result("installed", next, manifest, channel, version, folder, warnings);
+    return result("installed", next, manifest, channel, version, folder, warnings, trust);
   } finally {
     await unlock().catch(() => undefined);
   }
 }
 
-function result(status: PullResult["status"], state: EdgeState, manifest: Manifest, channel: string, version: number, folder: EdgeFolder, warnings: string[]): PullResult {
+function result(
+  status: PullResult["status"],
+  state: EdgeState,
+  manifest: Manifest,
+  channel: string,
+  version: number,
+  folder: EdgeFolder,
+  warnings: string[],
+  trust: PullResult["trust"],
+): PullResult {
   return {
     status,
     modelName: state.modelName,
@@ -328,6 +371,7 @@ function result(status: PullResult["status"], state: EdgeState, manifest: Manife
     currentPath: folder.current,
     manifest,
     warnings,
+    ...(trust ? { trust } : {}),
   };
 }
 
@@ -350,10 +394,23 @@ function modelLayout(modelName: string, channel: string) {
   };
 }
 
+/** The key a pull trusts from: a pinned root key, or (the older way) the release key itself. */
+function trustAnchor(options: Pick<PullOptions, "publicKeyPem" | "rootPublicKeyPem">): { readonly root: boolean; readonly key: ReturnType<typeof pinnedKey> } {
+  const given = [options.rootPublicKeyPem, options.publicKeyPem].filter((k) => k !== undefined).length;
+  if (given !== 1) {
+    throw new EdgeUsageError(
+      `Pin exactly one key: rootPublicKeyPem (--root-key, the stack output otaRootPublicKeyPem; follows key rotation and checks the timestamp) or publicKeyPem (--public-key, the stack output otaPublicKeyPem); ${given === 0 ? "neither was given" : "both were given"}.`,
+    );
+  }
+  return options.rootPublicKeyPem !== undefined
+    ? { root: true, key: pinnedKey(options.rootPublicKeyPem, "otaRootPublicKeyPem") }
+    : { root: false, key: pinnedKey(options.publicKeyPem!, "otaPublicKeyPem") };
+}
+
 /** The pinned key, checked to be a P-256 public key, and its fingerprint for messages. */
-export function pinnedKey(publicKeyPem: string): { readonly object: ReturnType<typeof readPublicKey>; readonly fingerprint: string } {
+export function pinnedKey(publicKeyPem: string, output = "otaPublicKeyPem"): { readonly object: ReturnType<typeof readPublicKey>; readonly fingerprint: string } {
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(publicKeyPem)) {
-    throw new EdgeUsageError("The pinned key is a PRIVATE key. Never put the signing key on a box: pin the public key (stack output otaPublicKeyPem).");
+    throw new EdgeUsageError(`The pinned key is a PRIVATE key. Never put a signing key on a box: pin the public key (stack output ${output}).`);
   }
   try {
     const object = readPublicKey(publicKeyPem);
@@ -362,13 +419,6 @@ export function pinnedKey(publicKeyPem: string): { readonly object: ReturnType<t
     if (error instanceof SigningKeyError) throw new EdgeUsageError(`The pinned public key is unusable: ${error.message}`);
     throw error;
   }
-}
-
-/** `SHA256:<base64>` of the key's SPKI DER, as `ssh-keygen -l` shows keys: to compare keys by eye. */
-export function publicKeyFingerprint(publicKeyPem: string | ReturnType<typeof readPublicKey>): string {
-  const key = typeof publicKeyPem === "string" ? createPublicKey(publicKeyPem) : publicKeyPem;
-  const der = key.export({ format: "der", type: "spki" });
-  return `SHA256:${createHash("sha256").update(der).digest("base64").replace(/=+$/, "")}`;
 }
 
 /** Refuses to start a download that cannot fit: better than a full disk halfway. */

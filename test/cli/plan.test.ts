@@ -43,9 +43,20 @@ describe("npm run plan", () => {
       "aws:scheduler/schedule:Schedule",
       "aws:kms/key:Key",
       "docker:index/image:Image",
+      "yolo-train:ota:TimestampFunction",
+      "aws:lambda/function:Function",
+      "aws:lambda/invocation:Invocation",
     ]) {
       expect(stdout).toContain(type);
     }
+    for (const key of ["signing-key", "root-key", "timestamp-key"]) expect(stdout).toContain(`aws:kms/key:Key  yolo-train-dev-ota-${key}`);
+    expect(stdout).toContain("aws:scheduler/schedule:Schedule  yolo-train-dev-ota-timestamp-schedule");
+    expect(stdout).toMatch(/  - timestamps: a Lambda function re-signs each model's timestamp\.json with the stack's timestamp key every 6 h \(each valid 24 h\), and once at deploy/);
+    expect(stdout).toContain("  - root key: signs root documents of trust only, from an administrator's workstation (yolo-train ota root sign)");
+    // The standing cost counts the three keys, and says the timestamp function costs next to nothing.
+    expect(stdout).toContain("  - 3× KMS key (signing: OTA release, root and timestamp keys), $1/month each: $3.00");
+    expect(stdout).toMatch(/  - 1× Lambda function \(OTA timestamp refresh, 4 short runs a day\).*effectively \$0.*: \$0\.00/);
+    expect(stdout).toMatch(/Standing costs while no GPU runs: about \$6\.30\/month/);
     expect(stdout).toMatch(/g4dn\.xlarge\s+\$0\.5260\s+\$0\.2039\s+← used for the estimate/);
     expect(stdout).toMatch(/Estimated run: [\d.]+ h, \$[\d.]+ on spot vs \$[\d.]+ on demand \(saves/);
     expect(stdout).toMatch(/max runtime: 2 h → .* at \d{4}-\d\d-\d\dT/);
@@ -98,6 +109,8 @@ describe("npm run plan", () => {
     );
     expect(stdout).toContain("promotion to stable: when metrics/mAP50-95(B) ≥ 0.6 and better than the current stable release");
     expect(stdout).not.toContain("aws:kms/key:Key");
+    expect(stdout).not.toContain("aws:lambda/function:Function");
+    expect(stdout).toContain("  - timestamps and root key: the stack that owns the bucket signs them");
   });
 
   it("reports every config problem, names each key, and exits non-zero", () => {

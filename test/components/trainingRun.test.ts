@@ -57,6 +57,77 @@ describe("a TrainingRun for a built-in dataset on the debug stage", () => {
     );
   });
 
+  /** Every IAM document (policy, inline policy, trust policy) the run declared, with the resource declaring it. */
+  function iamDocuments(runName: string) {
+    return runtime.resources
+      .filter((r) => r.name.startsWith(`${runName}-`))
+      .flatMap((r) =>
+        [r.inputs.policy, r.inputs.assumeRolePolicy]
+          .filter((d): d is string => typeof d === "string")
+          .map((d) => JSON.parse(d))
+          // ECR lifecycle policies are `policy` too, but have rules, not statements.
+          .filter((d) => Array.isArray(d.Statement))
+          .map((d) => ({ resource: r, statements: d.Statement as { Action: string | string[]; Resource?: string | string[]; Condition?: unknown }[] })),
+      );
+  }
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : typeof v === "string" ? [v] : v);
+
+  it("owns a root key and a timestamp key besides the signing key, and a timestamp function", async () => {
+    const ota = run.otaBucket!;
+    const arns = await Promise.all([valueOf(ota.signingKeyArn), valueOf(ota.rootKeyArn), valueOf(ota.timestampKeyArn)]);
+    expect(new Set(arns).size).toBe(3);
+    expect(runtime.ofType("yolo-train:ota:TimestampFunction").map((r) => r.name)).toContain("yt-debug-ota-timestamp");
+    expect(await valueOf(ota.timestampFunctionName)).toBe("yt-debug-ota-timestamp-0a1b2c3");
+  });
+
+  it("lets the node role sign with the release key only, never with the root or timestamp key", async () => {
+    const ota = run.otaBucket!;
+    const [signing, root, timestamp] = await Promise.all([valueOf(ota.signingKeyArn), valueOf(ota.rootKeyArn), valueOf(ota.timestampKeyArn)]);
+    const node = iamDocuments("yt-debug").filter((d) => d.resource.name.startsWith("yt-debug-gpu") && d.resource.type === "aws:iam/rolePolicy:RolePolicy");
+    expect(node).toHaveLength(1);
+    const statements = node[0]!.statements;
+    const kms = statements.filter((st) => list(st.Action).some((a) => a.startsWith("kms:")));
+    expect(kms.flatMap((st) => list(st.Resource))).toEqual([signing]);
+    const everything = statements.flatMap((st) => [...list(st.Resource), JSON.stringify(st.Condition ?? {})]);
+    expect(everything.filter((r) => r.includes(root) || r.includes(timestamp))).toEqual([]);
+  });
+
+  it("names the root key in no IAM document of the run, and the timestamp key in the timestamp function's alone", async () => {
+    const ota = run.otaBucket!;
+    const [root, timestamp] = await Promise.all([valueOf(ota.rootKeyArn), valueOf(ota.timestampKeyArn)]);
+    const documents = iamDocuments("yt-debug");
+    // node role + trust, edge read, 3 TLS-only bucket policies, guardrails and timestamp roles + trusts, SNS topic policy
+    expect(documents.length).toBeGreaterThanOrEqual(10);
+    const naming = (arn: string) =>
+      documents.filter((d) => d.statements.some((st) => list(st.Resource).includes(arn) || JSON.stringify(st.Condition ?? {}).includes(arn))).map((d) => d.resource.name);
+    expect(naming(root)).toEqual([]);
+    expect(naming(timestamp)).toEqual(["yt-debug-ota-timestamp-role"]);
+    // Nor does any other input of any resource of the run (the aliases target key ids, not ARNs).
+    const mentioning = runtime.resources.filter((r) => r.name.startsWith("yt-debug-") && JSON.stringify(r.inputs).includes(root));
+    expect(mentioning.map((r) => r.name)).toEqual([]);
+    // No wildcard KMS grant anywhere that could reach the root key.
+    for (const d of documents) {
+      for (const st of d.statements) {
+        if (list(st.Action).some((a) => a.startsWith("kms:") || a === "*")) expect(list(st.Resource)).not.toContain("*");
+      }
+    }
+  });
+
+  it("alerts the run's topic within the hour when the OTA timestamp function fails", async () => {
+    const alarm = runtime.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").find((r) => r.name === "yt-debug-ota-timestamp-failed")!;
+    expect(alarm.inputs).toMatchObject({
+      namespace: "AWS/Lambda",
+      metricName: "Errors",
+      dimensions: { FunctionName: await valueOf(run.otaBucket!.timestampFunctionName) },
+      statistic: "Sum",
+      period: 3600,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [await valueOf(run.guardrails.alertTopicArn)],
+    });
+  });
+
   it("names the group after the run, so a changed spec is a new group", () => {
     expect(run.names.groupName).toBe(`yt-debug-${run.runId}`);
     const group = under(run, "aws:autoscaling/group:Group")[0]!;
@@ -207,6 +278,8 @@ describe("a TrainingRun that publishes to a platform stack's fleet OTA bucket", 
     const component = runtime.ofType("yolo-train:run:TrainingRun").find((r) => r.name === "yt-fleet")!;
     expect(runtime.childrenOf(component.urn).map((r) => r.type)).not.toContain("yolo-train:ota:OtaBucket");
     expect(runtime.resources.filter((r) => r.name.startsWith("yt-fleet") && (r.type === "aws:kms/key:Key" || r.name.includes("-ota")))).toEqual([]);
+    // The owning stack's timestamp function signs the fleet bucket's timestamps.
+    expect(runtime.resources.filter((r) => r.name.startsWith("yt-fleet") && (r.type.startsWith("aws:lambda/") || r.type === "yolo-train:ota:TimestampFunction"))).toEqual([]);
   });
 
   it("tells the agent to publish under the fleet bucket's models prefix, signed with the fleet key", async () => {

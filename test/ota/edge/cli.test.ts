@@ -109,7 +109,7 @@ describe("yolo-train edge (a subprocess)", () => {
   });
 
   it.each([
-    ["a missing key file", (dest: string) => ["edge", "pull", "--model", MODEL, "--public-key", "/nonexistent/key.pem", "--dest", dest, "--bucket", BUCKET], /Cannot read the pinned public key/],
+    ["a missing key file", (dest: string) => ["edge", "pull", "--model", MODEL, "--public-key", "/nonexistent/key.pem", "--dest", dest, "--bucket", BUCKET], /Cannot read the pinned key --public-key/],
     ["no source", (dest: string) => ["edge", "pull", "--model", MODEL, "--public-key", keyFile, "--dest", dest], /--bucket NAME \(S3\) or --base-url URL/],
     ["both sources", (dest: string) => [...pullArgs(dest), "--base-url", "https://example.com/"], /cannot be used with option/],
     ["a missing --model", (dest: string) => ["edge", "pull", "--public-key", keyFile, "--dest", dest, "--bucket", BUCKET], /required option '--model <name>' not specified/],

@@ -36,6 +36,6 @@ describe("docs/edge.md", () => {
   });
 
   it("names the stack outputs an operator provisions from", () => {
-    for (const output of ["otaPublicKeyPem", "edgeReadPolicyArn", "otaBucketName"]) expect(DOC).toContain(`\`${output}\``);
+    for (const output of ["otaRootPublicKeyPem", "otaRootKeyArn", "otaPublicKeyPem", "edgeReadPolicyArn", "otaBucketName"]) expect(DOC).toContain(`\`${output}\``);
   });
 });
