@@ -160,7 +160,7 @@ describe("pullModel from S3", () => {
       await world.setPointer("stable", next.version);
       const stableKey = channelSignatureKey(world.layout, "stable", next.version);
       await world.putObject(stableKey, await world.getObject(channelSignatureKey(world.layout, "candidate", next.version)));
-      expect((await refusal(world.pull(dest))).message).toMatch(/is not the pinned key's \(SHA256:[A-Za-z0-9+/]+\) signature that this version is in channel "stable"/);
+      expect((await refusal(world.pull(dest))).message).toMatch(/is not a signature by the pinned public key \(SHA256:[A-Za-z0-9+/]+\) that this version is in channel "stable"/);
       await world.putObject(stableKey, Buffer.from(await signChannelMembership(LocalKeySigner.generate(), MODEL, "stable", next.version)));
       expect((await refusal(world.pull(dest))).reason).toBe("not-in-channel");
       expect(await snapshot(dest)).toEqual(before);
