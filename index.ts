@@ -1,16 +1,44 @@
 // The stack program: one training experiment per stack. `pulumi up` runs this file.
 import * as pulumi from "@pulumi/pulumi";
 import { TrainingRun } from "./components/trainingRun";
-import { loadExperimentConfig } from "./config";
+import { InvalidInputError, loadExperimentConfig } from "./config";
+
+/**
+ * Runs `declare`; refused input (every problem at once) stops the program as a `RunError`,
+ * which Pulumi prints once, as its message alone: no stack trace, no "unhandled exception".
+ */
+function refusingInvalidInput<T>(declare: () => T): T {
+  try {
+    return declare();
+  } catch (error) {
+    const refusal = refusalMessage(error);
+    if (refusal === undefined) throw error;
+    throw Object.assign(new pulumi.RunError(refusal), { problems: (error as { problems?: unknown }).problems });
+  }
+}
+
+/** The message of an error that refuses input (ours, or Pulumi's InputPropertiesError); undefined for any other. */
+function refusalMessage(error: unknown): string | undefined {
+  if (error instanceof InvalidInputError || (error instanceof Error && error.name === "InvalidInputError")) return error.message;
+  if (pulumi.InputPropertiesError.isInstance(error)) {
+    const message = error.message;
+    const unsaid = error.errors.filter((e) => !message.includes(e.reason));
+    return [message, ...unsaid.map((e) => `  - ${e.propertyPath}: ${e.reason}`)].join("\n");
+  }
+  return undefined;
+}
 
 // Validate every key first: an invalid config throws here, listing all problems, and
 // nothing is created.
-const { config, secrets } = loadExperimentConfig();
+const { config, secrets } = refusingInvalidInput(() => loadExperimentConfig());
 
-const run = new TrainingRun(`${config.project}-${config.stack}`, {
-  config,
-  ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
-});
+const run = refusingInvalidInput(
+  () =>
+    new TrainingRun(`${config.project}-${config.stack}`, {
+      config,
+      ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
+    }),
+);
 
 export const runId = run.runId;
 export const region = config.region;

@@ -1,6 +1,7 @@
 import { CONFIG_KEYS, CONFIG_NAMESPACE } from "../config/keys";
 import { checkExperimentConfig } from "../config/parseExperimentConfig";
 import type { Problem } from "../config/problems";
+import type { ExperimentConfig } from "../config/types";
 
 /**
  * `yolo-train launch --set key=value`: the values parsed, merged over the stack file's config and
@@ -85,6 +86,17 @@ export function checkMergedConfig(
   merged: Readonly<Record<string, string>>,
   context: { readonly project: string; readonly stack: string; readonly secretKeys: readonly string[] },
 ): readonly Problem[] {
+  return experimentConfigOf(merged, context).problems;
+}
+
+/**
+ * The validated config of stack config values (`namespace:key` → text, as a stack file or
+ * `pulumi config` holds them), or its problems: what the stack program would read. Pure.
+ */
+export function experimentConfigOf(
+  merged: Readonly<Record<string, string>>,
+  context: { readonly project: string; readonly stack: string; readonly secretKeys: readonly string[] },
+): { readonly config?: ExperimentConfig; readonly problems: readonly Problem[] } {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const raw: Record<string, unknown> = {};
   const paths: Array<[Array<string | number>, string]> = [];
@@ -105,7 +117,7 @@ export function checkMergedConfig(
   const secretKeys = context.secretKeys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
   const check = checkExperimentConfig(raw, { project: context.project, stack: context.stack, secretKeys, ...(region ? { region } : {}) });
   problems.push(...check.problems);
-  return problems;
+  return problems.length === 0 && check.config !== undefined ? { config: check.config, problems } : { problems };
 }
 
 function parseJsonOrText(text: string): unknown {

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import { OUTPUTS_FILE_ALTERNATIVE, withPulumiCli } from "./stackAutomation";
 
 /**
  * The stack outputs the operating commands need (index.ts), read either from a stack through the
@@ -134,6 +135,8 @@ export class AutomationStackOutputs implements StackOutputsSource {
   constructor(
     readonly stackName: string,
     readonly workDir: string,
+    /** Where `pulumi` is looked for (PATH): a missing CLI is said as such, not `spawn pulumi ENOENT`. */
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
   get origin(): string {
@@ -141,12 +144,15 @@ export class AutomationStackOutputs implements StackOutputsSource {
   }
 
   async read(): Promise<StackOutputs> {
-    // Loaded lazily: the Automation API is heavy and not needed with --outputs-file.
-    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-    const stack = await LocalWorkspace.selectStack({ stackName: this.stackName, workDir: this.workDir });
-    const outputs = await stack.outputs();
-    const plain: Record<string, unknown> = {};
-    for (const [key, output] of Object.entries(outputs)) plain[key] = output.value;
+    const plain = await withPulumiCli(this.env, OUTPUTS_FILE_ALTERNATIVE, async () => {
+      // Loaded lazily: the Automation API is heavy and not needed with --outputs-file.
+      const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+      const stack = await LocalWorkspace.selectStack({ stackName: this.stackName, workDir: this.workDir });
+      const outputs = await stack.outputs();
+      const values: Record<string, unknown> = {};
+      for (const [key, output] of Object.entries(outputs)) values[key] = output.value;
+      return values;
+    });
     return parseStackOutputs(plain, this.origin);
   }
 }
@@ -163,5 +169,5 @@ export function stackOutputsSource(flags: OutputsFlags, workDir: string, env: No
   if (stack === undefined || stack === "") {
     throw new StackOutputsError("Say which stack: --stack NAME (or PULUMI_STACK), or --outputs-file outputs.json from `pulumi stack output --json`.");
   }
-  return new AutomationStackOutputs(stack, workDir);
+  return new AutomationStackOutputs(stack, workDir, env);
 }

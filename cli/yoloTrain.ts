@@ -2,6 +2,7 @@
 // The `yolo-train` command: `plan` (cli/plan.ts) and `edge pull|rollback|status`, the puller an
 // edge box runs from a timer (docs/edge.md). Exit codes of `edge`: see EXIT_HELP.
 import * as fs from "fs";
+import * as path from "path";
 import { Command, CommanderError, Option } from "commander";
 import {
   EXIT_CODES,
@@ -72,13 +73,33 @@ interface DestFlags {
   json?: boolean;
 }
 
+/**
+ * The version of the installed yolo-train: its package.json, found upward from this file (cli/
+ * when run with tsx, dist/cli/ when installed).
+ */
+export function packageVersion(from: string = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+      if (pkg.name === "yolo-train" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // no package.json here
+    }
+    if (path.dirname(dir) === dir) return "unknown";
+  }
+}
+
 /** The whole command tree; `run` parses argv with it. */
 export function yoloTrainProgram(io: CommandIo = processIo()): Command {
   const program = new Command("yolo-train")
     .description("Train YOLO detectors on AWS spot GPUs, and deliver the models to edge boxes.")
+    .version(packageVersion(), "-V, --version", "print the version of yolo-train")
     .exitOverride()
-    .showHelpAfterError("(add --help for usage)");
-  program.addCommand(planCommand("plan"));
+    .showHelpAfterError("(add --help for usage)")
+    .configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) })
+    .addHelpText("after", `\nExit codes: 0 done; 1 unexpected error (a bug: please report it); ${EXIT_CODES.usage} usage error (a wrong option or argument, an invalid\nconfig, no stack named, no Pulumi CLI); each command's --help lists the codes it adds.`);
+  // Settings copied (exitOverride, output): a usage error of `plan` exits 2 too, not through commander's process.exit(1).
+  program.addCommand(planCommand("plan").copyInheritedSettings(program));
   // Operating a run (launch, status, cost, logs, down): output through `io`, so tests run them in-process.
   for (const command of [launchCommand(io), statusCommand(io), costCommand(io), logsCommand(io), downCommand(io)]) {
     program.addCommand(command.copyInheritedSettings(program).configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) }));

@@ -4,7 +4,7 @@ import { ProblemList } from "../config/problems";
 import { abortIncompleteUploadsRule, expireNoncurrentVersionsRule } from "./bucketLifecycle";
 import { RUNS_PREFIX } from "./bucketLayout";
 import { PrivateBucket } from "./privateBucket";
-import { bucketNameProblems, daysProblems } from "./storageArgs";
+import { daysProblems } from "./storageArgs";
 
 export interface ArtifactBucketArgs {
   /**
@@ -46,7 +46,6 @@ export class ArtifactBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: ArtifactBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const problems = new ProblemList();
-    for (const p of bucketNameProblems("ArtifactBucket.name", name)) problems.add(p);
     for (const p of daysProblems("ArtifactBucket.noncurrentVersionExpirationDays", args.noncurrentVersionExpirationDays, 1, 3650)) {
       problems.add(p);
     }

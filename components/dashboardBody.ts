@@ -8,6 +8,7 @@ import {
   GROUP_IN_SERVICE_INSTANCES_METRIC,
 } from "./gpuMetrics";
 import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMESPACE, TRAINING_METRICS } from "../runspec/trainingMetricNames";
+import { NAME_RULES, physicalName } from "./physicalNames";
 
 /**
  * The run dashboard's body, rendered from plain values: widget builders, a grid layout, and
@@ -293,11 +294,14 @@ export function renderDashboardBody(input: DashboardBodyInput): string {
 /** Dashboard names: 1-255 of A-Z a-z 0-9 - _. */
 export const DASHBOARD_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 
-/** `<project>-<stack>[-<runId>]`, with any other character replaced by `-`, at most 255 long. */
+/**
+ * `<project>-<stack>[-<runId>]` as a dashboard name: as it is when it fits the rule, else cleaned
+ * (other characters become `-`) and shortened to 255 with a hash of the whole (`physicalName`), so
+ * two stacks never share a dashboard.
+ */
 export function dashboardNameFor(parts: readonly (string | undefined)[]): string {
   const joined = parts.filter((p): p is string => p !== undefined && p !== "").join("-");
-  const cleaned = joined.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 255);
-  return cleaned === "" ? "yolo-train" : cleaned;
+  return joined === "" ? "yolo-train" : physicalName(NAME_RULES.dashboard, joined);
 }
 
 /** Console URL of a dashboard. (Commercial partition; GovCloud and China consoles differ.) */

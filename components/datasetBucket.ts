@@ -4,7 +4,7 @@ import { ProblemList } from "../config/problems";
 import { abortIncompleteUploadsRule } from "./bucketLifecycle";
 import { DATASETS_PREFIX } from "./bucketLayout";
 import { PrivateBucket } from "./privateBucket";
-import { bucketNameProblems, daysProblems } from "./storageArgs";
+import { daysProblems } from "./storageArgs";
 
 export interface DatasetBucketArgs {
   /**
@@ -46,7 +46,6 @@ export class DatasetBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: DatasetBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const problems = new ProblemList();
-    for (const p of bucketNameProblems("DatasetBucket.name", name)) problems.add(p);
     const abortDays = args.abortIncompleteUploadsAfterDays ?? 7;
     for (const p of daysProblems("DatasetBucket.abortIncompleteUploadsAfterDays", abortDays, 1, 365, 7)) problems.add(p);
     problems.throwIfAny(`DatasetBucket "${name}"`);

@@ -13,6 +13,7 @@ import {
 } from "./gpuNodeGroupPlan";
 import { nodeRolePolicyDocument } from "./nodeRolePolicy";
 import { renderNodeUserData, type DatasetMountSpec } from "./nodeUserData";
+import { autoName, NAME_RULES } from "./physicalNames";
 
 export { DLAMI_SSM_PARAMETER };
 
@@ -170,7 +171,8 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
     const nodeTags = runId.apply((id) => ({
       ...tags,
       Name: settings.groupName,
-      "yolo-train:stack": pulumi.getStack(),
+      // The caller's value wins: a TrainingRun's budget filters on the value it tags with.
+      "yolo-train:stack": tags?.["yolo-train:stack"] ?? pulumi.getStack(),
       "yolo-train:run-id": id,
     }));
 
@@ -181,7 +183,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
     );
 
     const role = new aws.iam.Role(
-      `${name}-role`,
+      autoName(NAME_RULES.iamRole, `${name}-role`),
       { description: `yolo-train GPU node of ${settings.groupName}`, assumeRolePolicy: ec2TrustPolicy(), tags },
       { parent: this },
     );
@@ -224,14 +226,14 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
           }),
         );
       });
-    const rolePolicy = new aws.iam.RolePolicy(`${name}-policy`, { role: role.name, policy }, { parent: this });
+    const rolePolicy = new aws.iam.RolePolicy(autoName(NAME_RULES.iamRolePolicy, `${name}-policy`), { role: role.name, policy }, { parent: this });
     const ssmCore = new aws.iam.RolePolicyAttachment(
       `${name}-ssm`,
       // Session Manager instead of SSH: no key pair, no inbound port.
       { role: role.name, policyArn: aws.iam.ManagedPolicy.AmazonSSMManagedInstanceCore },
       { parent: this },
     );
-    const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, { parent: this });
+    const profile = new aws.iam.InstanceProfile(autoName(NAME_RULES.iamInstanceProfile, `${name}-profile`), { role: role.name, tags }, { parent: this });
 
     const ami = aws.ssm.getParameterOutput({ name: DLAMI_SSM_PARAMETER }, { parent: this });
     const userData = pulumi
@@ -241,7 +243,7 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
       );
 
     const launchTemplate = new aws.ec2.LaunchTemplate(
-      `${name}-lt`,
+      autoName(NAME_RULES.launchTemplate, `${name}-lt`),
       {
         description: `yolo-train GPU node of ${settings.groupName}`,
         // The latest AMI at each `up`; a running node keeps the one it booted with.

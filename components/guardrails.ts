@@ -20,6 +20,7 @@ import {
   schedulerTrustPolicy,
   starvedAlarmSpec,
 } from "./guardrailPlan";
+import { autoName, NAME_RULES } from "./physicalNames";
 
 export interface GuardrailsArgs extends GuardrailSettingsInput {
   /** Name of the Auto Scaling group the guardrails watch and scale to zero. */
@@ -36,7 +37,8 @@ export interface GuardrailsArgs extends GuardrailSettingsInput {
 /**
  * The off-node guardrails of one run: an idle-GPU alarm that scales the group to zero, a
  * starved-GPU alarm that notifies, a max-runtime backstop schedule, an optional monthly budget,
- * and the SNS topic they all report to.
+ * and the SNS topic they all report to. Every child's physical name fits AWS's rules for any
+ * component name (see `autoName` in `physicalNames.ts`).
  */
 export class Guardrails extends pulumi.ComponentResource {
   readonly alertTopicArn: pulumi.Output<string>;
@@ -61,7 +63,7 @@ export class Guardrails extends pulumi.ComponentResource {
     // not let cloudwatch.amazonaws.com use it and cannot be edited); a customer managed key
     // would cost a key per stack for no gain here.
     // https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
-    const topic = new aws.sns.Topic(`${name}-alerts`, { tags }, { parent: this });
+    const topic = new aws.sns.Topic(autoName(NAME_RULES.snsTopic, `${name}-alerts`), { tags }, { parent: this });
     const topicPolicy = new aws.sns.TopicPolicy(
       `${name}-alerts`,
       { arn: topic.arn, policy: topic.arn.apply(alertTopicPolicy) },
@@ -76,7 +78,7 @@ export class Guardrails extends pulumi.ComponentResource {
     }
 
     const scaleToZero = new aws.autoscaling.Policy(
-      `${name}-scale-to-zero`,
+      autoName(NAME_RULES.autoScalingPolicy, `${name}-scale-to-zero`),
       {
         autoscalingGroupName: args.groupName,
         policyType: "SimpleScaling",
@@ -88,7 +90,7 @@ export class Guardrails extends pulumi.ComponentResource {
 
     const alarm = (suffix: string, spec: GpuAlarmSpec, actions: pulumi.Input<string>[]) =>
       new aws.cloudwatch.MetricAlarm(
-        `${name}-${suffix}`,
+        autoName(NAME_RULES.metricAlarm, `${name}-${suffix}`),
         {
           ...spec,
           dimensions: { AutoScalingGroupName: args.groupName },
@@ -103,7 +105,7 @@ export class Guardrails extends pulumi.ComponentResource {
 
     const groupArnParts = pulumi.output(args.groupArn).apply(parseArn);
     const schedulerRole = new aws.iam.Role(
-      `${name}-backstop`,
+      autoName(NAME_RULES.iamRole, `${name}-backstop`),
       {
         description: "Lets EventBridge Scheduler scale one yolo-train GPU group to zero at its max runtime.",
         assumeRolePolicy: groupArnParts.apply((arn) => schedulerTrustPolicy(arn.account)),
@@ -112,13 +114,13 @@ export class Guardrails extends pulumi.ComponentResource {
       { parent: this },
     );
     const schedulerRolePolicyResource = new aws.iam.RolePolicy(
-      `${name}-backstop`,
+      autoName(NAME_RULES.iamRolePolicy, `${name}-backstop`),
       { role: schedulerRole.id, policy: pulumi.output(args.groupArn).apply(schedulerRolePolicy) },
       { parent: this },
     );
     const at = backstopTime(settings.launchTime, settings.maxRuntimeHours);
     const schedule = new aws.scheduler.Schedule(
-      `${name}-backstop`,
+      autoName(NAME_RULES.schedule, `${name}-backstop`),
       {
         description: `yolo-train max-runtime backstop: ${settings.maxRuntimeHours} h after launch, scale the group to zero.`,
         scheduleExpression: atExpression(at),
@@ -145,7 +147,7 @@ export class Guardrails extends pulumi.ComponentResource {
 
     if (settings.budgetUsd !== undefined) {
       const budget = new aws.budgets.Budget(
-        `${name}-budget`,
+        autoName(NAME_RULES.budget, `${name}-budget`),
         {
           budgetType: "COST",
           timeUnit: "MONTHLY",

@@ -4,6 +4,17 @@
  */
 export { TrainingRun, type TrainingRunArgs } from "./trainingRun";
 export { runResourceNames, type RunResourceNames } from "./trainingRunNames";
+export {
+  NAME_RULES,
+  autoName,
+  physicalName,
+  fitName,
+  nameHash,
+  nameProblem,
+  stackScopedName,
+  type NameRule,
+  type StackIdentity,
+} from "./physicalNames";
 export { Network, type NetworkArgs } from "./network";
 export { PrivateBucket, type PrivateBucketArgs } from "./privateBucket";
 export { DatasetBucket, type DatasetBucketArgs } from "./datasetBucket";

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ProblemList } from "../config/problems";
 import { DATASET_PREFIX_PATTERN } from "./nodeUserData";
+import { autoName, NAME_RULES } from "./physicalNames";
 
 /** Lustre's ports: 988 for the client, 1018-1023 for the servers' replies and among servers. */
 export const LUSTRE_PORTS: readonly { readonly from: number; readonly to: number }[] = [
@@ -67,7 +68,7 @@ export class LustreDataset extends pulumi.ComponentResource {
     const rules = (extra: { securityGroups?: pulumi.Input<pulumi.Input<string>[]> }) =>
       LUSTRE_PORTS.map((p) => ({ protocol: "tcp", fromPort: p.from, toPort: p.to, self: true, ...extra }));
     const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-lustre`,
+      autoName(NAME_RULES.securityGroup, `${name}-lustre`),
       {
         description: "FSx for Lustre: Lustre traffic from the GPU nodes and among the file servers only",
         vpcId: args.vpcId,

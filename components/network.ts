@@ -3,6 +3,13 @@ import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { ProblemList } from "../config/problems";
 import { NODE_EGRESS_ALL, networkArgsProblems, s3GatewayServiceName } from "./networkArgs";
+import { autoName, fitName, NAME_RULES, physicalName } from "./physicalNames";
+
+/**
+ * Longest logical name of the awsx VPC: awsx names its subnets, route tables and routes after it
+ * (`<name>-public-1`, …) and writes those names into `Name` tags, which hold 256 characters.
+ */
+const VPC_NAME_MAX = NAME_RULES.tagValue.maxLength - 32;
 
 export interface NetworkArgs {
   /**
@@ -62,14 +69,14 @@ export class Network extends pulumi.ComponentResource<NetworkData> {
     }
 
     const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-nodes`,
+      autoName(NAME_RULES.securityGroup, `${name}-nodes`),
       {
         vpcId: this.vpcId,
         description: "yolo-train GPU nodes: no inbound, all outbound. Reach them with SSM Session Manager.",
         // An explicit empty list removes any inbound rule added outside Pulumi; omitting it would not.
         ingress: [],
         egress: [{ ...NODE_EGRESS_ALL, cidrBlocks: [...NODE_EGRESS_ALL.cidrBlocks] }],
-        tags: { ...args.tags, Name: `${name}-nodes` },
+        tags: { ...args.tags, Name: physicalName(NAME_RULES.tagValue, `${name}-nodes`) },
       },
       { parent: this },
     );
@@ -87,7 +94,7 @@ export class Network extends pulumi.ComponentResource<NetworkData> {
       aws.getRegion({}, { parent: this }),
     ]);
     const vpc = new awsx.ec2.Vpc(
-      `${name}-vpc`,
+      fitName(NAME_RULES.tagValue, `${name}-vpc`, VPC_NAME_MAX),
       {
         // Every zone: each one is another pool of spot capacity for the Auto Scaling group.
         availabilityZoneNames: zones.names,

@@ -8,7 +8,8 @@ import { TimestampFunction } from "./otaTimestampFunction";
 import { DEFAULT_TIMESTAMP_EXPIRES_HOURS, DEFAULT_TIMESTAMP_REFRESH_HOURS, timestampScheduleProblems } from "./otaTimestampPolicies";
 import { PrivateBucket } from "./privateBucket";
 import { timestampFunctionArchive } from "./timestampFunctionCode";
-import { bucketNameProblems, daysProblems, defaultSigningKeyAlias, kmsAliasProblems, prefixProblems } from "./storageArgs";
+import { autoName, NAME_RULES } from "./physicalNames";
+import { daysProblems, defaultSigningKeyAlias, kmsAliasProblems, prefixProblems } from "./storageArgs";
 
 export interface OtaBucketArgs {
   /**
@@ -19,7 +20,7 @@ export interface OtaBucketArgs {
   readonly modelsPrefix?: string;
   /**
    * Alias of the signing key, unique per account and region.
-   * @default "alias/yolo-train/<project>/<stack>/<name>"
+   * @default "alias/yolo-train/<project>/<stack>/<name>" (fitted to KMS's rules: see `defaultSigningKeyAlias`)
    * @see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html
    */
   readonly signingKeyAlias?: string;
@@ -110,7 +111,6 @@ export class OtaBucket extends pulumi.ComponentResource {
   constructor(name: string, args: OtaBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const problems = new ProblemList();
     for (const p of [
-      ...bucketNameProblems("OtaBucket.name", name),
       ...prefixProblems("OtaBucket.modelsPrefix", args.modelsPrefix),
       ...kmsAliasProblems("OtaBucket.signingKeyAlias", args.signingKeyAlias),
       ...kmsAliasProblems("OtaBucket.rootKeyAlias", args.rootKeyAlias),
@@ -145,7 +145,7 @@ export class OtaBucket extends pulumi.ComponentResource {
     );
 
     const edgeReadPolicy = new aws.iam.Policy(
-      `${name}-edge-read`,
+      autoName(NAME_RULES.iamPolicy, `${name}-edge-read`),
       {
         description: `Edge devices: read-only access to ${modelsPrefix} of the OTA bucket`,
         policy: storage.bucketArn.apply((arn) => JSON.stringify(edgeReadPolicyDocument(arn, modelsPrefix))),
@@ -168,10 +168,10 @@ export class OtaBucket extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const defaultAlias = defaultSigningKeyAlias(pulumi.getProject(), pulumi.getStack(), name);
+    const [project, stack] = [pulumi.getProject(), pulumi.getStack()];
     const alias = new aws.kms.Alias(
       `${name}-signing-key-alias`,
-      { name: args.signingKeyAlias ?? defaultAlias, targetKeyId: signingKey.keyId },
+      { name: args.signingKeyAlias ?? defaultSigningKeyAlias(project, stack, name), targetKeyId: signingKey.keyId },
       { parent: this },
     );
 
@@ -184,7 +184,7 @@ export class OtaBucket extends pulumi.ComponentResource {
       );
       const keyAlias = new aws.kms.Alias(
         `${name}-${role}-key-alias`,
-        { name: aliasName ?? `${defaultAlias}/${role}`.slice(0, 256), targetKeyId: key.keyId },
+        { name: aliasName ?? defaultSigningKeyAlias(project, stack, name, role), targetKeyId: key.keyId },
         { parent: this },
       );
       return { key, alias: keyAlias, publicKeyPem: aws.kms.getPublicKeyOutput({ keyId: key.arn }, { parent: this }).publicKeyPem };

@@ -7,8 +7,6 @@ import {
   accountOfKeyArn,
   DEFAULT_TIMESTAMP_EXPIRES_HOURS,
   DEFAULT_TIMESTAMP_REFRESH_HOURS,
-  fitName,
-  functionNameProblems,
   invokeFunctionPolicy,
   lambdaTrustPolicy,
   rateExpression,
@@ -17,11 +15,9 @@ import {
   timestampFunctionPolicy,
   timestampScheduleProblems,
 } from "./otaTimestampPolicies";
+import { autoName, NAME_RULES } from "./physicalNames";
 import { prefixProblems } from "./storageArgs";
 import { timestampFunctionArchive } from "./timestampFunctionCode";
-
-/** Longest Lambda function, IAM role and schedule name AWS accepts. */
-const PHYSICAL_NAME_LIMIT = 64;
 
 export interface TimestampFunctionArgs {
   /** The OTA bucket whose models' `timestamp.json` the function re-signs. */
@@ -69,8 +65,8 @@ export interface TimestampFunctionArgs {
  * refresh runs at a time (reserved concurrency 1), and each write is conditional on the timestamp
  * it read, so an overlapping retry cannot replace a newer merge with an older one.
  *
- * Physical names fit AWS's 64-character limits for any component name: a long name is cut short
- * with a hash of it kept (see `fitName`).
+ * Physical names fit AWS's rules for any component name: characters a service refuses become
+ * `-`, and a long name is cut short with a hash of it kept (see `autoName` in `physicalNames.ts`).
  */
 export class TimestampFunction extends pulumi.ComponentResource {
   readonly functionName: pulumi.Output<string>;
@@ -86,7 +82,6 @@ export class TimestampFunction extends pulumi.ComponentResource {
   constructor(name: string, args: TimestampFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     const problems = new ProblemList();
     for (const p of [
-      ...functionNameProblems("TimestampFunction.name", name),
       ...prefixProblems("TimestampFunction.modelsPrefix", args.modelsPrefix),
       ...timestampScheduleProblems(
         { expiresHours: "TimestampFunction.expiresHours", refreshHours: "TimestampFunction.refreshHours" },
@@ -111,14 +106,13 @@ export class TimestampFunction extends pulumi.ComponentResource {
     // Lambda would create /aws/lambda/<name> itself, kept forever; this one is ours, with a
     // retention, and the function's role may write to it alone.
     const logGroup = new aws.cloudwatch.LogGroup(
-      fitName(name, "logs", 512),
+      autoName(NAME_RULES.logGroup, `${name}-logs`),
       { retentionInDays: TIMESTAMP_LOG_RETENTION_DAYS, tags },
       { parent: this },
     );
 
-    const roleName = fitName(name, "role", PHYSICAL_NAME_LIMIT);
     const role = new aws.iam.Role(
-      roleName,
+      autoName(NAME_RULES.iamRole, `${name}-role`),
       {
         description: "yolo-train OTA timestamp function: re-signs timestamp.json of the models with the timestamp key",
         assumeRolePolicy: account.apply((a) => JSON.stringify(lambdaTrustPolicy(a))),
@@ -127,7 +121,7 @@ export class TimestampFunction extends pulumi.ComponentResource {
       { parent: this },
     );
     const rolePolicy = new aws.iam.RolePolicy(
-      roleName,
+      autoName(NAME_RULES.iamRolePolicy, `${name}-role`),
       {
         role: role.id,
         policy: pulumi
@@ -141,10 +135,10 @@ export class TimestampFunction extends pulumi.ComponentResource {
 
     const releasePublicKeys = pulumi.output(args.releasePublicKeyPems).apply((pems) => JSON.stringify(pems));
     const fn = new aws.lambda.Function(
-      fitName(name, "", PHYSICAL_NAME_LIMIT),
+      autoName(NAME_RULES.lambdaFunction, name),
       {
         description: `yolo-train OTA: re-signs timestamp.json of each model under ${args.modelsPrefix} every ${refreshHours} h`,
-        runtime: aws.lambda.Runtime.NodeJS20dX,
+        runtime: aws.lambda.Runtime.NodeJS22dX,
         architectures: ["arm64"],
         handler: TIMESTAMP_FUNCTION_HANDLER,
         code,
@@ -169,9 +163,8 @@ export class TimestampFunction extends pulumi.ComponentResource {
       { parent: this, dependsOn: [rolePolicy] },
     );
 
-    const schedulerRoleName = fitName(name, "schedule", PHYSICAL_NAME_LIMIT);
     const schedulerRole = new aws.iam.Role(
-      schedulerRoleName,
+      autoName(NAME_RULES.iamRole, `${name}-schedule`),
       {
         description: "Lets EventBridge Scheduler run one yolo-train OTA timestamp function.",
         assumeRolePolicy: account.apply(schedulerTrustPolicy),
@@ -180,12 +173,12 @@ export class TimestampFunction extends pulumi.ComponentResource {
       { parent: this },
     );
     const schedulerPolicy = new aws.iam.RolePolicy(
-      schedulerRoleName,
+      autoName(NAME_RULES.iamRolePolicy, `${name}-schedule`),
       { role: schedulerRole.id, policy: fn.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))) },
       { parent: this },
     );
     const schedule = new aws.scheduler.Schedule(
-      schedulerRoleName,
+      autoName(NAME_RULES.schedule, `${name}-schedule`),
       {
         description: `yolo-train OTA: re-sign the models' timestamps every ${refreshHours} h (each valid ${expiresHours} h)`,
         scheduleExpression,
@@ -204,7 +197,8 @@ export class TimestampFunction extends pulumi.ComponentResource {
     // The first timestamp at deploy time, and a fresh one whenever what the function signs or how
     // it signs changes (the provider replaces, and so re-runs, the invocation when a trigger changes).
     new aws.lambda.Invocation(
-      fitName(name, "deploy", 512),
+      // No physical name: the logical one only needs to be unique among this component's children.
+      `${name}-deploy`,
       {
         functionName: fn.name,
         input: JSON.stringify({ source: "yolo-train:deploy" }),

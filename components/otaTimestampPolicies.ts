@@ -1,6 +1,6 @@
 /**
  * The pure parts of the OTA timestamp function (components/otaTimestampFunction.ts): argument
- * validation, the schedule expression, physical-name fitting and the IAM documents. No resources,
+ * validation, the schedule expression and the IAM documents (physical names: `physicalNames.ts`). No resources,
  * no I/O; every document checks the ARNs and prefix it is given, so none can come out with a `*`
  * resource, another bucket or another key.
  */
@@ -66,42 +66,6 @@ export function timestampScheduleProblems(
 export function rateExpression(hours: number): string {
   if (!Number.isInteger(hours) || hours < 1) throw new RangeError(`rate expression: hours must be a whole number from 1; got ${hours}`);
   return `rate(${hours} ${hours === 1 ? "hour" : "hours"})`;
-}
-
-/** Characters valid in a Lambda function name, an IAM role name and a schedule name alike. */
-const NAME_CHARACTERS = /^[A-Za-z0-9_-]+$/;
-
-/** Problems with the component name, which every physical name of the function derives from. */
-export function functionNameProblems(key: string, name: string): Problem[] {
-  if (NAME_CHARACTERS.test(name)) return [];
-  return [
-    {
-      key,
-      value: name,
-      allowed: "letters, digits, - and _ (it becomes the prefix of the Lambda function, IAM role and schedule names)",
-      fix: 'e.g. "ota-timestamp"',
-    },
-  ];
-}
-
-/** Characters Pulumi appends when it names a resource: `-` and 7 random characters. */
-export const AUTONAME_SUFFIX_LENGTH = 8;
-
-/**
- * A logical resource name whose auto-generated physical name (`<logical>-<7 random>`) fits in
- * `limit` characters: `<name>-<suffix>` when that fits, else the name cut short with 6 hex
- * characters of its SHA-256 kept, so two long names that share a beginning still differ.
- * Deterministic: the same name gives the same logical name on every `pulumi up`.
- */
-export function fitName(name: string, suffix: string, limit: number): string {
-  const full = suffix === "" ? name : `${name}-${suffix}`;
-  if (full.length + AUTONAME_SUFFIX_LENGTH <= limit) return full;
-  const hash = createHash("sha256").update(name).digest("hex").slice(0, 6);
-  const tail = suffix === "" ? `-${hash}` : `-${hash}-${suffix}`;
-  const room = limit - AUTONAME_SUFFIX_LENGTH - tail.length;
-  if (room < 1) throw new RangeError(`fitName: suffix ${JSON.stringify(suffix)} leaves no room in ${limit} characters`);
-  const head = name.slice(0, room).replace(/[-_]+$/, "");
-  return `${head || hash}${tail}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ProblemList } from "../config/problems";
 import type { LifecycleRule } from "./bucketLifecycle";
 import { tlsOnlyBucketPolicy } from "./bucketPolicies";
-import { bucketNameProblems } from "./storageArgs";
+import { autoName, NAME_RULES } from "./physicalNames";
 
 export interface PrivateBucketArgs {
   /**
@@ -46,8 +46,9 @@ export interface PrivateBucketArgs {
  * and a bucket policy denying any request without TLS. The building block of the dataset,
  * artifact and OTA buckets.
  *
- * The bucket's physical name is `<name>-<random suffix>`, so `name` must be a valid bucket
- * name prefix (lowercase, digits, hyphens, at most 55 characters).
+ * The bucket's physical name is `<name>-<random suffix>` when `name` is a valid bucket name
+ * prefix (lowercase, digits, hyphens, at most 55 characters); any other name is fitted to one
+ * (lower-cased, shortened, with a hash of it: see `autoName` in `physicalNames.ts`).
  */
 export class PrivateBucket extends pulumi.ComponentResource {
   /** The bucket itself, for resources that need the object (e.g. `dependsOn`). */
@@ -59,7 +60,6 @@ export class PrivateBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: PrivateBucketArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const problems = new ProblemList();
-    for (const p of bucketNameProblems("PrivateBucket.name", name)) problems.add(p);
     if (args.versioning !== undefined && args.versioning !== "Enabled" && args.versioning !== "Suspended") {
       problems.add({ key: "PrivateBucket.versioning", value: args.versioning, allowed: '"Enabled" or "Suspended"', fix: 'omit it for "Enabled"' });
     }
@@ -74,7 +74,11 @@ export class PrivateBucket extends pulumi.ComponentResource {
 
     // Named like the component (a different type, so a different URN): the bucket's physical
     // name is derived from it, and `<name>-bucket-<suffix>` would only be longer.
-    this.bucket = new aws.s3.Bucket(name, { forceDestroy: args.forceDestroy ?? false, tags: args.tags }, { parent: this });
+    this.bucket = new aws.s3.Bucket(
+      autoName(NAME_RULES.s3Bucket, name),
+      { forceDestroy: args.forceDestroy ?? false, tags: args.tags },
+      { parent: this },
+    );
     const bucketName = this.bucket.bucket;
 
     const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(

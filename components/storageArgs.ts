@@ -4,33 +4,7 @@
  */
 import type { Problem } from "../config/problems";
 import { PREFIX_RULE, prefixProblem } from "./bucketLayout";
-
-/**
- * Longest component name that still gives a valid bucket name: Pulumi auto-names a bucket
- * `<name>-<7 random characters>`, and bucket names have at most 63 characters.
- */
-export const MAX_BUCKET_COMPONENT_NAME = 55;
-
-/**
- * Problems with a component name that becomes the prefix of an auto-named S3 bucket: lowercase
- * letters, digits and hyphens (no dots: they break TLS for virtual-hosted addressing), starting
- * with a letter or digit, at most {@link MAX_BUCKET_COMPONENT_NAME} characters.
- * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
- */
-export function bucketNameProblems(key: string, name: string): Problem[] {
-  const reserved = ["xn--", "sthree-", "amzn-s3-demo-"].find((p) => name.startsWith(p));
-  if (/^[a-z0-9][a-z0-9-]*$/.test(name) && name.length <= MAX_BUCKET_COMPONENT_NAME && !reserved) return [];
-  return [
-    {
-      key,
-      value: name,
-      allowed:
-        `lowercase letters, digits and hyphens, starting with a letter or digit, at most ${MAX_BUCKET_COMPONENT_NAME} ` +
-        "characters, not starting with xn--, sthree- or amzn-s3-demo- (it becomes the bucket name's prefix)",
-      fix: 'e.g. "yolo-datasets"',
-    },
-  ];
-}
+import { NAME_RULES, physicalName } from "./physicalNames";
 
 /** Problems with a whole number of days that must lie in [min, max]; `example` is the fix offered. */
 export function daysProblems(key: string, value: number | undefined, min: number, max: number, example = Math.min(Math.max(30, min), max)): Problem[] {
@@ -60,11 +34,12 @@ export function kmsAliasProblems(key: string, value: string | undefined): Proble
 }
 
 /**
- * The default alias of the OTA signing key: `alias/yolo-train/<project>/<stack>/<name>`, so two
- * stacks in one account and region never collide (an alias is unique per account and region).
- * Characters KMS does not allow in alias names (e.g. `.`) become `-`.
+ * The default alias of an OTA bucket's key: `alias/yolo-train/<project>/<stack>/<name>` for the
+ * signing key, with `/<role>` after it for the root and timestamp keys, so two stacks in one
+ * account and region never collide (an alias is unique per account and region). A project, stack
+ * or name with characters KMS refuses in alias names (`.`), or too long for 256 characters, gives
+ * a cleaned, shortened alias with a hash of the full one (see `physicalName`).
  */
-export function defaultSigningKeyAlias(project: string, stack: string, name: string): string {
-  const clean = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "-");
-  return `alias/yolo-train/${clean(project)}/${clean(stack)}/${clean(name)}`.slice(0, 256);
+export function defaultSigningKeyAlias(project: string, stack: string, name: string, role?: "root" | "timestamp"): string {
+  return physicalName(NAME_RULES.kmsAlias, `alias/yolo-train/${project}/${stack}/${name}${role ? `/${role}` : ""}`);
 }

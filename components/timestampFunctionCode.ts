@@ -71,7 +71,7 @@ function buildBundle(root: string, bundle: string): void {
     entryPoints: [path.join(root, TIMESTAMP_FUNCTION_ENTRY)],
     bundle: true,
     platform: "node",
-    target: "node20",
+    target: "node22",
     format: "cjs",
     outfile: bundle,
     write: false,

@@ -3,10 +3,11 @@ import * as docker from "@pulumi/docker";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ProblemList } from "../config/problems";
+import { ProblemList, type Problem } from "../config/problems";
 import { trainingImageLifecyclePolicy } from "./ecrLifecyclePolicy";
 import { ecrRepositoryOf, isDigestReference, parseImageReference } from "./imageReference";
 import { contentTag, digestContextFiles } from "./imageTag";
+import { autoName, NAME_RULES } from "./physicalNames";
 import { trainingImageArgsProblems } from "./trainingImageArgs";
 
 /** GPU nodes run the x86_64 Deep Learning AMI. */
@@ -73,11 +74,9 @@ export class TrainingImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: TrainingImageArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const contextDir = path.resolve(args.context ?? defaultDockerContext());
-    args = args.context === undefined && args.existingImageUri === undefined && args.dockerfile === undefined
-      ? { ...args, dockerfile: DEFAULT_DOCKERFILE }
-      : args;
+    args = withDefaultDockerfile(args);
     const problems = new ProblemList();
-    for (const p of trainingImageArgsProblems(name, args, contextDir, fs.existsSync, (file) => fs.readFileSync(file, "utf8"))) problems.add(p);
+    for (const p of trainingImageProblems(args)) problems.add(p);
     problems.throwIfAny(`TrainingImage "${name}"`);
 
     super("yolo-train:image:TrainingImage", name, {}, opts);
@@ -107,7 +106,7 @@ export class TrainingImage extends pulumi.ComponentResource {
     const tag = contentTag(digestContextFiles(contextDir, dockerfilePath), [`platform=${TRAINING_IMAGE_PLATFORM}`, `dockerfile=${dockerfileRelative}`]);
 
     const repository = new aws.ecr.Repository(
-      name,
+      autoName(NAME_RULES.ecrRepository, name),
       {
         imageScanningConfiguration: { scanOnPush: true },
         // A tag names one content for ever: what a run recorded is what a replacement node pulls.
@@ -154,4 +153,20 @@ export class TrainingImage extends pulumi.ComponentResource {
     this.contentTag = tag;
     this.registerOutputs({ imageUri: this.imageUri, repositoryArn: this.repositoryArn, repositoryUrl: this.repositoryUrl });
   }
+}
+
+/** The package's Dockerfile when neither a context, a Dockerfile nor an existing image is given. */
+function withDefaultDockerfile(args: TrainingImageArgs): TrainingImageArgs {
+  return args.context === undefined && args.existingImageUri === undefined && args.dockerfile === undefined
+    ? { ...args, dockerfile: DEFAULT_DOCKERFILE }
+    : args;
+}
+
+/**
+ * Every problem with `TrainingImage` arguments, found on disk as the constructor would: for a
+ * composing component (`TrainingRun`) to refuse them before it registers anything.
+ */
+export function trainingImageProblems(args: TrainingImageArgs): Problem[] {
+  const contextDir = path.resolve(args.context ?? defaultDockerContext());
+  return trainingImageArgsProblems(withDefaultDockerfile(args), contextDir, fs.existsSync, (file) => fs.readFileSync(file, "utf8"));
 }

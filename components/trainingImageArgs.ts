@@ -15,10 +15,10 @@ export interface TrainingImageArgsToCheck {
 
 /**
  * Every problem with the arguments; `exists` tells whether a path exists (a file or folder), and
- * `read`, when given, reads the Dockerfile so the paths its COPY lines need are checked too.
+ * `read`, when given, reads the Dockerfile so the paths its COPY lines need are checked too. Any
+ * component name will do: the repository's name is fitted to ECR's rules (`physicalNames.ts`).
  */
 export function trainingImageArgsProblems(
-  name: string,
   args: TrainingImageArgsToCheck,
   contextDir: string,
   exists: (p: string) => boolean,
@@ -47,15 +47,6 @@ export function trainingImageArgsProblems(
     return problems;
   }
 
-  // Pulumi auto-names the repository `<name>-<suffix>`; ECR repository names are lowercase.
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(name) || name.length > 200) {
-    problems.push({
-      key: "TrainingImage.name",
-      value: name,
-      allowed: "lowercase letters and digits separated by . _ or - (it becomes the ECR repository name's prefix)",
-      fix: 'e.g. "yolo-train-image"',
-    });
-  }
   const keep = args.keepTaggedImages;
   if (keep !== undefined && (!Number.isInteger(keep) || keep < 1 || keep > 1000)) {
     problems.push({ key: "TrainingImage.keepTaggedImages", value: keep, allowed: "a whole number from 1 to 1000", fix: "e.g. 10" });

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { estimateExperiment, type ExperimentEstimate } from "../catalog/experimentEstimate";
+import { ProblemList } from "../config/problems";
 import type { ExperimentConfig, SharedOtaBucket } from "../config/types";
 import { kmsSigningKeyProblem } from "../ota/signature";
 import { buildRunSpec, deriveRunId } from "../runspec";
@@ -14,8 +15,9 @@ import { LustreDataset } from "./lustreDataset";
 import { Network } from "./network";
 import { OtaBucket } from "./otaBucket";
 import { RunDashboard } from "./runDashboard";
-import { TrainingImage } from "./trainingImage";
-import { runResourceNames, type RunResourceNames } from "./trainingRunNames";
+import { autoName, NAME_RULES } from "./physicalNames";
+import { TrainingImage, trainingImageProblems, type TrainingImageArgs } from "./trainingImage";
+import { runNameProblems, runResourceNames, type RunResourceNames } from "./trainingRunNames";
 
 /** Where a run publishes its releases: its own {@link OtaBucket}, or a shared one (config `ota.bucket`). */
 export interface OtaDestination {
@@ -61,6 +63,12 @@ export interface TrainingRunArgs {
  * The run id derives from the training spec, so a second `pulumi up` of the same spec keeps
  * the same group (which has scaled itself to zero once done) and does not retrain; a changed
  * spec is a new run with a new group.
+ *
+ * Every physical name fits AWS's rules for any project, stack and component name (Pulumi allows
+ * 100-character stack names with upper case): names are shortened with a stable hash where they
+ * must be, and the account-wide ones (group, log group, dashboard, parameter, key aliases) carry
+ * the project and stack. Every name is derived, and every argument the run hands its children is
+ * checked, before the first resource is registered.
  */
 export class TrainingRun extends pulumi.ComponentResource {
   readonly runId: string;
@@ -94,10 +102,19 @@ export class TrainingRun extends pulumi.ComponentResource {
     // Pure work first: a config the catalog cannot price fails here, before any resource.
     const runId = deriveRunId(config);
     const estimate = estimateExperiment(config);
-    const names = runResourceNames(name, runId);
+    const identity = { project: pulumi.getProject(), stack: pulumi.getStack() };
+    const names = runResourceNames(name, runId, identity);
     if (config.tracking.kind === "wandb" && args.wandbApiKey === undefined) {
       throw new Error("TrainingRun.wandbApiKey is required when tracking is W&B (tracking.wandbApiKey, a secret)");
     }
+    // Children refuse bad arguments only once their siblings exist: refuse them here, before any.
+    const imageArgs: TrainingImageArgs = config.image ? { existingImageUri: config.image } : { context: args.dockerContext };
+    const problems = new ProblemList();
+    for (const p of runNameProblems(names, identity)) problems.add(p);
+    for (const p of trainingImageProblems(imageArgs)) {
+      problems.add(p.key === "TrainingImage.context" ? { ...p, key: "TrainingRun.dockerContext" } : p);
+    }
+    problems.throwIfAny(`TrainingRun "${name}"`);
 
     super("yolo-train:run:TrainingRun", name, {}, opts);
     this.experiment = config;
@@ -120,11 +137,7 @@ export class TrainingRun extends pulumi.ComponentResource {
     this.artifactBucket = new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
     this.otaBucket = config.ota.shared ? undefined : new OtaBucket(`${name}-ota`, { tags }, parent);
     this.ota = this.otaBucket ? ownOtaDestination(this.otaBucket) : sharedOtaDestination(config.ota.shared!, this);
-    this.image = new TrainingImage(
-      `${name}-image`,
-      config.image ? { existingImageUri: config.image, tags } : { context: args.dockerContext, tags },
-      parent,
-    );
+    this.image = new TrainingImage(`${name}-image`, { ...imageArgs, tags }, parent);
     this.artifactPrefix = runPrefix(runId);
     this.otaPrefix = `${this.ota.modelsPrefix}${config.ota.modelName}/`;
 
@@ -233,7 +246,7 @@ export class TrainingRun extends pulumi.ComponentResource {
     // Boxes pinned to the root key call the view stale a day after refreshes stop: say so within the hour.
     this.timestampFailureAlarm = this.otaBucket
       ? new aws.cloudwatch.MetricAlarm(
-          `${name}-ota-timestamp-failed`,
+          autoName(NAME_RULES.metricAlarm, `${name}-ota-timestamp-failed`),
           { ...timestampFailureAlarmSpec(this.otaBucket.timestampFunctionName), alarmActions: [this.guardrails.alertTopicArn], tags },
           // With the guardrails' other alarms on the same topic.
           { parent: this.guardrails },
@@ -247,6 +260,7 @@ export class TrainingRun extends pulumi.ComponentResource {
         logGroupName: this.nodeGroup.logGroupName,
         alarmArns: [this.guardrails.idleAlarmArn, this.guardrails.starvedAlarmArn],
         runId,
+        dashboardName: names.dashboardName,
         idleGpuPercent: config.idleGpuPercent,
       },
       parent,

@@ -8,7 +8,7 @@ export { STAGE_PRESETS, presetGpuCount, type StagePreset } from "./presets";
 export { CONFIG_KEYS, CONFIG_NAMESPACE, KNOWN_KEYS, type ConfigKeyDoc } from "./keys";
 export { TRAIN_ARGS, RESERVED_TRAIN_ARGS, AUTO_OPTIMIZER_OVERRIDES, checkHyperparameters, type TrainArg, type TrainArgType } from "./hyperparameters";
 export { BUILTIN_DATASETS, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
-export { DETECTION_METRICS, DEFAULT_PROMOTION_METRIC, CAPACITIES, OTA_CHANNELS, GPU_COUNTS } from "./schema";
+export { DETECTION_METRICS, DEFAULT_PROMOTION_METRIC, CAPACITIES, OTA_CHANNELS, GPU_COUNTS } from "./choices";
 export {
   parseExperimentConfig,
   checkExperimentConfig,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { GPU_CLASSES } from "../catalog/types";
+import { CAPACITIES, DEFAULT_PROMOTION_METRIC, DETECTION_METRICS, GPU_COUNTS, OTA_CHANNELS } from "./choices";
 import { booleanLike, numberLike } from "./coercion";
 import { BUILTIN_DATASETS, isBucketName, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
 import { closestMatch, listWithOr } from "./suggest";
@@ -25,14 +26,7 @@ export interface KeyRule extends Wording {
   readonly schema: z.ZodType;
 }
 
-export const CAPACITIES = ["spot", "on-demand"] as const;
-export const OTA_CHANNELS = ["candidate", "stable"] as const;
-/** Detection metrics ultralytics reports per epoch (results.csv, trainer.metrics). */
-export const DETECTION_METRICS = ["metrics/mAP50-95(B)", "metrics/mAP50(B)", "metrics/precision(B)", "metrics/recall(B)"] as const;
-export const DEFAULT_PROMOTION_METRIC = "metrics/mAP50-95(B)";
-
-/** Instance types of one node may have 1, 4 or 8 GPUs (AWS has no 2-GPU node we run on). */
-export const GPU_COUNTS = [1, 4, 8] as const;
+export { CAPACITIES, DEFAULT_PROMOTION_METRIC, DETECTION_METRICS, GPU_COUNTS, OTA_CHANNELS };
 
 export const MODEL_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const VPC_ID = /^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;

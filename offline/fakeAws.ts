@@ -13,10 +13,17 @@ import { asset as pulumiAsset } from "@pulumi/pulumi";
  */
 export const FAKE_ACCOUNT_ID = "123456789012";
 
+/** The region of the pretend account unless one is chosen. */
+export const FAKE_REGION = "us-east-1";
+
+/** The partition of the pretend account: ARNs start `arn:aws:`. */
+export const FAKE_PARTITION = "aws";
+
 /** The public SSM parameter of the Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023); defined with the node group. */
 import { DLAMI_SSM_PARAMETER } from "../components/dlami";
 export { DLAMI_SSM_PARAMETER };
 
+/** Availability zone letters of a few regions; any other region gets a, b and c. */
 const AVAILABILITY_ZONES: Record<string, string[]> = {
   "us-east-1": ["a", "b", "c", "d", "e", "f"],
   "us-west-2": ["a", "b", "c", "d"],
@@ -33,80 +40,144 @@ export interface RecordedResource {
   readonly name: string;
   readonly inputs: Record<string, any>;
   readonly custom: boolean;
+  /** The id the fake cloud gave it ("" for a component resource under realistic ids). */
+  readonly id?: string;
+  /** Its state as the fake cloud answered: the inputs plus what AWS computes (`arn`, `keyId`, ...). */
+  readonly outputs?: Record<string, any>;
 }
 
 export interface FakeAwsOptions {
   readonly region: string;
+  /** The account of every ARN. @default {@link FAKE_ACCOUNT_ID} */
+  readonly accountId?: string;
+  /**
+   * How resource ids look. `logical` (the default, what this package's own tests assert on):
+   * `<logical name>-id`, and ARNs built on it. `realistic`: what AWS and the provider report,
+   * e.g. `vpc-` and 17 hex digits, a KMS key id that is a UUID, a role's name, a topic's ARN;
+   * every value passes the shape checks of the components and the stack config.
+   * @default "logical"
+   */
+  readonly ids?: "logical" | "realistic";
 }
 
-/** Pulumi mocks backed by the pretend account. `invokes` lists every invoke token answered. */
+/** KMS key ids as KMS makes them: a UUID, or `mrk-` and 32 hex digits for a multi-Region key. */
+const KMS_KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):key\/([^/]+)$/;
+const KMS_ALIAS_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):(alias\/[A-Za-z0-9/_-]+)$/;
+const KMS_ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
+/** Any key id the fake answered before realistic ids: letters, digits and '-'. */
+const LOOSE_KEY_ID = /^[A-Za-z0-9-]+$/;
+const EXAMPLE_KEY_ARN = `arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+/** Types of the resources this package declares that have no ARN of their own. */
+const WITHOUT_ARN = new Set([
+  "aws:s3/bucketVersioning:BucketVersioning",
+  "aws:s3/bucketPolicy:BucketPolicy",
+  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+  "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+  "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+  "aws:s3/bucketNotification:BucketNotification",
+  "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+  "aws:iam/rolePolicy:RolePolicy",
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+  "aws:sns/topicPolicy:TopicPolicy",
+  "aws:lambda/invocation:Invocation",
+  "aws:lambda/permission:Permission",
+]);
+
+/**
+ * Pulumi mocks backed by the pretend account. `invokes` lists every invoke token answered.
+ * Public as `yolo-train/testing` (see `installAwsMocks` there, which uses realistic ids); this
+ * package's own tests and `npm run plan` use it through `OfflineRuntime`.
+ */
 export class FakeAws implements pulumi.runtime.Mocks {
   readonly region: string;
+  readonly accountId: string;
+  readonly ids: "logical" | "realistic";
   /** Every invoke made, in order: token and inputs. */
   readonly invokes: { token: string; inputs: Record<string, any> }[] = [];
   /** Invoke tokens it was asked for and could not answer. */
   readonly unknownInvokes: string[] = [];
   /** A real P-256 key pair per KMS key, so each key's public key output is a real PEM of its own. */
   private readonly keyPairs = new Map<string, crypto.KeyPairKeyObjectResult>();
+  /** KMS aliases declared (`alias/name` → target key id or ARN), so GetPublicKey can follow them. */
+  private readonly aliases = new Map<string, string>();
 
   constructor(options: FakeAwsOptions) {
     this.region = options.region;
+    this.accountId = options.accountId ?? FAKE_ACCOUNT_ID;
+    this.ids = options.ids ?? "logical";
+    if (!/^\d{12}$/.test(this.accountId)) {
+      throw new Error(`fake AWS: accountId ${JSON.stringify(this.accountId)} is not an AWS account id (12 digits), e.g. ${FAKE_ACCOUNT_ID}`);
+    }
+  }
+
+  private get realistic(): boolean {
+    return this.ids === "realistic";
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
     this.invokes.push({ token: args.token, inputs: args.inputs });
     const region = args.inputs?.region ?? this.region;
+    const account = this.accountId;
     switch (args.token) {
       case "aws:index/getRegion:getRegion":
         return { id: region, name: region, region, description: region, endpoint: `ec2.${region}.amazonaws.com` };
       case "aws:index/getCallerIdentity:getCallerIdentity":
         return {
-          id: FAKE_ACCOUNT_ID,
-          accountId: FAKE_ACCOUNT_ID,
-          arn: `arn:aws:iam::${FAKE_ACCOUNT_ID}:user/offline-plan`,
-          userId: "AIDAOFFLINEPLAN",
+          id: account,
+          accountId: account,
+          arn: `arn:aws:iam::${account}:user/offline-plan`,
+          // An IAM user's unique id: AIDA and 17 upper-case letters and digits.
+          userId: this.realistic ? `AIDA${this.hex("user/offline-plan", 17).toUpperCase()}` : "AIDAOFFLINEPLAN",
         };
       case "aws:index/getPartition:getPartition":
         return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
       case "aws:index/getAvailabilityZones:getAvailabilityZones": {
-        const suffixes = AVAILABILITY_ZONES[region];
+        const suffixes = availabilityZoneLetters(region);
         if (!suffixes) throw new Error(`fake AWS: no availability zones known for region ${region}`);
         return {
           id: region,
           names: suffixes.map((s) => `${region}${s}`),
-          zoneIds: suffixes.map((_, i) => `${region.replace(/-/g, "").slice(0, 4)}-az${i + 1}`),
+          zoneIds: suffixes.map((_, i) => `${zoneIdPrefix(region)}-az${i + 1}`),
           groupNames: [region],
         };
       }
-      case "aws:ssm/getParameter:getParameter":
+      case "aws:ssm/getParameter:getParameter": {
         if (args.inputs.name !== DLAMI_SSM_PARAMETER) {
           throw new Error(`fake AWS: unknown SSM parameter ${args.inputs.name}`);
         }
+        const ami = this.realistic ? `ami-${this.hex(`ami/${region}`, 17)}` : "ami-0dla0base0gpu0al23";
         return {
           id: args.inputs.name,
           name: args.inputs.name,
+          // A public parameter: no account in its ARN.
           arn: `arn:aws:ssm:${region}::parameter${args.inputs.name}`,
           type: "String",
-          value: "ami-0dla0base0gpu0al23",
-          insecureValue: "ami-0dla0base0gpu0al23",
+          value: ami,
+          insecureValue: ami,
           version: 1,
         };
+      }
       case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
         return {
           id: region,
           authorizationToken: Buffer.from("AWS:offline-token").toString("base64"),
           userName: "AWS",
           password: "offline-token",
-          proxyEndpoint: `https://${FAKE_ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com`,
+          proxyEndpoint: `https://${account}.dkr.ecr.${region}.amazonaws.com`,
           expiresAt: "2099-01-01T00:00:00Z",
         };
       case "aws:kms/getPublicKey:getPublicKey": {
-        const pair = this.keyPair(args.inputs.keyId);
+        const keyArn = this.kmsKeyArn(String(args.inputs.keyId), region);
+        const pair = this.keyPair(keyArn);
         const pem = pair.publicKey.export({ type: "spki", format: "pem" }).toString();
         return {
-          id: args.inputs.keyId,
-          keyId: args.inputs.keyId,
-          arn: args.inputs.keyId,
+          // What KMS answers: the key's ARN, whichever form of key id was asked for.
+          id: keyArn,
+          keyId: keyArn,
+          arn: keyArn,
           publicKeyPem: pem,
           publicKey: pair.publicKey.export({ type: "spki", format: "der" }).toString("base64"),
           customerMasterKeySpec: "ECC_NIST_P256",
@@ -121,10 +192,44 @@ export class FakeAws implements pulumi.runtime.Mocks {
           `fake AWS: unknown invoke ${args.token}(${JSON.stringify(args.inputs)}). ` +
           "Add an answer for it in offline/fakeAws.ts if the components really need it.";
         this.unknownInvokes.push(args.token);
-        // The SDK surfaces an invoke failure's `details`, as it does for the engine's gRPC errors.
-        throw Object.assign(new Error(message), { details: message });
+        throw invokeError(message);
       }
     }
+  }
+
+  /**
+   * The ARN of the KMS key a GetPublicKey names (a key ARN, a key id, an alias or an alias ARN),
+   * refusing what KMS would refuse. With logical ids any `[A-Za-z0-9-]+` key id is taken, as
+   * before; with realistic ids the key id must be a UUID or `mrk-` and 32 hex digits, as KMS's.
+   */
+  private kmsKeyArn(keyId: string, region: string): string {
+    const refuse = (why: string): never => {
+      throw invokeError(
+        `fake AWS (yolo-train/testing): kms:GetPublicKey refused keyId ${JSON.stringify(keyId)}: ${why}. ` +
+          "KMS takes a key ARN (arn:aws:kms:<region>:<12-digit account>:key/<key id>), a key id (a UUID, or mrk- and 32 hex digits), " +
+          "an alias (alias/<name>) or an alias ARN. Under test, pass the signingKeyArn of an OtaBucket declared under these mocks, " +
+          `or a realistic ARN such as ${EXAMPLE_KEY_ARN}.`,
+      );
+    };
+    // Logical ids: answer any key, as before (the tests of this package name keys `<name>-id`).
+    if (!this.realistic) return KMS_KEY_ARN.test(keyId) || !LOOSE_KEY_ID.test(keyId) ? keyId : `arn:aws:kms:${region}:${this.accountId}:key/${keyId}`;
+    const keyIdOk = (id: string) => KMS_KEY_ID.test(id);
+    const arnOf = (id: string) => `arn:aws:kms:${region}:${this.accountId}:key/${id}`;
+    const alias = KMS_ALIAS.test(keyId) ? keyId : KMS_ALIAS_ARN.exec(keyId)?.[3];
+    if (alias !== undefined) {
+      const target = this.aliases.get(alias);
+      // An alias not declared here names another stack's key: answered as a key of its own.
+      if (target === undefined) return arnOf(this.uuid(`kms:${alias}`));
+      return KMS_KEY_ARN.test(target) ? target : arnOf(target);
+    }
+    const arn = KMS_KEY_ARN.exec(keyId);
+    if (arn) {
+      if (!keyIdOk(arn[3]!)) refuse(`its key id ${JSON.stringify(arn[3])} is not a UUID or mrk- and 32 hex digits`);
+      return keyId;
+    }
+    if (keyId.startsWith("arn:")) refuse("it is not a KMS key or alias ARN");
+    if (!keyIdOk(keyId)) refuse("it is not a key id, an alias or an ARN");
+    return arnOf(keyId);
   }
 
   /**
@@ -143,45 +248,158 @@ export class FakeAws implements pulumi.runtime.Mocks {
 
   /** Inputs of every resource declared, by `type::name` (deserialized, as the component wrote them). */
   readonly declaredInputs = new Map<string, Record<string, any>>();
+  /** What the fake answered for every resource declared, by `type::name`: its id and its state. */
+  readonly answered = new Map<string, { readonly id: string; readonly state: Record<string, any> }>();
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } | Promise<{ id: string; state: Record<string, any> }> {
-    this.declaredInputs.set(`${args.type}::${args.name}`, args.inputs);
+    const key = `${args.type}::${args.name}`;
+    this.declaredInputs.set(key, args.inputs);
     refuseInvalidName(args.type, args.name, args.inputs);
-    const id = args.id || `${args.name}-id`;
+    const id = args.id || (this.realistic ? this.realisticId(args.type, args.name, args.inputs, args.custom !== false) : `${args.name}-id`);
     const state = { ...args.inputs, ...this.outputsOf(args.type, args.name, args.inputs, id) };
+    if (args.type === "aws:kms/alias:Alias" && typeof args.inputs.targetKeyId === "string") {
+      this.aliases.set(state.name, args.inputs.targetKeyId);
+    }
+    const answer = (result: { id: string; state: Record<string, any> }) => {
+      this.answered.set(key, result);
+      return result;
+    };
     if (args.type === "aws:lambda/function:Function") {
       // What Lambda reports for the deployment package: base64 SHA-256, read off the archive.
-      return archiveDigest(args.inputs.code).then((codeSha256) => ({ id, state: { ...state, codeSha256, sourceCodeHash: codeSha256 } }));
+      return archiveDigest(args.inputs.code).then((codeSha256) => answer({ id, state: { ...state, codeSha256, sourceCodeHash: codeSha256 } }));
     }
-    return { id, state };
+    return answer({ id, state });
+  }
+
+  /** Lower-case hex digits, stable for this account, region and `what`. */
+  private hex(what: string, length: number): string {
+    let out = "";
+    for (let i = 0; out.length < length; i++) {
+      out += crypto.createHash("sha256").update(`${this.accountId}:${this.region}:${what}:${i}`).digest("hex");
+    }
+    return out.slice(0, length);
+  }
+
+  /** A version 4 UUID, stable for this account, region and `what`. */
+  private uuid(what: string): string {
+    const h = this.hex(`uuid:${what}`, 32);
+    const variant = "89ab"[parseInt(h[16]!, 16) % 4]!;
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  }
+
+  /** The physical name Pulumi gives a resource: its explicit name, else the logical name and 7 random characters. */
+  private physicalName(name: string, inputs: Record<string, any>): string {
+    return inputs.name ?? `${name}-0a1b2c3`;
+  }
+
+  /** The id the AWS provider reports for a resource (what `resource.id` resolves to). */
+  private realisticId(type: string, name: string, inputs: Record<string, any>, custom: boolean): string {
+    if (!custom) return "";
+    const what = `${type}::${name}`;
+    const physical = this.physicalName(name, inputs);
+    const region = inputs.region ?? this.region;
+    const account = this.accountId;
+    switch (type) {
+      case "aws:s3/bucket:Bucket":
+        return inputs.bucket ?? physical.toLowerCase();
+      case "aws:kms/key:Key":
+        return this.uuid(what);
+      case "aws:kms/alias:Alias":
+        return inputs.name ?? `alias/${name}`;
+      case "aws:iam/policy:Policy":
+        return `arn:aws:iam::${account}:policy/${physical}`;
+      case "aws:iam/rolePolicy:RolePolicy":
+        return `${inputs.role}:${physical}`;
+      case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+        return `${inputs.role}-${this.hex(what, 26)}`;
+      case "aws:ec2/launchTemplate:LaunchTemplate":
+        return `lt-${this.hex(what, 17)}`;
+      case "aws:ec2/securityGroup:SecurityGroup":
+        return `sg-${this.hex(what, 17)}`;
+      case "aws:fsx/lustreFileSystem:LustreFileSystem":
+        return `fs-${this.hex(what, 17)}`;
+      case "aws:sns/topic:Topic":
+        return `arn:aws:sns:${region}:${account}:${physical}`;
+      case "aws:sns/topicPolicy:TopicPolicy":
+        return String(inputs.arn);
+      case "aws:sns/topicSubscription:TopicSubscription":
+        return `${inputs.topic}:${this.uuid(what)}`;
+      case "aws:cloudwatch/dashboard:Dashboard":
+        return inputs.dashboardName ?? name;
+      case "aws:scheduler/schedule:Schedule":
+        return `${inputs.groupName ?? "default"}/${physical}`;
+      case "aws:budgets/budget:Budget":
+        return `${account}:${physical}`;
+      case "aws:ssm/parameter:Parameter":
+        return inputs.name ?? `/${name}`;
+      case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+        return String(inputs.repository);
+      case "aws:lambda/invocation:Invocation":
+        return `${inputs.functionName}_${inputs.qualifier ?? "$LATEST"}_${crypto.createHash("md5").update(String(inputs.input)).digest("hex")}`;
+      case "docker:index/image:Image":
+        return imageDigest(inputs.imageName ?? `${name}:latest`);
+      default:
+        if (type.startsWith("aws:s3/bucket") && typeof inputs.bucket === "string") return inputs.bucket;
+        // Most resources' id is their name: roles, instance profiles, functions, log groups, alarms,
+        // repositories, autoscaling groups and policies.
+        return physical;
+    }
   }
 
   /** The outputs AWS computes for a resource type (what its inputs do not already say). */
   private outputsOf(type: string, name: string, inputs: Record<string, any>, id: string): Record<string, any> {
     const region = inputs.region ?? this.region;
-    const account = FAKE_ACCOUNT_ID;
-    const physical = inputs.name ?? `${name}-0a1b2c3`;
+    const account = this.accountId;
+    const physical = this.physicalName(name, inputs);
     const [pkg, mod] = type.split(":");
     const service = (mod ?? "").split("/")[0];
+    const what = `${type}::${name}`;
+    // Parts of ARNs that AWS makes up (a UUID in an autoscaling ARN): from the id under logical ids.
+    const made = (prefix = "") => (this.realistic ? `${prefix}${this.uuid(what)}` : `${prefix}${id}`);
     const generic = { arn: `arn:aws:${service}:${region}:${account}:${name}`, name: physical };
     switch (type) {
       case "aws:s3/bucket:Bucket": {
         const bucket = inputs.bucket ?? `${name}-0a1b2c3`.toLowerCase();
-        return { bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegionalDomainName: `${bucket}.s3.${region}.amazonaws.com` };
+        return {
+          bucket,
+          arn: `arn:aws:s3:::${bucket}`,
+          bucketRegionalDomainName: `${bucket}.s3.${region}.amazonaws.com`,
+          ...(this.realistic ? { bucketDomainName: `${bucket}.s3.amazonaws.com`, region } : {}),
+        };
       }
       case "aws:kms/key:Key":
         return {
           arn: `arn:aws:kms:${region}:${account}:key/${id}`,
           keyId: id,
         };
-      case "aws:kms/alias:Alias":
-        return { arn: `arn:aws:kms:${region}:${account}:${inputs.name ?? `alias/${name}`}`, name: inputs.name ?? `alias/${name}` };
+      case "aws:kms/alias:Alias": {
+        const alias = inputs.name ?? `alias/${name}`;
+        const target = typeof inputs.targetKeyId === "string" ? inputs.targetKeyId : undefined;
+        return {
+          arn: `arn:aws:kms:${region}:${account}:${alias}`,
+          name: alias,
+          ...(this.realistic && target !== undefined ? { targetKeyArn: KMS_KEY_ARN.test(target) ? target : `arn:aws:kms:${region}:${account}:key/${target}` } : {}),
+        };
+      }
       case "aws:iam/role:Role":
-        return { arn: `arn:aws:iam::${account}:role/${physical}`, name: physical, uniqueId: `AROA${id}` };
+        return {
+          arn: `arn:aws:iam::${account}:role/${physical}`,
+          name: physical,
+          // A role's unique id: AROA and 17 upper-case letters and digits.
+          uniqueId: this.realistic ? `AROA${this.hex(what, 17).toUpperCase()}` : `AROA${id}`,
+        };
       case "aws:iam/policy:Policy":
-        return { arn: `arn:aws:iam::${account}:policy/${physical}`, name: physical };
+        return {
+          arn: `arn:aws:iam::${account}:policy/${physical}`,
+          name: physical,
+          ...(this.realistic ? { policyId: `ANPA${this.hex(what, 17).toUpperCase()}` } : {}),
+        };
       case "aws:iam/instanceProfile:InstanceProfile":
-        return { arn: `arn:aws:iam::${account}:instance-profile/${physical}`, name: physical };
+        return {
+          arn: `arn:aws:iam::${account}:instance-profile/${physical}`,
+          name: physical,
+          ...(this.realistic ? { uniqueId: `AIPA${this.hex(what, 17).toUpperCase()}` } : {}),
+        };
       case "aws:ecr/repository:Repository":
         return {
           arn: `arn:aws:ecr:${region}:${account}:repository/${physical}`,
@@ -189,24 +407,34 @@ export class FakeAws implements pulumi.runtime.Mocks {
           repositoryUrl: `${account}.dkr.ecr.${region}.amazonaws.com/${physical}`,
           registryId: account,
         };
+      case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+        return this.realistic ? { registryId: account } : generic;
       case "docker:index/image:Image": {
         const imageName: string = inputs.imageName ?? `${name}:latest`;
-        const digest = "sha256:" + crypto.createHash("sha256").update(imageName).digest("hex");
-        return { imageName, repoDigest: `${imageName.split(":")[0]}@${digest}`, baseImageName: imageName };
+        return { imageName, repoDigest: `${imageName.split(":")[0]}@${imageDigest(imageName)}`, baseImageName: imageName };
       }
       case "aws:autoscaling/group:Group":
         return {
           name: physical,
-          arn: `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:${id}:autoScalingGroupName/${physical}`,
+          arn: `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:${made()}:autoScalingGroupName/${physical}`,
         };
       case "aws:autoscaling/policy:Policy":
-        return { arn: `arn:aws:autoscaling:${region}:${account}:scalingPolicy:${id}:autoScalingGroupName/${inputs.autoscalingGroupName}:policyName/${physical}`, name: physical };
+        return {
+          arn: `arn:aws:autoscaling:${region}:${account}:scalingPolicy:${made()}:autoScalingGroupName/${inputs.autoscalingGroupName}:policyName/${physical}`,
+          name: physical,
+        };
       case "aws:ec2/launchTemplate:LaunchTemplate":
-        return { arn: `arn:aws:ec2:${region}:${account}:launch-template/lt-${id}`, latestVersion: 1, defaultVersion: 1, name: physical };
+        return { arn: `arn:aws:ec2:${region}:${account}:launch-template/${this.realistic ? id : `lt-${id}`}`, latestVersion: 1, defaultVersion: 1, name: physical };
       case "aws:ec2/securityGroup:SecurityGroup":
-        return { arn: `arn:aws:ec2:${region}:${account}:security-group/sg-${id}`, name: physical };
+        return {
+          arn: `arn:aws:ec2:${region}:${account}:security-group/${this.realistic ? id : `sg-${id}`}`,
+          name: physical,
+          ...(this.realistic ? { ownerId: account } : {}),
+        };
       case "aws:sns/topic:Topic":
-        return { arn: `arn:aws:sns:${region}:${account}:${physical}`, name: physical };
+        return { arn: `arn:aws:sns:${region}:${account}:${physical}`, name: physical, ...(this.realistic ? { owner: account } : {}) };
+      case "aws:sns/topicSubscription:TopicSubscription":
+        return this.realistic ? { arn: id, ownerId: account } : generic;
       case "aws:cloudwatch/logGroup:LogGroup":
         return { arn: `arn:aws:logs:${region}:${account}:log-group:${physical}`, name: physical };
       case "aws:cloudwatch/metricAlarm:MetricAlarm":
@@ -232,21 +460,38 @@ export class FakeAws implements pulumi.runtime.Mocks {
         return { result: "[]", qualifier: inputs.qualifier ?? "$LATEST" };
       }
       case "aws:scheduler/schedule:Schedule":
-        return { arn: `arn:aws:scheduler:${region}:${account}:schedule/default/${physical}`, name: physical };
+        return { arn: `arn:aws:scheduler:${region}:${account}:schedule/${inputs.groupName ?? "default"}/${physical}`, name: physical };
       case "aws:budgets/budget:Budget":
         return { arn: `arn:aws:budgets::${account}:budget/${physical}`, name: physical, accountId: account };
-      case "aws:fsx/lustreFileSystem:LustreFileSystem":
+      case "aws:fsx/lustreFileSystem:LustreFileSystem": {
+        const fileSystemId = this.realistic ? id : `fs-${id}`;
         return {
-          arn: `arn:aws:fsx:${region}:${account}:file-system/fs-${id}`,
-          dnsName: `fs-${id}.fsx.${region}.amazonaws.com`,
-          mountName: "abcdefgh",
+          arn: `arn:aws:fsx:${region}:${account}:file-system/${fileSystemId}`,
+          dnsName: `${fileSystemId}.fsx.${region}.amazonaws.com`,
+          mountName: this.realistic ? this.hex(what, 8).replace(/[0-9]/g, (d) => "abcdefghij"[Number(d)]!) : "abcdefgh",
+          ...(this.realistic ? { ownerId: account } : {}),
         };
-      case "aws:ssm/parameter:Parameter":
-        return { arn: `arn:aws:ssm:${region}:${account}:parameter${inputs.name ?? `/${name}`}`, name: inputs.name ?? `/${name}` };
+      }
+      case "aws:ssm/parameter:Parameter": {
+        const parameter: string = inputs.name ?? `/${name}`;
+        // A parameter's ARN has one '/' before its name, whether or not the name starts with one.
+        return { arn: `arn:aws:ssm:${region}:${account}:parameter/${parameter.replace(/^\//, "")}`, name: parameter };
+      }
       case "awsx:ec2:Vpc": {
         // awsx components are remote: under mocks their children do not exist, so the outputs
         // are answered here, as the real component would resolve them.
-        const zones: string[] = inputs.availabilityZoneNames ?? AVAILABILITY_ZONES[region]!.map((s) => `${region}${s}`);
+        const zones: string[] = inputs.availabilityZoneNames ?? (availabilityZoneLetters(region) ?? ["a", "b", "c"]).map((s) => `${region}${s}`);
+        if (this.realistic) {
+          return {
+            vpcId: `vpc-${this.hex(what, 17)}`,
+            publicSubnetIds: zones.map((zone) => `subnet-${this.hex(`${what}:public:${zone}`, 17)}`),
+            privateSubnetIds: [],
+            isolatedSubnetIds: [],
+            subnets: [],
+            routeTables: [],
+            vpcEndpoints: [],
+          };
+        }
         return {
           vpcId: `vpc-${name}`,
           publicSubnetIds: zones.map((_, i) => `subnet-${name}-public-${i + 1}`),
@@ -258,9 +503,47 @@ export class FakeAws implements pulumi.runtime.Mocks {
         };
       }
       default:
-        return pkg === "aws" ? generic : {};
+        if (pkg !== "aws") return {};
+        // A resource without an ARN of its own (a bucket policy, an inline role policy) gets none.
+        if (this.realistic && WITHOUT_ARN.has(type)) return {};
+        return generic;
     }
   }
+}
+
+/** The SDK surfaces an invoke failure's `details`, as it does for the engine's gRPC errors. */
+function invokeError(message: string): Error {
+  return Object.assign(new Error(message), { details: message });
+}
+
+/** An image's digest, stable for its name. */
+function imageDigest(imageName: string): string {
+  return "sha256:" + crypto.createHash("sha256").update(imageName).digest("hex");
+}
+
+/** Availability zone letters of a region: the known ones, else a, b and c for any well-formed region. */
+function availabilityZoneLetters(region: string): string[] | undefined {
+  return AVAILABILITY_ZONES[region] ?? (/^[a-z]{2}(?:-[a-z]+)+-\d$/.test(region) ? ["a", "b", "c"] : undefined);
+}
+
+/** The prefix of a region's zone ids, as AWS writes them: us-east-1 → use1, ap-northeast-1 → apne1. */
+function zoneIdPrefix(region: string): string {
+  const DIRECTIONS: Record<string, string> = {
+    east: "e",
+    west: "w",
+    north: "n",
+    south: "s",
+    central: "c",
+    northeast: "ne",
+    northwest: "nw",
+    southeast: "se",
+    southwest: "sw",
+  };
+  const parts = region.split("-");
+  if (parts.length < 3) return region.replace(/-/g, "").slice(0, 4);
+  const [country, ...rest] = parts;
+  const number = rest.pop();
+  return `${country}${rest.map((p) => DIRECTIONS[p] ?? p[0]).join("")}${number}`;
 }
 
 /**

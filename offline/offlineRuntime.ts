@@ -10,28 +10,43 @@ export interface OfflineRuntimeOptions {
   readonly config?: Record<string, string>;
   /** Keys of `config` that Pulumi holds as secrets (`yolo-train:tracking`). @default none */
   readonly secretKeys?: readonly string[];
+  /** The account of every ARN. @default FAKE_ACCOUNT_ID */
+  readonly accountId?: string;
+  /** How resource ids look (see {@link FakeAwsOptions.ids}). @default "logical" */
+  readonly ids?: "logical" | "realistic";
+  /** Run as `pulumi preview` does (`pulumi.runtime.isDryRun()` is true). @default false */
+  readonly preview?: boolean;
 }
 
 /**
  * Runs Pulumi programs with no engine and no AWS: sets Pulumi's mocks to a {@link FakeAws}
  * and records every resource registered, with its parent, so callers can print the tree of
  * what `pulumi up` would create or assert on properties.
+ *
+ * Each install replaces the mocks of the one before: its resources and invokes start empty.
  */
 export class OfflineRuntime {
   readonly cloud: FakeAws;
   readonly resources: RecordedResource[] = [];
+  readonly project: string;
+  readonly stack: string;
 
-  private constructor(cloud: FakeAws) {
+  private constructor(cloud: FakeAws, project: string, stack: string) {
     this.cloud = cloud;
+    this.project = project;
+    this.stack = stack;
   }
 
-  static async start(options: OfflineRuntimeOptions = {}): Promise<OfflineRuntime> {
+  /** Installs the mocks now (synchronously: the monitor is in place when this returns). */
+  static install(options: OfflineRuntimeOptions = {}): OfflineRuntime {
     const config = options.config ?? {};
     const region = options.region ?? config["aws:region"] ?? "us-east-1";
     const project = options.project ?? "yolo-train";
     const stack = options.stack ?? "test";
-    const runtime = new OfflineRuntime(new FakeAws({ region }));
-    await pulumi.runtime.setMocks(runtime.cloud, project, stack, false);
+    const cloud = new FakeAws({ region, ...(options.accountId !== undefined ? { accountId: options.accountId } : {}), ...(options.ids !== undefined ? { ids: options.ids } : {}) });
+    const runtime = new OfflineRuntime(cloud, project, stack);
+    // setMocks does all its work before its first await: the monitor is set when it returns.
+    void pulumi.runtime.setMocks(runtime.cloud, project, stack, options.preview ?? false);
     // A program that reads `aws:region` sees it missing when the stack config leaves it out.
     pulumi.runtime.setAllConfig(
       options.region ? { "aws:region": options.region, ...config } : config,
@@ -39,6 +54,25 @@ export class OfflineRuntime {
     );
     runtime.recordRegistrations();
     return runtime;
+  }
+
+  static async start(options: OfflineRuntimeOptions = {}): Promise<OfflineRuntime> {
+    return OfflineRuntime.install(options);
+  }
+
+  /** The region of the fake account. */
+  get region(): string {
+    return this.cloud.region;
+  }
+
+  /** The account of the fake account's ARNs. */
+  get accountId(): string {
+    return this.cloud.accountId;
+  }
+
+  /** Every invoke (provider function) the program made, in order: token and inputs. */
+  get invokes(): readonly { readonly token: string; readonly inputs: Record<string, any> }[] {
+    return this.cloud.invokes;
   }
 
   /** Resources of one type token, e.g. `aws:s3/bucket:Bucket`. */
@@ -55,28 +89,46 @@ export class OfflineRuntime {
     return found[0]!;
   }
 
-  /** The one resource of a type with this name; fails when there are none or several. */
-  named(type: string, name: string): RecordedResource {
-    const found = this.ofType(type).filter((r) => r.name === name);
-    if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
+  /**
+   * The one resource with this logical name (`named(name)`), or of this type with this name
+   * (`named(type, name)`); fails when there are none or several.
+   */
+  named(name: string): RecordedResource;
+  named(type: string, name: string): RecordedResource;
+  named(typeOrName: string, name?: string): RecordedResource {
+    const [type, wanted] = name === undefined ? [undefined, typeOrName] : [typeOrName, name];
+    const found = this.resources.filter((r) => r.name === wanted && (type === undefined || r.type === type));
+    if (found.length !== 1) {
+      const what = type === undefined ? "resource" : type;
+      const similar = this.resources.filter((r) => r.name.includes(wanted)).map((r) => `${r.type} ${r.name}`);
+      throw new Error(
+        `expected one ${what} named ${wanted}, found ${found.length}` +
+          (found.length > 1 ? `: ${found.map((r) => r.type).join(", ")}` : similar.length > 0 ? ` (similar: ${similar.slice(0, 5).join("; ")})` : ""),
+      );
+    }
     return found[0]!;
   }
 
   /**
-   * Resolves once registrations have stopped for a few turns of the event loop: children
-   * declared inside `apply` callbacks register after the outputs a test awaited.
+   * Resolves once registrations have stopped: waits for Pulumi's outstanding RPCs, then for a
+   * few quiet turns of the event loop, since children declared inside `apply` callbacks
+   * register after the outputs a test awaited.
    */
   async settle(): Promise<void> {
+    const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
     let seen = -1;
     for (let quiet = 0; quiet < 4; ) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // A registration waiting on an output that never resolves would hold the RPCs forever.
+      if (typeof waitForRPCs === "function") await withTimeout(waitForRPCs().catch(() => undefined), 1000);
+      await delay(5);
       quiet = this.resources.length === seen ? quiet + 1 : 0;
       seen = this.resources.length;
     }
   }
 
-  /** Children (direct) of the resource with this URN. */
-  childrenOf(urn: string | undefined): RecordedResource[] {
+  /** Children (direct) of the resource with this URN (or of this resource); `undefined`: the roots. */
+  childrenOf(parent: string | RecordedResource | undefined): RecordedResource[] {
+    const urn = typeof parent === "object" ? parent.urn : parent;
     return this.resources.filter((r) => r.parentUrn === urn);
   }
 
@@ -87,13 +139,16 @@ export class OfflineRuntime {
     monitor.registerResource = (req: any, callback: (err: any, res: any) => void) =>
       register(req, (err: any, res: any) => {
         if (!err && res) {
+          const key = `${req.getType()}::${req.getName()}`;
+          const answered = this.cloud.answered.get(key);
           this.resources.push({
             urn: res.getUrn(),
             parentUrn: req.getParent() || undefined,
             type: req.getType(),
             name: req.getName(),
-            inputs: this.cloud.declaredInputs.get(`${req.getType()}::${req.getName()}`) ?? {},
+            inputs: this.cloud.declaredInputs.get(key) ?? {},
             custom: req.getCustom(),
+            ...(answered !== undefined ? { id: answered.id, outputs: answered.state } : {}),
           });
         }
         callback(err, res);
@@ -101,7 +156,36 @@ export class OfflineRuntime {
   }
 }
 
-/** The value of an output, once the mock runtime has resolved it. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The value of an output, once the mock runtime has resolved it. Rejects when the output failed
+ * (a component refused a value inside `apply`); under `preview`, an unknown value is `undefined`.
+ */
 export function valueOf<T>(output: pulumi.Input<T> | pulumi.Output<T>): Promise<T> {
-  return new Promise<T>((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+  // A failed output rejects its `isKnown` and `isSecret` too: the rejection returned here is the
+  // one to report, so those are marked handled rather than left to fail the test a second time.
+  if (pulumi.Output.isInstance(output)) markHandled(output);
+  const lifted = pulumi.output(output) as unknown as { promise?: () => Promise<T>; apply: (f: (v: T) => void) => unknown };
+  markHandled(lifted);
+  // Output.promise() is internal to the SDK but has been stable for years; apply() is the fallback.
+  if (typeof lifted.promise === "function") return lifted.promise();
+  return new Promise<T>((resolve) => lifted.apply((v) => resolve(v)));
+}
+
+function markHandled(output: unknown): void {
+  const { isKnown, isSecret } = output as { isKnown?: unknown; isSecret?: unknown };
+  for (const promise of [isKnown, isSecret]) {
+    if (promise instanceof Promise) promise.catch(() => undefined);
+  }
 }

@@ -170,7 +170,7 @@ const trackingSpec = z.discriminatedUnion(
 );
 
 /** The run spec schema. See the module comment; {@link parseRunSpec} reports every problem at once. */
-export const RunSpecSchema = z
+const RunSpecSchema = z
   .strictObject({
     schemaVersion: z.literal(RUN_SPEC_SCHEMA_VERSION, { error: `must be ${RUN_SPEC_SCHEMA_VERSION}` }),
     runId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
@@ -205,12 +205,60 @@ export const RunSpecSchema = z
     when: () => true,
   });
 
-/** A valid run spec, defaults filled in. */
-export type RunSpec = z.output<typeof RunSpecSchema>;
-/** A run spec as written (fields with defaults may be left out). */
-export type RunSpecInput = z.input<typeof RunSpecSchema>;
-export type RunSpecData = RunSpec["data"];
-export type RunSpecTracking = RunSpec["tracking"];
+// The types below are written out rather than inferred, so the package's public declarations do
+// not import zod; the assertion after them keeps them equal to what the schema parses.
+
+/** Where the dataset comes from: a yaml ultralytics ships, or a data.yaml on the node's mount at `/data`. */
+export type RunSpecData = { kind: "builtin"; yaml: string } | { kind: "mounted"; yamlPath: string };
+/** Experiment tracking; a W&B key is named by its SSM parameter, never given. */
+export type RunSpecTracking = { kind: "off" } | { kind: "mlflow"; uri: string } | { kind: "wandb"; project: string; apiKeyParameter: string };
+
+/** A valid run spec, defaults filled in (see the schema above for each field's rules). */
+export type RunSpec = {
+  schemaVersion: typeof RUN_SPEC_SCHEMA_VERSION;
+  runId: string;
+  project: string;
+  stack: string;
+  region: string;
+  autoScalingGroupName: string;
+  model: string;
+  data: RunSpecData;
+  train: {
+    epochs: number;
+    imgsz: number;
+    batch: number;
+    gpus: number;
+    hyperparameters: Record<string, string | number | boolean>;
+    progressive?: { imgsz: number; epochs: number }[] | undefined;
+  };
+  artifacts: { bucket: string; prefix: string };
+  ota: {
+    bucket: string;
+    prefix: string;
+    modelName: string;
+    channel: "candidate" | "stable";
+    signingKeyId: string;
+    promote?: { metric: string; min: number; requireImprovement: boolean } | undefined;
+  };
+  limits: { maxRuntimeHours: number; idleMinutes: number; idleGpuPercent: number; maxAttempts: number; restartIfCheckpointLost: boolean };
+  tracking: RunSpecTracking;
+  pricing: { capacity: "spot" | "on-demand"; usdPerHour: number };
+};
+
+/** A run spec as written: the limits with defaults may be left out. */
+export type RunSpecInput = Omit<RunSpec, "limits"> & {
+  limits: Omit<RunSpec["limits"], "maxAttempts" | "restartIfCheckpointLost"> & { maxAttempts?: number | undefined; restartIfCheckpointLost?: boolean | undefined };
+};
+
+type Assignable<A, B> = [A] extends [B] ? true : false;
+/** Compiles only while the written-out types and the schema agree, both ways. */
+const typesMatchSchema: [
+  Assignable<z.output<typeof RunSpecSchema>, RunSpec>,
+  Assignable<RunSpec, z.output<typeof RunSpecSchema>>,
+  Assignable<z.input<typeof RunSpecSchema>, RunSpecInput>,
+  Assignable<RunSpecInput, z.input<typeof RunSpecSchema>>,
+] = [true, true, true, true];
+void typesMatchSchema;
 
 /** One thing wrong with a run spec: where (`train.progressive[0].imgsz`) and what. */
 export interface RunSpecProblem {

@@ -49,7 +49,7 @@ function minutes(value: string): number {
  * left that could still write to them; `pulumi destroy` would otherwise stop at BucketNotEmpty
  * with the rest of the stack already gone.
  */
-export function downCommand(io: CommandIo, destroyer: StackDestroyer = io.stackDestroyer ?? new AutomationStackDestroyer()): Command {
+export function downCommand(io: CommandIo, destroyer: StackDestroyer = io.stackDestroyer ?? new AutomationStackDestroyer(io.env)): Command {
   return withStackOptions(new Command("down"))
     .summary("stop the run's compute now; --all destroys the stack")
     .description(
@@ -74,6 +74,9 @@ export function downCommand(io: CommandIo, destroyer: StackDestroyer = io.stackD
         if (flags.all && (stackName === undefined || stackName === "")) {
           throw new StackOutputsError("--all destroys a stack: name it with --stack NAME (or PULUMI_STACK)");
         }
+        // Before anything changes: with --force, buckets are emptied before the destroy, which
+        // must not then fail for want of the CLI.
+        if (flags.all) await destroyer.ensureAvailable?.();
         const outputs = await readOutputs(io, flags);
         const asg = new AutoScalingClient({ region: outputs.region });
         const s3 = s3ClientFor(outputs, io.env);

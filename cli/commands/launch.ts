@@ -42,7 +42,7 @@ function projectName(dir: string): string {
  * deployed when it is invalid), then select-or-create the stack, set those values and `up`,
  * showing each resource step; with `--watch`, follow the run as `status --watch` does.
  */
-export function launchCommand(io: CommandIo, launcher: StackLauncher = io.stackLauncher ?? new AutomationStackLauncher()): Command {
+export function launchCommand(io: CommandIo, launcher: StackLauncher = io.stackLauncher ?? new AutomationStackLauncher(io.env)): Command {
   return new Command("launch")
     .summary("validate the config, deploy the stack (pulumi up) and start training")
     .description(
@@ -62,7 +62,7 @@ export function launchCommand(io: CommandIo, launcher: StackLauncher = io.stackL
     .option("--json", "print the up result and the stack outputs as JSON (and the statuses with --watch, one per line)")
     .addHelpText(
       "after",
-      `\nExit codes:\n  0  deployed (without --watch)\n  2  usage error: bad --set, an invalid config (nothing deployed), no stack named\n  1  the deployment failed or another error\nWith --watch, the codes of status:${STATUS_EXIT_HELP.replace(/^\nExit codes:/, "")}`,
+      `\nExit codes:\n  0  deployed (without --watch)\n  2  usage error: bad --set, an invalid config (nothing deployed), no stack named, no Pulumi CLI\n  1  the deployment failed or another error\nWith --watch, the codes of status:${STATUS_EXIT_HELP.replace(/^\nExit codes:/, "")}`,
     )
     .action(async (flags: LaunchFlags) => {
       await runOperation(io, "launch", flags.json, async () => {
@@ -81,7 +81,13 @@ export function launchCommand(io: CommandIo, launcher: StackLauncher = io.stackL
           const project = projectName(io.cwd);
           const fileExists = fs.existsSync(path.join(io.cwd, `Pulumi.${stackName}.yaml`));
           const fromFile = fileExists ? readStackConfigFile(io.cwd, stackName) : { values: {}, secretKeys: [] };
-          const problems = checkMergedConfig({ ...fromFile.values, ...sets }, { project, stack: stackName, secretKeys: fromFile.secretKeys });
+          const merged = { ...fromFile.values, ...sets };
+          // Loaded here only: it loads @pulumi/pulumi, which `yolo-train edge` on a small box must not.
+          const { checkConfigNamespaces } = await import("../../config/loadStackConfig");
+          const problems = [
+            ...checkMergedConfig(merged, { project, stack: stackName, secretKeys: fromFile.secretKeys }),
+            ...checkConfigNamespaces(merged, { project, secretKeys: fromFile.secretKeys }),
+          ];
           if (problems.length > 0) return usage(new InvalidInputError(configSubject({ project, stack: stackName }), problems).message);
         } catch (error) {
           if (error instanceof SetValueError || error instanceof StackFileError) return usage(error.message);

@@ -1,6 +1,6 @@
 import { CloudWatchLogsClient, FilterLogEventsCommand, type FilteredLogEvent } from "@aws-sdk/client-cloudwatch-logs";
 import { Command } from "commander";
-import { readOutputs, runOperation, withStackOptions, type CommandIo } from "./operateContext";
+import { readOutputs, runOperation, UsageError, withStackOptions, type CommandIo } from "./operateContext";
 
 interface LogsFlags {
   stack?: string;
@@ -46,8 +46,7 @@ export function logsCommand(io: CommandIo): Command {
         const since = parseSince(flags.since);
         const interval = Number(flags.interval);
         if (since === null || !Number.isFinite(interval) || interval <= 0) {
-          io.stderr(`yolo-train logs: ${since === null ? `--since must look like 30s, 15m, 2h or 1d, got ${flags.since}` : `--interval must be a positive number, got ${flags.interval}`}\n`);
-          return 2;
+          throw new UsageError(since === null ? `--since must look like 30s, 15m, 2h or 1d, got ${flags.since}` : `--interval must be a positive number, got ${flags.interval}`);
         }
         const outputs = await readOutputs(io, flags);
         const client = new CloudWatchLogsClient({ region: outputs.region });

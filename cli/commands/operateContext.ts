@@ -1,7 +1,7 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Command } from "commander";
 import { parseStoredRecord, type RunRecord } from "../../agent/runRecord";
-import type { StackDestroyer, StackLauncher } from "../stackAutomation";
+import { PulumiCliNotFoundError, type StackDestroyer, type StackLauncher } from "../stackAutomation";
 import { StackOutputsError, stackOutputsSource, type OutputsFlags, type StackOutputs, type StackOutputsSource } from "../stackOutputs";
 
 /**
@@ -87,17 +87,31 @@ export async function readRunRecord(s3: S3Client, outputs: StackOutputs): Promis
   }
 }
 
+/** A wrong option value of an operating command (`--interval soon`): exit 2, said as JSON too under --json. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Errors that are the caller's to fix (a wrong option, outputs missing or unreadable, no stack named, no Pulumi CLI): exit 2. */
+export function isUsageError(error: unknown): boolean {
+  return error instanceof UsageError || error instanceof StackOutputsError || error instanceof PulumiCliNotFoundError;
+}
+
 /**
- * Runs a command body: a usage problem (outputs missing or unreadable) exits 2, anything else 1,
- * with the error as JSON on stdout under --json.
+ * Runs a command body: a usage problem ({@link isUsageError}) exits 2, anything else 1, with the
+ * error as JSON on stdout under --json. A usage error's message is said as it is; another error
+ * keeps its name (`ResourceNotFoundException: …`), which tells what failed.
  */
 export async function runOperation(io: CommandIo, command: string, json: boolean | undefined, body: () => Promise<number>): Promise<void> {
   try {
     io.setExitCode(await body());
   } catch (error) {
-    const usage = error instanceof StackOutputsError;
+    const usage = isUsageError(error);
     const code = usage ? USAGE_EXIT_CODE : 1;
-    const message = error instanceof Error ? `${error.name !== "Error" ? `${error.name}: ` : ""}${error.message}` : String(error);
+    const message = error instanceof Error ? `${!usage && error.name !== "Error" ? `${error.name}: ` : ""}${error.message}` : String(error);
     if (json) io.stdout(JSON.stringify({ error: { message, exitCode: code } }, null, 2) + "\n");
     io.stderr(`yolo-train ${command}: ${message}\n`);
     io.setExitCode(code);

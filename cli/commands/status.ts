@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { exitCodeOfPhase, isEndPhase, renderRunStatus, runStatus, STATUS_EXIT_CODES, STATUS_EXIT_HELP } from "../runStatus";
 import type { StackOutputs } from "../stackOutputs";
-import { readOutputs, readRunRecord, runOperation, s3ClientFor, withStackOptions, type CommandIo } from "./operateContext";
+import { readOutputs, readRunRecord, runOperation, s3ClientFor, UsageError, withStackOptions, type CommandIo } from "./operateContext";
 
 interface StatusFlags {
   stack?: string;
@@ -53,10 +53,7 @@ export function statusCommand(io: CommandIo): Command {
     .action(async (flags: StatusFlags) => {
       await runOperation(io, "status", flags.json, async () => {
         const interval = Number(flags.interval);
-        if (!Number.isFinite(interval) || interval <= 0) {
-          io.stderr(`yolo-train status: --interval must be a positive number of seconds, got ${flags.interval}\n`);
-          return 2;
-        }
+        if (!Number.isFinite(interval) || interval <= 0) throw new UsageError(`--interval must be a positive number of seconds, got ${flags.interval}`);
         const outputs = await readOutputs(io, flags);
         return showRunStatus(io, outputs, { json: flags.json === true, watch: flags.watch === true, intervalSeconds: interval });
       });

@@ -1,5 +1,6 @@
 import { PRICE_SNAPSHOT } from "../../catalog";
 import { GUARDRAIL_DEFAULTS } from "../../components/guardrailPlan";
+import { firstUpWarnings, phaseEstimates, type PhaseEstimate } from "./planNotes";
 import { countByType, renderResourceTree } from "./resourceTree";
 import type { OfflinePlan } from "./runOfflinePlan";
 import { standingCosts } from "./standingCosts";
@@ -72,6 +73,10 @@ export function renderPlan(plan: OfflinePlan): string {
   lines.push("Offline: the stack program ran under Pulumi's mock runtime against a pretend AWS account; nothing was created.");
   lines.push(`Run id: ${String(plan.outputs.runId)}`);
   lines.push("");
+  const warnings = firstUpWarnings(plan);
+  if (warnings.length > 0) {
+    lines.push("Warnings:", ...warnings.map((w) => `  - ${w}`), "");
+  }
 
   const stackResources = plan.resources.filter((r) => !r.type.startsWith("pulumi:providers:"));
   const cloudResources = stackResources.filter((r) => r.custom);
@@ -115,6 +120,7 @@ export function renderPlan(plan: OfflinePlan): string {
   } else {
     lines.push("Estimated run: unknown (see the assumptions below)");
   }
+  lines.push(...phaseEstimates(plan).map((p) => `  ${renderPhase(p)}`));
   lines.push(
     `Most it can cost: ${usd(estimate.capUsd)} (maxRuntimeHours ${guardrails.maxRuntimeHours} h at ` +
       `$${estimate.chosenInstanceType.usdPerHour.toFixed(4)}/h; spot prices move)`,
@@ -164,6 +170,14 @@ export function renderPlan(plan: OfflinePlan): string {
   lines.push("");
   lines.push(`Prices: ${PRICE_SNAPSHOT.source} (commit ${PRICE_SNAPSHOT.commit.slice(0, 12)}). ${PRICE_SNAPSHOT.note}`);
   return lines.join("\n");
+}
+
+/** `phase 1: imgsz 320, 50 epochs, ~0.42 h, $0.09`. */
+function renderPhase(p: PhaseEstimate): string {
+  const head = `phase ${p.phase}: imgsz ${p.imgsz}, ${p.epochs} epoch${p.epochs === 1 ? "" : "s"}`;
+  if (p.hours === null) return `${head}, time unknown (set yolo-train:datasetImages)`;
+  const cost = p.estimatedUsd !== null ? `, ${usd(p.estimatedUsd)}` : "";
+  return `${head}, ~${p.hours.toFixed(2)} h${cost}${p.pastMaxRuntime ? " (does not finish within maxRuntimeHours: the backstop stops the run first)" : ""}`;
 }
 
 /** Where a completed run's model goes, and what moves it to `stable`. */

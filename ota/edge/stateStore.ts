@@ -32,7 +32,22 @@ const StateSchema = z.strictObject({
   updatedAt: z.iso.datetime(),
 });
 
-export type EdgeState = z.output<typeof StateSchema>;
+/** What `state.json` holds (see the schema above for each field). A plain type, so the public declarations need no zod. */
+export type EdgeState = {
+  schemaVersion: typeof STATE_SCHEMA_VERSION;
+  modelName: string;
+  channel: string;
+  highestVersion: number;
+  currentVersion: number;
+  previousVersion?: number | undefined;
+  rolledBackFrom?: number | undefined;
+  updatedAt: string;
+};
+
+/** Compiles only while {@link EdgeState} says exactly what the schema parses. */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const stateTypeMatchesSchema: Same<z.output<typeof StateSchema>, EdgeState> = true;
+void stateTypeMatchesSchema;
 
 /** The state of `dest`, or undefined when nothing was ever installed there. */
 export async function readState(dest: string): Promise<EdgeState | undefined> {

@@ -18,7 +18,8 @@
 import type { KeyObject } from "crypto";
 import { createPublicKey } from "crypto";
 import { z } from "zod";
-import { InvalidManifestError, canonicalJson, isoTimeSchema, modelNameSchema, parseWith, versionKey, versionSchema } from "../manifest";
+import { InvalidManifestError, canonicalJson, versionKey } from "../manifest";
+import { isoTimeSchema, modelNameSchema, parseWith, versionSchema } from "../manifestSchema";
 import { SigningKeyError, publicKeyFingerprint, readPublicKey, type ManifestSigner } from "../signature";
 import { keysThatSigned, parseEnvelope, signEnvelope, type SignedEnvelope } from "./signedEnvelope";
 

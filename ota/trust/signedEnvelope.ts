@@ -8,7 +8,8 @@
  */
 import type { KeyObject } from "crypto";
 import { z } from "zod";
-import { InvalidManifestError, canonicalJson, decodeJson, nonCanonicalMessage, parseWith } from "../manifest";
+import { InvalidManifestError, canonicalJson, decodeJson, nonCanonicalMessage } from "../manifest";
+import { parseWith } from "../manifestSchema";
 import { publicKeyFingerprint, verifyManifestSignature, type ManifestSigner } from "../signature";
 
 /** Most signatures an envelope may carry: a root signed by an outgoing and an incoming set of keys needs a few, never this many. */

@@ -12,7 +12,8 @@
  * with its own exit code within hours, not when the release expires months later. Pure: no I/O.
  */
 import { z } from "zod";
-import { InvalidManifestError, canonicalJson, isoTimeSchema, modelNameSchema, parseWith, versionSchema } from "../manifest";
+import { InvalidManifestError, canonicalJson } from "../manifest";
+import { isoTimeSchema, modelNameSchema, parseWith, versionSchema } from "../manifestSchema";
 import { publicKeyFingerprint, type ManifestSigner } from "../signature";
 import type { TrustedRoot } from "./rootDocument";
 import { keysThatSigned, parseEnvelope, signEnvelope, type SignedEnvelope } from "./signedEnvelope";

@@ -9,7 +9,8 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { KeyObject } from "crypto";
 import { channelSignatureKey, verifyChannelMembership } from "../channelMembership";
-import { layoutFor, modelNameSchema, parseChannelPointer, type ChannelPointer, type ModelLayout } from "../manifest";
+import { layoutFor, parseChannelPointer, type ChannelPointer, type ModelLayout } from "../manifest";
+import { modelNameSchema } from "../manifestSchema";
 import { publicKeyFingerprint, readPublicKey, type ManifestSigner } from "../signature";
 import { buildRootDocument, type TrustedRoot } from "./rootDocument";
 import { parseEnvelope } from "./signedEnvelope";

@@ -66,12 +66,23 @@ describe("npm run plan", () => {
     expect(stdout).toMatch(/Model delivery \(OTA\): model "dev"\n  - every completed run publishes a release to this stack's bucket s3:\/\/\S+\/models\/dev\/, signed with its own KMS key, channel candidate\n  - promotion to stable: never automatically/);
   });
 
-  it("prints JSON for scripts with --json", () => {
+  it("prints JSON for scripts with --json, each resource with its inputs for policy tools", () => {
     const { status, stdout } = plan(["--json"]);
     expect(status).toBe(0);
     const parsed = JSON.parse(stdout);
     expect(parsed.outputs.estimate.chosenInstanceType.instanceType).toBe("g4dn.xlarge");
     expect(parsed.resources.map((r: { type: string }) => r.type)).toContain("aws:autoscaling/group:Group");
+    type Planned = { type: string; name: string; custom: boolean; inputs: Record<string, any> };
+    const resources = parsed.resources as Planned[];
+    const group = resources.find((r) => r.type === "aws:autoscaling/group:Group")!;
+    expect(group.inputs).toMatchObject({ minSize: 0, desiredCapacity: 1, mixedInstancesPolicy: expect.any(Object) });
+    const blocks = resources.filter((r) => r.type === "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const block of blocks) expect(block.inputs).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    // Pulumi's secret wrapper never leaks into the JSON: secrets are "[secret]".
+    expect(stdout).not.toContain("4dabf18193072939515e22adb298388d");
+    expect(parsed.warnings).toEqual([]);
+    expect(parsed.estimatePhases).toEqual([]);
   });
 
   it("plans another stack with --stack, with its budget, the train stage's A100s, a restart on a lost checkpoint and a fleet OTA bucket", () => {
@@ -113,27 +124,92 @@ describe("npm run plan", () => {
     expect(stdout).toContain("  - timestamps and root key: the stack that owns the bucket signs them");
   });
 
-  it("reports every config problem, names each key, and exits non-zero", () => {
+  it("reports every config problem once, without a stack trace, names each key, and exits 2", () => {
     const dir = projectWithStack(
       "bad",
-      ["config:", "  aws:region: us-east-1", "  yolo-train:imgsz: 650", "  yolo-train:gpusPerNode: 2", "  yolo-train:epoch: 5"].join(
-        "\n",
-      ),
+      [
+        "config:",
+        "  aws:region: us-east-1",
+        "  aws:regoin: us-west-2",
+        "  yolo-train:imgsz: 650",
+        "  yolo-train:gpusPerNode: 2",
+        "  yolo-train:epoch: 5",
+        "  yolo_train:batch: 8",
+      ].join("\n"),
     );
     const { status, stdout, stderr } = plan(["--cwd", dir, "--stack", "bad"]);
-    expect(status).toBe(1);
+    expect(status).toBe(2);
     expect(stdout).toBe("");
-    expect(stderr).toContain("nothing was created");
-    expect(stderr).toMatch(/`imgsz` is 650/);
+    expect(stderr.match(/nothing was created/g)).toHaveLength(1);
+    expect(stderr.match(/`imgsz` is 650/g)).toHaveLength(1);
+    expect(stderr).toMatch(/^Stack config yolo-train\/bad has 5 problems; nothing was created:\n/);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).not.toMatch(/unhandled|Error:/i);
     expect(stderr).toMatch(/`gpusPerNode` is 2/);
     expect(stderr).toMatch(/`epoch`.*epochs/);
+    expect(stderr).toMatch(/`aws:regoin` is "us-west-2".*did you mean `aws:region`\?/);
+    expect(stderr).toMatch(/`yolo_train:batch` is "8".*did you mean `yolo-train:batch`\?/);
+  });
+
+  it("warns that a first pulumi up would train on the empty dataset bucket, and labels each progressive phase in the estimate", () => {
+    const dir = projectWithStack(
+      "widgets",
+      [
+        "config:",
+        "  aws:region: us-east-1",
+        "  yolo-train:data: widgets",
+        "  yolo-train:datasetImages: 2000",
+        "  yolo-train:progressive:",
+        "    - imgsz: 320",
+        "      epochs: 50",
+        "    - imgsz: 640",
+        "      epochs: 30",
+      ].join("\n"),
+    );
+    const { status, stdout, stderr } = plan(["--cwd", dir, "--stack", "widgets"]);
+    expect(stderr).toBe("");
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/Warnings:\n  - On a first `pulumi up` \(a stack not deployed yet\) the GPU node starts at once and trains on datasets\/widgets\/data\.yaml in the stack's dataset bucket, which that same `pulumi up` creates, empty/);
+    expect(stdout).toContain("aws s3 sync ./widgets");
+    expect(stdout).toContain("set `yolo-train:data widgets` again");
+    const total = Number(/Estimated run: ([\d.]+) h/.exec(stdout)![1]);
+    const phases = [...stdout.matchAll(/^  phase (\d): imgsz (\d+), (\d+) epochs, ~([\d.]+) h, \$[\d.]+(?: \(.*\))?$/gm)];
+    expect(phases.map((m) => [m[1], m[2], m[3]])).toEqual([["1", "320", "50"], ["2", "640", "30"]]);
+    expect(phases.reduce((sum, m) => sum + Number(m[4]), 0)).toBeCloseTo(total, 1);
+    // The small-image phase is the cheaper one per epoch.
+    expect(Number(phases[0]![4]) / 50).toBeLessThan(Number(phases[1]![4]) / 30);
+  });
+
+  it("refuses an unknown option with exit 2", () => {
+    const { status, stderr } = plan(["--stak", "dev"]);
+    expect(status).toBe(2);
+    expect(stderr).toContain("unknown option '--stak'");
   });
 
   it("says which stacks exist when the stack file is missing", () => {
     const dir = projectWithStack("only", "config:\n  aws:region: us-east-1\n");
     const { status, stderr } = plan(["--cwd", dir, "--stack", "nope"]);
-    expect(status).toBe(1);
+    expect(status).toBe(2);
     expect(stderr).toContain("Pulumi.nope.yaml does not exist");
     expect(stderr).toContain("Stacks here: only");
+  });
+});
+
+describe("the stack program under a real `pulumi up`", () => {
+  it("stops on an invalid config with a RunError, which Pulumi prints once, as its message alone", async () => {
+    const dir = projectWithStack("refused", ["config:", "  aws:region: us-east-1", "  yolo-train:imgsz: 650", "  yolotrain:epochs: 3"].join("\n"));
+    let thrown: unknown;
+    await jest.isolateModulesAsync(async () => {
+      const { runOfflinePlan } = await import("../../cli/plan/runOfflinePlan");
+      await runOfflinePlan(dir, "refused").catch((error: unknown) => {
+        thrown = error;
+      });
+    });
+    const { RunError } = await import("@pulumi/pulumi");
+    // Pulumi's language host logs a RunError's message without the stack, and only once.
+    expect(RunError.isInstance(thrown)).toBe(true);
+    expect((thrown as Error).message).toMatch(/^Stack config yolo-train\/refused has 2 problems; nothing was created:\n/);
+    expect((thrown as Error).message).toContain("did you mean `yolo-train:epochs`?");
+    expect((thrown as { problems?: { key: string }[] }).problems?.map((p) => p.key)).toEqual(["imgsz", "yolotrain:epochs"]);
   });
 });

@@ -1,3 +1,4 @@
+import { nameHash } from "../../components/physicalNames";
 import fc from "fast-check";
 import {
   DASHBOARD_NAME,
@@ -259,10 +260,16 @@ describe("layoutWidgets", () => {
 describe("names and URLs", () => {
   it("derives a dashboard name from project, stack and run", () => {
     expect(dashboardNameFor(["yolo-train", "dev", "r-1a2b"])).toBe("yolo-train-dev-r-1a2b");
-    expect(dashboardNameFor(["yolo-train", "team/dev.eu", undefined])).toBe("yolo-train-team-dev-eu");
+    // Characters a dashboard name refuses become `-`; the hash keeps team/dev.eu apart from a stack team-dev-eu.
+    expect(dashboardNameFor(["yolo-train", "team/dev.eu", undefined])).toBe(`yolo-train-team-dev-eu-${nameHash("yolo-train-team/dev.eu")}`);
+    expect(dashboardNameFor(["yolo-train", "team-dev-eu"])).toBe("yolo-train-team-dev-eu");
+    expect(dashboardNameFor([])).toBe("yolo-train");
   });
 
-  it("always yields a valid dashboard name", () => {
+  it("always yields a valid dashboard name, and different names for 100-character stacks that differ only in the middle", () => {
+    const [a, b] = ["a", "b"].map((c) => `${"x".repeat(60)}${c}${"y".repeat(39)}`);
+    expect(dashboardNameFor(["P".repeat(100), a, "r-1a2b"])).not.toBe(dashboardNameFor(["P".repeat(100), b, "r-1a2b"]));
+    expect(dashboardNameFor(["P".repeat(100), a, "r-1a2b"]).length).toBeLessThanOrEqual(255);
     fc.assert(fc.property(fc.array(fc.string({ maxLength: 200 }), { maxLength: 4 }), (parts) => DASHBOARD_NAME.test(dashboardNameFor(parts))));
   });
 

@@ -60,11 +60,15 @@ describe("DatasetBucket", () => {
     expect(list!.Condition).toEqual({ StringLike: { "s3:prefix": ["datasets/*"] } });
   });
 
-  it("rejects a name that cannot prefix a bucket name, naming the argument, and registers nothing", async () => {
-    expect(() => new DatasetBucket("My.Datasets", {})).toThrow(InvalidInputError);
-    expect(() => new DatasetBucket("My.Datasets", {})).toThrow(/DatasetBucket\.name/);
+  it("fits a name that cannot prefix a bucket name into one, instead of refusing it", async () => {
+    const fitted = new DatasetBucket("My.Datasets", {});
+    expect(await valueOf(fitted.bucketName)).toMatch(/^my-datasets-[0-9a-f]{8}-0a1b2c3$/);
+  });
+
+  it("rejects a bad argument, naming it, and registers nothing", async () => {
+    expect(() => new DatasetBucket("data2", { abortIncompleteUploadsAfterDays: 0 })).toThrow(InvalidInputError);
     expect(() => new DatasetBucket("data2", { abortIncompleteUploadsAfterDays: 0 })).toThrow(/DatasetBucket\.abortIncompleteUploadsAfterDays/);
     await runtime.settle();
-    expect(runtime.resources.filter((r) => r.name.startsWith("My.Datasets") || r.name.startsWith("data2"))).toEqual([]);
+    expect(runtime.resources.filter((r) => r.name.startsWith("data2"))).toEqual([]);
   });
 });

@@ -84,7 +84,7 @@ describe("TimestampFunction", () => {
   it("runs the bundled handler on Node.js 20, arm64, 256 MB, 60 s, one at a time", async () => {
     const fn = childOf("ts", TYPES.fn);
     expect(fn.inputs).toMatchObject({
-      runtime: "nodejs20.x",
+      runtime: "nodejs22.x",
       architectures: ["arm64"],
       handler: TIMESTAMP_FUNCTION_HANDLER,
       memorySize: 256,
@@ -247,8 +247,10 @@ describe("TimestampFunction physical names", () => {
       expect(physical.length).toBeLessThanOrEqual(64);
       expect(physical).toMatch(/^[A-Za-z0-9_-]+-0a1b2c3$/);
     }
-    const schedulerRole = childOf(name, TYPES.role, "-schedule");
-    expect(schedulerRole.name.length + 8).toBeLessThanOrEqual(64);
+    // `<name>-schedule`, or cut short with a hash of it when that is too long (physicalNames.ts).
+    const schedulerRoles = children(name).filter((r) => r.type === TYPES.role && /-schedule(-[0-9a-f]{8})?$/.test(r.name));
+    expect(schedulerRoles).toHaveLength(1);
+    expect(schedulerRoles[0]!.name.length + 8).toBeLessThanOrEqual(64);
     // Recognisably this component's: the start of its name is kept.
     expect(functionName.startsWith(name.slice(0, 20))).toBe(true);
   });
@@ -269,7 +271,7 @@ describe("TimestampFunction validation", () => {
       runtime,
       "bad.ts",
       () => new TimestampFunction("bad.ts", args({ modelsPrefix: "models", expiresHours: 24, refreshHours: 13 })),
-      ["TimestampFunction.name", "TimestampFunction.modelsPrefix", "TimestampFunction.refreshHours"],
+      ["TimestampFunction.modelsPrefix", "TimestampFunction.refreshHours"],
     );
   });
 

@@ -1,9 +1,5 @@
-import * as fc from "fast-check";
 import {
-  AUTONAME_SUFFIX_LENGTH,
   accountOfKeyArn,
-  fitName,
-  functionNameProblems,
   invokeFunctionPolicy,
   lambdaTrustPolicy,
   MAX_TIMESTAMP_EXPIRES_HOURS,
@@ -63,41 +59,7 @@ describe("rateExpression", () => {
   });
 });
 
-describe("fitName", () => {
-  it("keeps <name>-<suffix> when Pulumi's 8 characters still fit", () => {
-    expect(fitName("yolo-train-dev-ota-timestamp", "role", 64)).toBe("yolo-train-dev-ota-timestamp-role");
-    expect(fitName("yolo-train-dev-ota-timestamp", "", 64)).toBe("yolo-train-dev-ota-timestamp");
-  });
 
-  it("cuts a long name short, keeping a hash of it, so two names sharing a beginning still differ", () => {
-    const stack = "factory-line-7-widgets-staging-eu";
-    const a = fitName(`yolo-train-${stack}-a-ota-timestamp`, "schedule", 64);
-    const b = fitName(`yolo-train-${stack}-b-ota-timestamp`, "schedule", 64);
-    expect(a.length + AUTONAME_SUFFIX_LENGTH).toBeLessThanOrEqual(64);
-    expect(a).toMatch(/^yolo-train-factory-line-7-widgets-[a-z-]*[a-z]-[0-9a-f]{6}-schedule$/);
-    expect(a).not.toBe(b);
-    expect(fitName(`yolo-train-${stack}-a-ota-timestamp`, "schedule", 64)).toBe(a);
-  });
-
-  it("fits any name of letters, digits, - and _ into 64 characters with Pulumi's suffix", () => {
-    fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{1,200}$/), fc.constantFrom("", "role", "schedule", "logs"), (name, suffix) => {
-        const fitted = fitName(name, suffix, 64);
-        expect(fitted.length + AUTONAME_SUFFIX_LENGTH).toBeLessThanOrEqual(64);
-        expect(fitted).toMatch(/^[A-Za-z0-9_-]+$/);
-        if (suffix !== "") expect(fitted.endsWith(`-${suffix}`)).toBe(true);
-      }),
-    );
-  });
-});
-
-describe("functionNameProblems", () => {
-  it("accepts names that can prefix a Lambda function, role and schedule name, and refuses others", () => {
-    expect(functionNameProblems("K", "yolo-train_dev-ota")).toEqual([]);
-    expect(functionNameProblems("K", "ota.timestamp").map((p) => p.key)).toEqual(["K"]);
-    expect(functionNameProblems("K", "ota timestamp")).toHaveLength(1);
-  });
-});
 
 describe("the timestamp function's policy", () => {
   const doc = timestampFunctionPolicy({ bucketArn: BUCKET_ARN, modelsPrefix: "models/", timestampKeyArn: KEY_ARN, logGroupArn: LOG_GROUP_ARN });

@@ -2,6 +2,7 @@ import { expectRejectedWithNothingRegistered } from "../offline/rejection";
 import * as pulumi from "@pulumi/pulumi";
 import { abortIncompleteUploadsRule, expireNoncurrentVersionsRule } from "../../components/bucketLifecycle";
 import { PrivateBucket } from "../../components/privateBucket";
+import { nameHash } from "../../components/physicalNames";
 import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
 
 let runtime: OfflineRuntime;
@@ -138,9 +139,19 @@ describe("PrivateBucket with options", () => {
   });
 });
 
+describe("PrivateBucket with a name that is no bucket name", () => {
+  it.each(["Bad_Name", `Yolo-Train-${"Very-Long-Stack-".repeat(4)}datasets`])("%s still gets a valid bucket, lower-cased, shortened and hashed", async (name) => {
+    const bucket = new PrivateBucket(name, {});
+    const physical = await valueOf(bucket.bucketName);
+    expect(physical.length).toBeLessThanOrEqual(63);
+    expect(physical).toMatch(/^[a-z0-9][a-z0-9-]*-[0-9a-f]{8}-0a1b2c3$/);
+    expect(physical.startsWith(name.toLowerCase().replace(/_/g, "-").slice(0, 20))).toBe(true);
+    expect(physical.endsWith(`-${nameHash(name)}-0a1b2c3`)).toBe(true);
+  });
+});
+
 describe("PrivateBucket with invalid arguments", () => {
   it.each([
-    ["a name that is no bucket name", "Bad_Name", {}, ["PrivateBucket.name"]],
     ["an unknown versioning status", "bad-versioning", { versioning: "Disabled" as any }, ["PrivateBucket.versioning"]],
     ["two lifecycle rules with one id", "bad-rules", { lifecycleRules: [abortIncompleteUploadsRule(1), abortIncompleteUploadsRule(2)] }, ["PrivateBucket.lifecycleRules"]],
   ])("rejects %s, naming the argument, and registers nothing", async (_label, name, args, keys) => {

@@ -1,7 +1,6 @@
 import fc from "fast-check";
+import { nameHash } from "../../components/physicalNames";
 import {
-  MAX_BUCKET_COMPONENT_NAME,
-  bucketNameProblems,
   daysProblems,
   defaultSigningKeyAlias,
   kmsAliasProblems,
@@ -9,26 +8,6 @@ import {
 } from "../../components/storageArgs";
 
 describe("storage argument checks", () => {
-  it.each([
-    ["yolo-datasets", 0],
-    ["a", 0],
-    ["x".repeat(MAX_BUCKET_COMPONENT_NAME), 0],
-    ["x".repeat(MAX_BUCKET_COMPONENT_NAME + 1), 1],
-    ["Datasets", 1],
-    ["my.bucket", 1],
-    ["-data", 1],
-    ["data_set", 1],
-    ["xn--data", 1],
-    ["sthree-data", 1],
-  ])("bucket component name %j has %i problem(s)", (name, count) => {
-    const problems = bucketNameProblems("DatasetBucket.name", name);
-    expect(problems).toHaveLength(count);
-    for (const p of problems) {
-      expect(p.key).toBe("DatasetBucket.name");
-      expect(p.value).toBe(name);
-    }
-  });
-
   it.each([
     [undefined, 0],
     [7, 0],
@@ -57,14 +36,28 @@ describe("storage argument checks", () => {
   });
 
   it("derives a valid, stack-specific default signing key alias from any project and stack", () => {
-    const part = fc.stringMatching(/^[A-Za-z0-9._-]{1,40}$/);
+    const part = fc.stringMatching(/^[A-Za-z0-9._-]{1,100}$/);
     fc.assert(
       fc.property(part, part, part, (project, stack, name) => {
         const alias = defaultSigningKeyAlias(project, stack, name);
         expect(kmsAliasProblems("k", alias)).toEqual([]);
       }),
     );
-    expect(defaultSigningKeyAlias("yolo-train", "dev.eu", "ota")).toBe("alias/yolo-train/yolo-train/dev-eu/ota");
+    expect(defaultSigningKeyAlias("yolo-train", "dev", "ota")).toBe("alias/yolo-train/yolo-train/dev/ota");
+    expect(defaultSigningKeyAlias("yolo-train", "dev", "ota", "root")).toBe("alias/yolo-train/yolo-train/dev/ota/root");
+    // `.` is no alias character: replaced, and the hash keeps dev.eu apart from a stack called dev-eu.
+    expect(defaultSigningKeyAlias("yolo-train", "dev.eu", "ota")).toBe(`alias/yolo-train/yolo-train/dev-eu/ota-${nameHash("alias/yolo-train/yolo-train/dev.eu/ota")}`);
+    expect(defaultSigningKeyAlias("yolo-train", "dev.eu", "ota")).not.toBe(defaultSigningKeyAlias("yolo-train", "dev-eu", "ota"));
     expect(defaultSigningKeyAlias("p", "dev", "ota")).not.toBe(defaultSigningKeyAlias("p", "prod", "ota"));
+  });
+
+  it("keeps the signing, root and timestamp aliases of 100-character project and stack names apart, within 256 characters", () => {
+    const [project, stack] = ["P".repeat(100), "s".repeat(100)];
+    const aliases = [undefined, "root", "timestamp"].map((role) => defaultSigningKeyAlias(project, stack, `${project}-${stack}-ota`, role as "root" | undefined));
+    for (const alias of aliases) {
+      expect(alias.length).toBeLessThanOrEqual(256);
+      expect(kmsAliasProblems("k", alias)).toEqual([]);
+    }
+    expect(new Set(aliases).size).toBe(3);
   });
 });

@@ -173,6 +173,13 @@ describe("TrainingImage from an existing image", () => {
   });
 });
 
+describe("TrainingImage with a name ECR would refuse", () => {
+  it("builds into a repository named after it, lower-cased and hashed", async () => {
+    const image = new TrainingImage("Yolo-Image", { context: dockerContext() });
+    expect(await valueOf(image.repositoryUrl!)).toMatch(/\/yolo-image-[0-9a-f]{8}-0a1b2c3$/);
+  });
+});
+
 describe("TrainingImage with invalid arguments", () => {
   it("rejects a context without the paths its Dockerfile copies, naming each, and registers nothing", async () => {
     // docker/ alone: what a hand-made copy of the Dockerfile's folder would give.
@@ -200,7 +207,6 @@ describe("TrainingImage with invalid arguments", () => {
     ["an image reference that does not parse", "bad-uri", { existingImageUri: "Not An Image" }, ["TrainingImage.existingImageUri"]],
     ["a context folder that does not exist", "bad-context", { context: "/nonexistent/yolo-docker" }, ["TrainingImage.context"]],
     ["keeping no images", "bad-keep", { context: "__context__", keepTaggedImages: 0 }, ["TrainingImage.keepTaggedImages"]],
-    ["an upper-case name (ECR repositories are lower case)", "BadName", { context: "__context__" }, ["TrainingImage.name"]],
   ])("rejects %s, naming the argument, and registers nothing", async (_label, name, rawArgs: TrainingImageArgs, keys) => {
     const args = { ...rawArgs, ...(rawArgs.context === "__context__" ? { context: dockerContext() } : {}) };
     let error: unknown;

@@ -17,8 +17,9 @@ async function settle(run: TrainingRun): Promise<void> {
   await valueOf(pulumi.all([run.dashboard.dashboardUrl, run.guardrails.backstopAt, run.nodeGroup.groupArn, run.image.imageUri]));
 }
 
-function under(run: TrainingRun, type: string) {
-  return runtime.ofType(type).filter((r) => r.name.startsWith(`${run.names.costAllocationValue}-`) || r.name === run.names.costAllocationValue);
+/** Resources of `type` under the run named `runName`. */
+function under(runName: string, type: string) {
+  return runtime.ofType(type).filter((r) => r.name.startsWith(`${runName}-`) || r.name === runName);
 }
 
 function userDataOf(runName: string): string {
@@ -129,8 +130,9 @@ describe("a TrainingRun for a built-in dataset on the debug stage", () => {
   });
 
   it("names the group after the run, so a changed spec is a new group", () => {
-    expect(run.names.groupName).toBe(`yt-debug-${run.runId}`);
-    const group = under(run, "aws:autoscaling/group:Group")[0]!;
+    // Account-wide, so it names the project and stack ("yolo-train", "widgets") before the component.
+    expect(run.names.groupName).toBe(`yolo-train-widgets-yt-debug-${run.runId}`);
+    const group = under("yt-debug", "aws:autoscaling/group:Group")[0]!;
     expect(group.inputs.name).toBe(run.names.groupName);
   });
 
@@ -180,7 +182,7 @@ describe("a TrainingRun for a dataset in the stack's bucket on FSx for Lustre wi
   it("links a Lustre file system to the dataset prefix and pins the nodes to its subnet", async () => {
     const lustre = runtime.single("aws:fsx/lustreFileSystem:LustreFileSystem");
     expect(lustre.inputs.importPath).toMatch(/^s3:\/\/yt-lustre-datasets-[^/]+\/datasets\/widgets\/?$/);
-    const group = under(run, "aws:autoscaling/group:Group")[0]!;
+    const group = under("yt-lustre", "aws:autoscaling/group:Group")[0]!;
     expect(group.inputs.vpcZoneIdentifiers).toEqual([await valueOf(run.lustre!.subnetId)]);
   });
 
@@ -249,7 +251,7 @@ describe("a TrainingRun for a dataset and starting weights in another bucket, co
   });
 
   it("buys on-demand capacity only", () => {
-    const group = under(run, "aws:autoscaling/group:Group")[0]!;
+    const group = under("yt-shared", "aws:autoscaling/group:Group")[0]!;
     const distribution = group.inputs.mixedInstancesPolicy.instancesDistribution;
     expect(distribution.onDemandPercentageAboveBaseCapacity).toBe(100);
   });
@@ -315,5 +317,35 @@ describe("a TrainingRun with W&B tracking but no key", () => {
     const before = runtime.resources.length;
     expect(() => new TrainingRun("yt-nokey", { config })).toThrow(/TrainingRun\.wandbApiKey/);
     expect(runtime.resources.length).toBe(before);
+  });
+});
+
+describe("a TrainingRun with an argument its children would refuse", () => {
+  it("refuses a docker context that does not exist before registering anything, naming TrainingRun.dockerContext", async () => {
+    const config = parseExperimentConfig({ stage: "debug" }, context);
+    expect(() => new TrainingRun("yt-nocontext", { config, dockerContext: "/nonexistent/yolo-train" })).toThrow(
+      /TrainingRun "yt-nocontext" has 1 problem; nothing was created:\n.*`TrainingRun\.dockerContext`/,
+    );
+    await runtime.settle();
+    expect(runtime.resources.filter((r) => r.name.startsWith("yt-nocontext"))).toEqual([]);
+  });
+});
+
+describe("a TrainingRun with a monthly budget", () => {
+  const config = parseExperimentConfig({ stage: "debug", budgetUsd: 50, alertEmail: "ml-team@example.com" }, context);
+  let run: TrainingRun;
+  beforeAll(async () => {
+    run = new TrainingRun("yt-budget", { config, launchTime: LAUNCH });
+    await settle(run);
+  });
+
+  it("tags its GPU instances and volumes with the value its budget filters on, so GPU spend counts against it", () => {
+    const budget = under("yt-budget", "aws:budgets/budget:Budget")[0]!;
+    const filter = (budget.inputs.costFilters as Array<{ name: string; values: string[] }>).find((f) => f.name === "TagKeyValue")!;
+    const template = under("yt-budget", "aws:ec2/launchTemplate:LaunchTemplate")[0]!;
+    for (const spec of template.inputs.tagSpecifications as Array<{ resourceType: string; tags: Record<string, string> }>) {
+      expect([spec.resourceType, `user:yolo-train:stack$${spec.tags["yolo-train:stack"]}`]).toEqual([spec.resourceType, filter.values[0]]);
+    }
+    expect(run.names.costAllocationValue).not.toBe("widgets");
   });
 });

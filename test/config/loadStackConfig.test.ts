@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, KNOWN_KEYS, loadExperimentConfig } from "../../config/loadStackConfig";
+import { AWS_PROVIDER_CONFIG_KEYS, CONFIG_KEYS, KNOWN_KEYS, checkConfigNamespaces, loadExperimentConfig } from "../../config/loadStackConfig";
 import { InvalidInputError } from "../../config/problems";
 import { KEY_RULES } from "../../config/schema";
 import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
@@ -115,6 +115,69 @@ describe("loadExperimentConfig", () => {
     const error = loadError();
     expect(error.problems.map((p) => p.key)).toEqual(["tracking.wandbApiKey"]);
     expect(error.message).not.toContain("wk-0123456789");
+  });
+});
+
+describe("config keys outside the yolo-train namespace", () => {
+  it("refuses misspelt namespaces and unknown aws: keys, all at once, each with the key meant", async () => {
+    await OfflineRuntime.start({
+      region: "us-east-1",
+      config: {
+        "yolo_train:epochs": "10",
+        "yolotrain:imgsz": "320",
+        "yolo-trian:batch": "8",
+        "Yolo-Train:epoch": "5",
+        "aws:regoin": "eu-west-1",
+        "yolo-train:imgsz": "650",
+      },
+    });
+    const error = loadError();
+    const byKey = Object.fromEntries(error.problems.map((p) => [p.key, p]));
+    expect(Object.keys(byKey).sort()).toEqual(["Yolo-Train:epoch", "aws:regoin", "imgsz", "yolo-trian:batch", "yolo_train:epochs", "yolotrain:imgsz"].sort());
+    expect(byKey["yolo_train:epochs"]).toMatchObject({ value: "10", fix: expect.stringContaining("did you mean `yolo-train:epochs`?") });
+    expect(byKey["yolotrain:imgsz"]!.fix).toContain("did you mean `yolo-train:imgsz`?");
+    expect(byKey["yolo-trian:batch"]!.fix).toContain("did you mean `yolo-train:batch`?");
+    // A misspelt key in a misspelt namespace: both corrected.
+    expect(byKey["Yolo-Train:epoch"]!.fix).toContain("did you mean `yolo-train:epochs`?");
+    expect(byKey["aws:regoin"]).toMatchObject({ value: "eu-west-1", fix: expect.stringContaining("did you mean `aws:region`?") });
+    expect(error.message).toContain("`yolo_train:epochs` is \"10\"; it must be a key of the `yolo-train` namespace; nothing reads the `yolo_train` namespace");
+  });
+
+  it("accepts every key of the AWS provider and the namespaces of Pulumi, other providers and the program's own", () => {
+    const values = Object.fromEntries(AWS_PROVIDER_CONFIG_KEYS.map((k) => [`aws:${k}`, "x"]));
+    expect(
+      checkConfigNamespaces(
+        { ...values, "aws:defaultTags.tags.team": "vision", "pulumi:tags": "{}", "awsx:foo": "1", "docker:host": "unix:///var/run/docker.sock", "platform:owner": "me", "yolo-train:epoch": "1" },
+        { project: "platform" },
+      ),
+    ).toEqual([]);
+  });
+
+  it("lists exactly the config keys of the installed AWS provider", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const vars = require("@pulumi/aws/config/vars") as Record<string, unknown>;
+    expect([...AWS_PROVIDER_CONFIG_KEYS].sort()).toEqual(Object.keys(vars).sort());
+  });
+
+  it("refuses a yolo-train key in the project's namespace (`pulumi config set epochs 50` in a project with another name)", () => {
+    const problems = checkConfigNamespaces({ "pallets:epochs": "50", "pallets:owner": "me" }, { project: "pallets" });
+    expect(problems).toEqual([expect.objectContaining({ key: "pallets:epochs", fix: expect.stringContaining("did you mean `yolo-train:epochs`?") })]);
+  });
+
+  it("suggests the aws namespace for a misspelt one, and the yolo-train key for one of ours under aws:", () => {
+    const problems = checkConfigNamespaces({ "asw:region": "us-east-1", "aws:epochs": "5", "aws:frobnicate": "1" }, { project: "yolo-train" });
+    expect(problems.map((p) => [p.key, p.fix])).toEqual([
+      ["asw:region", expect.stringContaining("did you mean `aws:region`?")],
+      ["aws:epochs", expect.stringContaining("did you mean `yolo-train:epochs`?")],
+      ["aws:frobnicate", expect.stringContaining("remove it")],
+    ]);
+  });
+
+  it("does not repeat secret values, or values of keys that may hold credentials", () => {
+    const problems = checkConfigNamespaces({ "yolo_train:tracking": '{"wandbApiKey":"wk-1"}', "aws:secretkey": "AKIA-SECRET" }, { project: "yolo-train", secretKeys: ["yolo_train:tracking"] });
+    expect(JSON.stringify(problems)).not.toContain("wk-1");
+    expect(JSON.stringify(problems)).not.toContain("AKIA-SECRET");
+    expect(problems.map((p) => p.value)).toEqual(["[secret]", "[secret]"]);
   });
 });
 

@@ -37,10 +37,10 @@ describe("docker/Dockerfile", () => {
     expect(problems).toEqual([]);
   });
 
-  it("bundles the agent in a stage pinned to an exact Node.js 20 release, with npm ci and npm run build:agent", () => {
+  it("bundles the agent in a stage pinned to an exact Node.js 22 release, with npm ci and npm run build:agent", () => {
     const agent = parsed.stages[0]!;
     expect(agent.name).toBe("agent");
-    expect(agent.from).toMatch(/^node:20\.\d+\.\d+-bookworm-slim$/);
+    expect(agent.from).toMatch(/^node:22\.\d+\.\d+-bookworm-slim$/);
     const runs = agent.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
     expect(runs).toEqual(["npm ci --no-audit --no-fund", "npm run build:agent"]);
     // The bundle the runtime stage copies is the one the stage's manifest's build:agent writes.

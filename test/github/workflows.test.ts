@@ -219,9 +219,10 @@ describe("pull-request.yml", () => {
     expect(pr.on).toEqual({ pull_request: { branches: ["main"] } });
   });
 
-  it("installs with npm ci on Node.js 20 with the npm cache, then runs npm test", () => {
+  it("installs with npm ci on Node.js 20 and 22 with the npm cache, then runs npm test", () => {
     const test = job("pull-request.yml", "test");
-    expect(stepUsing(test, "actions/setup-node").with).toEqual({ "node-version": 20, cache: "npm" });
+    expect(test.strategy).toEqual({ "fail-fast": false, matrix: { node: [20, 22] } });
+    expect(stepUsing(test, "actions/setup-node").with).toEqual({ "node-version": "${{ matrix.node }}", cache: "npm" });
     const runs = test.steps.flatMap((s) => (s.run ? [s.run] : []));
     expect(runs).toEqual(["npm ci --no-audit --no-fund", "npm test"]);
     expect(test.permissions).toEqual({ contents: "read" });

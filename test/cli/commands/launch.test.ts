@@ -75,6 +75,17 @@ describe("yolo-train launch", () => {
     expect(io.err.join("")).toMatch(/Stack config yolo-train\/dev has 1 problem; nothing was created:\n\s+- `imgsz` is 33; it must be a multiple of 32/);
   });
 
+  it("refuses keys in a misspelt namespace and unknown aws: keys, all at once, with the key meant", async () => {
+    const launcher = new RecordingLauncher();
+    const io = ioWith(launcher);
+    expect(await runCli(["launch", "--stack", "dev", "--set", "yolo_train:epochs=5", "--set", "aws:regoin=us-west-2", "--set", "imgsz=33"], io)).toBe(2);
+    expect(launcher.calls).toEqual([]);
+    const err = io.err.join("");
+    expect(err).toContain("has 3 problems; nothing was created");
+    expect(err).toMatch(/`yolo_train:epochs` is "5".*did you mean `yolo-train:epochs`\?/);
+    expect(err).toMatch(/`aws:regoin` is "us-west-2".*did you mean `aws:region`\?/);
+  });
+
   it("validates a new stack (no Pulumi.<stack>.yaml) from the --set values alone, asking for a region", async () => {
     const launcher = new RecordingLauncher();
     const io = ioWith(launcher);
