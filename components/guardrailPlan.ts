@@ -1,5 +1,6 @@
 import { ProblemList } from "../config/problems";
 import { CWAGENT_NAMESPACE, GPU_UTILIZATION_METRIC } from "./gpuMetrics";
+import { serviceTrustPolicy } from "./trustPolicies";
 
 /**
  * The pure half of the guardrails: validation and defaults, the alarm specs, the backstop
@@ -347,17 +348,7 @@ export function alertTopicPolicy(topicArn: string): string {
 
 /** Trust: EventBridge Scheduler, acting for schedules of this account only. */
 export function schedulerTrustPolicy(accountId: string): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Service: "scheduler.amazonaws.com" },
-        Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-      },
-    ],
-  });
+  return JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId));
 }
 
 /** The backstop may update this one group and nothing else. */

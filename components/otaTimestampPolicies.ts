@@ -10,6 +10,9 @@ import { DEFAULT_TIMESTAMP_EXPIRES_HOURS, DEFAULT_TIMESTAMP_REFRESH_HOURS, TIMES
 import { assertPrefix } from "./bucketLayout";
 import { readOnlyStatements, type PolicyDocument } from "./bucketPolicies";
 import { parseArn } from "./guardrailPlan";
+import { serviceTrustPolicy, type TrustPolicyDocument } from "./trustPolicies";
+
+export type { TrustPolicyDocument };
 
 export { DEFAULT_TIMESTAMP_EXPIRES_HOURS, DEFAULT_TIMESTAMP_REFRESH_HOURS };
 
@@ -85,26 +88,9 @@ export function accountOfKeyArn(keyArn: string): string {
   return parseArn(keyArn).account;
 }
 
-/** A role's trust policy: who may assume it (statements without a Resource). */
-export interface TrustPolicyDocument {
-  readonly Version: "2012-10-17";
-  readonly Statement: readonly Omit<PolicyDocument["Statement"][number], "Resource">[];
-}
-
 /** Trust: Lambda, acting for functions of this account only. */
 export function lambdaTrustPolicy(accountId: string): TrustPolicyDocument {
-  if (!/^\d{12}$/.test(accountId)) throw new Error(`account id ${JSON.stringify(accountId)} is not 12 digits`);
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Service: "lambda.amazonaws.com" },
-        Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-      },
-    ],
-  };
+  return serviceTrustPolicy("lambda.amazonaws.com", accountId);
 }
 
 export interface TimestampFunctionPolicyInput {

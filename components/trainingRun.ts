@@ -335,7 +335,11 @@ function sharedOtaDestination(shared: SharedOtaBucket, parent: pulumi.Resource):
     .apply(([keySpec, keyUsage, algorithms, pem]) => {
       const problem = kmsSigningKeyProblem({ keySpec, keyUsage, signingAlgorithms: algorithms });
       if (problem !== undefined) {
-        throw new Error(`config ota.signingKeyArn ${shared.signingKeyArn} ${problem}; use the signingKeyArn of an OtaBucket (ECC_NIST_P256, SIGN_VERIFY)`);
+        throw new Error(
+          `\`ota.signingKeyArn\` is ${JSON.stringify(shared.signingKeyArn)}: KMS says it ${problem}. It must be an asymmetric KMS key with KeySpec ECC_NIST_P256, ` +
+            "KeyUsage SIGN_VERIFY and algorithm ECDSA_SHA_256: the signingKeyArn output of the stack that owns the OTA bucket (an OtaBucket). " +
+            "Under test, yolo-train/testing (installAwsMocks) answers GetPublicKey with such a key.",
+        );
       }
       return pem;
     });
