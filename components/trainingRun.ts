@@ -69,6 +69,20 @@ export interface TrainingRunArgs {
  * must be, and the account-wide ones (group, log group, dashboard, parameter, key aliases) carry
  * the project and stack. Every name is derived, and every argument the run hands its children is
  * checked, before the first resource is registered.
+ *
+ * @example
+ * // index.ts of a Pulumi TypeScript program: one experiment, its config read from the stack.
+ * import * as pulumi from "@pulumi/pulumi";
+ * import { TrainingRun } from "yolo-train";
+ * import { loadExperimentConfig } from "yolo-train/config";
+ *
+ * const { config, secrets } = loadExperimentConfig(); // every problem at once, nothing created
+ * const run = new TrainingRun(`${pulumi.getProject()}-${pulumi.getStack()}`, {
+ *   config,
+ *   ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
+ * });
+ * export const runId = run.runId;
+ * export const otaRootPublicKeyPem = run.otaBucket?.rootPublicKeyPem; // what edge boxes pin
  */
 export class TrainingRun extends pulumi.ComponentResource {
   readonly runId: string;
