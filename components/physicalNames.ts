@@ -134,22 +134,28 @@ export function physicalName(rule: NameRule, name: string): string {
  * `name` when that already holds, so the resource (its URN) does not change.
  */
 export function autoName(rule: NameRule, name: string): string {
-  return fitName(rule, name, autoNameLimit(rule));
+  // Pulumi appends `-<random>`: "sg" alone is a fine name, "sg-1a2b3c4" is reserved.
+  return fitName(rule, name, autoNameLimit(rule), "-");
 }
 
 /**
  * `name` fitted into `limit` characters of `rule`: unchanged when it fits, else the cleaned name's
  * head and tail with the hash of the whole `name` (`<head>-<tail>-<hash>`). Deterministic.
+ * `followedBy` is what will be appended to the result, so a reserved prefix is checked with it.
  */
-export function fitName(rule: NameRule, name: string, limit: number): string {
+export function fitName(rule: NameRule, name: string, limit: number, followedBy = ""): string {
   const fixed = rule.fixedPrefix ?? "";
   const room = limit - fixed.length;
   if (room < NAME_HASH_LENGTH) throw new RangeError(`fitName: ${limit} characters leave no room for a ${rule.what}`);
   const body = name.startsWith(fixed) ? name.slice(fixed.length) : name;
   const clean = cleanBody(rule, body);
-  if (clean === body && clean.length > 0 && clean.length <= room) return fixed + clean;
+  const reserved = (text: string): boolean => reservedPrefixOf(rule, text) !== undefined;
+  if (clean === body && clean.length > 0 && clean.length <= room && !reserved(clean + followedBy)) return fixed + clean;
   const hash = nameHash(name);
-  const kept = shorten(clean, room - NAME_HASH_LENGTH - 1);
+  const keptRoom = room - NAME_HASH_LENGTH - 1;
+  let kept = shorten(clean, keptRoom);
+  // The hash follows a `-`, so a head of "sg" or "sthree" would make a reserved name.
+  if (kept !== "" && reserved(`${kept}-`)) kept = shorten(`x-${clean}`, keptRoom);
   return fixed + (kept === "" ? hash : `${kept}-${hash}`);
 }
 
@@ -208,7 +214,6 @@ function cleanBody(rule: NameRule, body: string): string {
   clean = Array.from(clean, (c) => (rule.allowed.test(c) ? c : "-")).join("");
   if (rule.singleSeparators) clean = clean.replace(/[._-]{2,}/g, "-").replace(/^[._-]+|[._-]+$/g, "");
   if (rule.alphanumericStart) clean = clean.replace(/^[^A-Za-z0-9]+/, "");
-  if (clean !== "" && reservedPrefixOf(rule, clean) !== undefined) clean = `x-${clean}`;
   return clean;
 }
 

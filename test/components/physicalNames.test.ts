@@ -89,6 +89,15 @@ describe("physicalName and autoName", () => {
     expect(nameProblem(NAME_RULES.ssmParameter, physicalName(NAME_RULES.ssmParameter, "/aws/mine"))).toBeUndefined();
   });
 
+  it("keep the name Pulumi completes away from reserved prefixes too (found by the property below)", () => {
+    // "Sg" is a fine security group name; "Sg-1a2b3c4", which Pulumi would make of it, is not.
+    expect(physicalName(NAME_RULES.securityGroup, "Sg")).toBe("Sg");
+    expect(autoName(NAME_RULES.securityGroup, "Sg")).toMatch(/^x-Sg-[0-9a-f]{8}$/);
+    expect(autoNameProblem(NAME_RULES.securityGroup, autoName(NAME_RULES.securityGroup, "Sg"))).toBeUndefined();
+    expect(autoNameProblem(NAME_RULES.s3Bucket, autoName(NAME_RULES.s3Bucket, "sthree"))).toBeUndefined();
+    expect(autoNameProblem(NAME_RULES.s3Bucket, autoName(NAME_RULES.s3Bucket, "amzn-s3-demo"))).toBeUndefined();
+  });
+
   it("keep a readable head and tail and tell apart long names that share both", () => {
     const head = `yolo-train-${"vision-".repeat(12)}`;
     const a = autoName(NAME_RULES.iamRole, `${head}a-${"line-".repeat(8)}guardrails-backstop`);
