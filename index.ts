@@ -1,6 +1,6 @@
 // The stack program: one training experiment per stack. `pulumi up` runs this file.
 import * as pulumi from "@pulumi/pulumi";
-import { TrainingRun } from "./components/trainingRun";
+import { TrainingRun } from "./components/run/trainingRun";
 import { InvalidInputError, loadExperimentConfig } from "./config";
 
 /**
@@ -63,7 +63,7 @@ export const otaTimestampPublicKeyPem = run.otaBucket?.timestampPublicKeyPem ?? 
 /** The Lambda function that re-signs each model's timestamp.json on a schedule. */
 export const otaTimestampFunctionName = run.otaBucket?.timestampFunctionName ?? null;
 /** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
-export const ownedBucketNames = pulumi.all([run.artifactBucket.bucketName, run.datasetBucket.bucketName, run.otaBucket?.bucketName ?? null]).apply((names) =>
+export const ownedBucketNames = pulumi.all([run.artifactBucket.bucketName, run.ownDatasetBucket?.bucketName ?? null, run.otaBucket?.bucketName ?? null]).apply((names) =>
   names.filter((n): n is string => n !== null),
 );
 export const logGroupName = run.nodeGroup.logGroupName;

@@ -4,8 +4,8 @@ import { inspectZip, zipStart, type ZipVerdict } from "./checkpointIntegrity";
 import type { CheckpointTransfer } from "./checkpointUploader";
 import { describeError, type Logger } from "./log";
 import { bestCheckpointEpoch, checkpointEpoch } from "./progress";
-import type { RunLayout } from "./runLayout";
-import type { CheckpointRef } from "./runRecord";
+import type { RunLayout } from "../runspec/runLayout";
+import type { CheckpointRef } from "../runspec/runRecord";
 import { sameSignature, scanCheckpoints, signatureOf, type CheckpointFile, type CheckpointVersions, type FileSignature, type WeightsFile } from "./weightsWatcher";
 
 /** Where a checkpoint stands in the run: a later phase is newer, then a later epoch. */

@@ -11,7 +11,7 @@ import { sampleGpuUtilisation } from "./gpuSampler";
 import { createLogger, describeError } from "./log";
 import { cloudWatchSender, createCloudWatchClient, MetricsPublisher } from "./metricsPublisher";
 import { createOtaPublisher } from "./otaRelease";
-import { runLayout } from "./runLayout";
+import { runLayout } from "../runspec/runLayout";
 import { downloadModel } from "./modelSource";
 import { RunRecordStore } from "./runRecordStore";
 import { readSecureParameter } from "./ssmParameter";

@@ -4,8 +4,8 @@ import { pointChannel, promoteIfGatePasses, publishRelease, ReleaseError } from 
 import type { ModelRuntimeInput } from "../ota/manifest";
 import type { ManifestSigner } from "../ota/signature";
 import { describeError, type Logger } from "./log";
-import type { ReleaseRef } from "./runRecord";
-import { specPhases } from "./runLayout";
+import type { ReleaseRef } from "../runspec/runRecord";
+import { specPhases } from "../runspec/runLayout";
 import type { CompletedModel, ModelPublisher } from "./supervisor";
 import { exportVerdict, type OnnxExport } from "./trainerResult";
 

@@ -3,7 +3,7 @@ import { dirname, join } from "path";
 import type { BackoffPolicy } from "./backoff";
 import type { CheckpointTransfer } from "./checkpointUploader";
 import { describeError, type Logger } from "./log";
-import type { RunLayout } from "./runLayout";
+import type { RunLayout } from "../runspec/runLayout";
 import { sameSignature, type FileSignature } from "./weightsWatcher";
 
 /**

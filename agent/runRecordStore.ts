@@ -2,8 +2,8 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { readFile, stat } from "fs/promises";
 import { isTransientError, retry, type BackoffPolicy } from "./backoff";
 import { describeError, type Logger } from "./log";
-import type { RunLayout } from "./runLayout";
-import type { RunRecord } from "./runRecord";
+import type { RunLayout } from "../runspec/runLayout";
+import type { RunRecord } from "../runspec/runRecord";
 import { isConditionFailure } from "./runLease";
 
 /** Record writes are small; retried for about a minute in all, on top of the SDK's own retries. */

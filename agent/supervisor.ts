@@ -10,19 +10,9 @@ import { describeError, type Logger } from "./log";
 import { ProgressTail } from "./progressTail";
 import { localModelPath, parseS3Uri } from "./modelSource";
 import { RunCache } from "./runCache";
-import { specPhases, type RunLayout } from "./runLayout";
-import {
-  applyEvent,
-  parseStoredRecord,
-  startRecord,
-  type CheckpointRef,
-  type EndPhase,
-  type ModelArtifacts,
-  type RecordState,
-  type ReleaseRef,
-  type RunEvent,
-  type RunRecord,
-} from "./runRecord";
+import { specPhases, type RunLayout } from "../runspec/runLayout";
+import { parseStoredRecord, type CheckpointRef, type EndPhase, type ModelArtifacts, type ReleaseRef, type RunRecord } from "../runspec/runRecord";
+import { applyEvent, startRecord, type RecordState, type RunEvent } from "./runRecord";
 import { RecordPublisher, type RunRecordStore } from "./runRecordStore";
 import type { RunLease } from "./runLease";
 import { IntegrityError } from "./checkpointUploader";

@@ -1,6 +1,7 @@
 import type { MetricDatum, StandardUnit } from "@aws-sdk/client-cloudwatch";
 import { TRAINING_METRICS, type TrainingMetricKey } from "../runspec/trainingMetricNames";
-import type { RunEvent, RunRecord } from "./runRecord";
+import type { RunRecord } from "../runspec/runRecord";
+import type { RunEvent } from "./runRecord";
 
 /**
  * The training metrics the agent publishes (runspec/trainingMetricNames.ts), computed from the

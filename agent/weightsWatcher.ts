@@ -1,6 +1,6 @@
 import { readdir, stat } from "fs/promises";
 import { join } from "path";
-import { phaseOfFolder } from "./runLayout";
+import { phaseOfFolder } from "../runspec/runLayout";
 
 /**
  * Finds `last.pt` files by polling the weights folders. Ultralytics' callbacks do not run in DDP

@@ -1,6 +1,28 @@
-import type { ExperimentConfig } from "../config/types";
+import type { DataSource, ModelSource } from "../runspec/sources";
 import { estimateRunCost, type RunCostEstimate } from "./runCost";
 import { datasetImageCount, estimateTrainingHours, type TrainingTimeInput } from "./trainingTime";
+import type { Capacity, GpuClass } from "./types";
+
+/**
+ * What {@link estimateExperiment} reads of an experiment: the stack config's `ExperimentConfig`
+ * is one (declared here so the catalog depends on no config code).
+ */
+export interface ExperimentEstimateInput {
+  readonly region: string;
+  /** Instance types the group may use, cheapest first. */
+  readonly instanceTypes: readonly string[];
+  readonly capacity: Capacity;
+  readonly maxRuntimeHours: number;
+  readonly gpu: GpuClass;
+  readonly gpusPerNode: number;
+  readonly modelSource: ModelSource;
+  readonly dataSource: DataSource;
+  /** Training images per epoch, when known. */
+  readonly datasetImages?: number;
+  readonly epochs: number;
+  readonly imgsz: number;
+  readonly progressive?: readonly { readonly imgsz: number; readonly epochs: number }[];
+}
 
 /** What one experiment is expected to take and cost: the plan's numbers and a stack output. */
 export interface ExperimentEstimate {
@@ -24,7 +46,7 @@ const ASSUMED_CUSTOM_MODEL = { family: "yolov8", size: "s" } as const;
  * known (the max-runtime guardrail bounds the bill); the estimate needs the number of training
  * images, known for ultralytics' built-in datasets or given as `datasetImages`.
  */
-export function estimateExperiment(config: ExperimentConfig): ExperimentEstimate {
+export function estimateExperiment(config: ExperimentEstimateInput): ExperimentEstimate {
   const assumptions: string[] = [];
   const capacityRates = estimateRunCost({
     instanceTypes: config.instanceTypes,
@@ -83,7 +105,7 @@ export function estimateExperiment(config: ExperimentConfig): ExperimentEstimate
   return { hours, imagesPerSecond, cost, capUsd, capacityRates, assumptions };
 }
 
-function imagesPerEpoch(config: ExperimentConfig): number | undefined {
+function imagesPerEpoch(config: ExperimentEstimateInput): number | undefined {
   if (config.datasetImages !== undefined) return config.datasetImages;
   return config.dataSource.kind === "builtin" ? datasetImageCount(config.dataSource.yaml) : undefined;
 }

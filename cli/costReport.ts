@@ -1,4 +1,4 @@
-import type { RunRecord } from "../agent/runRecord";
+import type { RunRecord } from "../runspec/runRecord";
 import type { EstimateOutput } from "./stackOutputs";
 import { formatDuration, usd, usdPerHourPaid } from "./runStatus";
 

@@ -1,6 +1,6 @@
 import { CONFIG_KEYS, CONFIG_NAMESPACE } from "../config/keys";
 import { checkExperimentConfig } from "../config/parseExperimentConfig";
-import type { Problem } from "../config/problems";
+import type { Problem } from "../runspec/problems";
 import type { ExperimentConfig } from "../config/types";
 
 /**

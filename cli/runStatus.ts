@@ -1,4 +1,4 @@
-import type { RunPhase, RunRecord } from "../agent/runRecord";
+import type { RunPhase, RunRecord } from "../runspec/runRecord";
 import type { EstimateOutput } from "./stackOutputs";
 
 /**

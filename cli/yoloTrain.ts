@@ -20,9 +20,9 @@ import {
   type PullResult,
   type RollbackResult,
 } from "../ota/edge";
-import { DEFAULT_MODELS_PREFIX } from "../ota/edge/s3ModelSource";
+import { DEFAULT_MODELS_PREFIX } from "../runspec/bucketLayout";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TRANSFER_LIMITS } from "../ota/edge/modelSource";
-import { formatProblem, type Problem } from "../config/problems";
+import { formatProblem, type Problem } from "../runspec/problems";
 import type { ModelRuntime } from "../ota/manifest";
 import { planCommand } from "./plan";
 import { costCommand } from "./commands/cost";

@@ -2,8 +2,27 @@
  * yolo-train's components: the library API for platform teams. Each builds one part of a
  * training experiment on AWS; `TrainingRun` composes them all for one stack.
  */
-export { TrainingRun, type TrainingRunArgs } from "./trainingRun";
-export { runResourceNames, type RunResourceNames } from "./trainingRunNames";
+export {
+  TrainingRun,
+  type TrainingRunArgs,
+  type OtaDestination,
+  type ResolvedNetwork,
+  type ResolvedImage,
+  type ResolvedDatasetBucket,
+} from "./run/trainingRun";
+export { Fleet, fleetArgsProblems, FLEET_COST_TAG_KEY, type FleetArgs } from "./fleet/fleet";
+export type { FleetParts, FleetOutputs, NetworkPart, ImagePart, DatasetBucketPart, OtaPart } from "./fleet/fleetParts";
+export { NodeRole, sumOfGrants, type NodeRoleArgs } from "./compute/nodeRole";
+export {
+  type Grantee,
+  type GrantableBucket,
+  grantDatasetRead,
+  grantRunArtifacts,
+  grantModelPublish,
+  grantReleaseSign,
+  grantImagePull,
+} from "./iam/grants";
+export { runResourceNames, type RunResourceNames } from "./run/trainingRunNames";
 export {
   NAME_RULES,
   autoName,
@@ -14,19 +33,19 @@ export {
   stackScopedName,
   type NameRule,
   type StackIdentity,
-} from "./physicalNames";
-export { Network, type NetworkArgs } from "./network";
-export { PrivateBucket, type PrivateBucketArgs } from "./privateBucket";
-export { DatasetBucket, type DatasetBucketArgs } from "./datasetBucket";
-export { ArtifactBucket, type ArtifactBucketArgs } from "./artifactBucket";
-export { OtaBucket, type OtaBucketArgs } from "./otaBucket";
-export { TimestampFunction, type TimestampFunctionArgs } from "./otaTimestampFunction";
-export { LustreDataset, type LustreDatasetArgs } from "./lustreDataset";
-export { TrainingImage, type TrainingImageArgs } from "./trainingImage";
-export { GpuNodeGroup, type GpuNodeGroupArgs, type GpuNodeAccess, type GpuNodeDatasetMount } from "./gpuNodeGroup";
-export { Guardrails, type GuardrailsArgs } from "./guardrails";
-export { RunDashboard, type RunDashboardArgs } from "./runDashboard";
-export { DATASETS_PREFIX, RUNS_PREFIX, DEFAULT_MODELS_PREFIX, datasetPrefix, runPrefix } from "./bucketLayout";
-export { readOnlyStatements, tlsOnlyBucketPolicy, edgeReadPolicyDocument } from "./bucketPolicies";
-export { nodeRolePolicyDocument } from "./nodeRolePolicy";
-export { renderNodeUserData } from "./nodeUserData";
+} from "./naming/physicalNames";
+export { Network, type NetworkArgs } from "./network/network";
+export { PrivateBucket, type PrivateBucketArgs } from "./storage/privateBucket";
+export { DatasetBucket, type DatasetBucketArgs } from "./storage/datasetBucket";
+export { ArtifactBucket, type ArtifactBucketArgs } from "./storage/artifactBucket";
+export { OtaBucket, type OtaBucketArgs } from "./ota/otaBucket";
+export { TimestampFunction, type TimestampFunctionArgs } from "./ota/otaTimestampFunction";
+export { LustreDataset, type LustreDatasetArgs } from "./storage/lustreDataset";
+export { TrainingImage, type TrainingImageArgs } from "./image/trainingImage";
+export { GpuNodeGroup, type GpuNodeGroupArgs, type GpuNodeDatasetMount } from "./compute/gpuNodeGroup";
+export { Guardrails, type GuardrailsArgs } from "./guardrails/guardrails";
+export { RunDashboard, type RunDashboardArgs } from "./observability/runDashboard";
+export { DATASETS_PREFIX, RUNS_PREFIX, DEFAULT_MODELS_PREFIX, datasetPrefix, runPrefix } from "../runspec/bucketLayout";
+export { readOnlyStatements, tlsOnlyBucketPolicy, edgeReadPolicyDocument } from "./storage/bucketPolicies";
+export { nodeRolePolicyDocument, nodeSelfStatements } from "./iam/nodeRolePolicy";
+export { renderNodeUserData } from "./compute/nodeUserData";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Problem } from "./problems";
+import type { Problem } from "../runspec/problems";
 import { booleanLike, numberLike, isNumberText } from "./coercion";
 import { closestMatch, listWithOr } from "./suggest";
 

@@ -3,7 +3,7 @@
  * `loadExperimentConfig` reads a Pulumi stack's config; everything else is pure.
  */
 export * from "./types";
-export { type Problem, ProblemList, InvalidInputError, formatProblem } from "./problems";
+export { type Problem, type InputPropertyErrorDetails, ProblemList, InvalidInputError, formatProblem, problemReason } from "../runspec/problems";
 export { STAGE_PRESETS, presetGpuCount, type StagePreset } from "./presets";
 export { CONFIG_KEYS, CONFIG_NAMESPACE, KNOWN_KEYS, type ConfigKeyDoc } from "./keys";
 export { TRAIN_ARGS, RESERVED_TRAIN_ARGS, AUTO_OPTIMIZER_OVERRIDES, checkHyperparameters, type TrainArg, type TrainArgType } from "./hyperparameters";
@@ -11,7 +11,12 @@ export { BUILTIN_DATASETS, PRETRAINED_MODELS, parseDataSource, parseModelSource 
 export { DETECTION_METRICS, DEFAULT_PROMOTION_METRIC, CAPACITIES, OTA_CHANNELS, GPU_COUNTS } from "./choices";
 export {
   parseExperimentConfig,
+  parseExperimentInput,
   checkExperimentConfig,
+  checkDeferredNetwork,
+  checkDeferredOtaShared,
+  checkDeferredImage,
+  checkDeferredAlertEmail,
   configSubject,
   defaultModelName,
   DEFAULTS,

@@ -1,3 +1,7 @@
+import { EPOCHS, IDLE_GPU_PERCENT, IDLE_MINUTES, IMGSZ, MAX_RUNTIME_HOURS, RESTART_IF_CHECKPOINT_LOST_DEFAULT } from "../runspec/limits";
+import { DEFAULTS } from "./defaults";
+import { STAGE_PRESETS } from "./presets";
+
 /** The config namespace: every key is `yolo-train:<key>` in `Pulumi.<stack>.yaml`. */
 export const CONFIG_NAMESPACE = "yolo-train";
 
@@ -22,7 +26,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
     {
       key: "stage",
       description: "`debug`, `train` or `finetune`: a preset of GPU class, GPUs per node, capacity and max runtime (see STAGE_PRESETS). Keys you set win over the preset.",
-      default: "debug",
+      default: DEFAULTS.stage,
       example: set("yolo-train:stage train"),
       structured: false,
     },
@@ -64,14 +68,14 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
     {
       key: "model",
       description: "Starting weights: `yolov8{n,s,m,l,x}.pt`, `yolo11{n,s,m,l,x}.pt`, `yolov5{n,s,m,l,x}u.pt`, or `s3://bucket/key.pt`.",
-      default: "yolov8n.pt",
+      default: DEFAULTS.model,
       example: set("yolo-train:model yolo11s.pt"),
       structured: false,
     },
     {
       key: "data",
       description: "A detection dataset yaml ultralytics ships (`coco8.yaml`, `coco.yaml`, `VOC.yaml`, …), `s3://bucket/prefix/data.yaml`, or a dataset name (lower-case letters, digits, `-`, `_`) meaning `datasets/<name>/data.yaml` in the stack's dataset bucket.",
-      default: "coco8.yaml",
+      default: DEFAULTS.data,
       example: set("yolo-train:data pallets-v3"),
       structured: false,
     },
@@ -84,22 +88,22 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
     },
     {
       key: "epochs",
-      description: "Training epochs, a whole number from 1 to 10000. With `progressive`, the sum of the phases' epochs.",
-      default: "100 (with `progressive`: the sum of its epochs)",
+      description: `Training epochs, a whole number from ${EPOCHS.min} to ${EPOCHS.max}. With \`progressive\`, the sum of the phases' epochs.`,
+      default: `${EPOCHS.default} (with \`progressive\`: the sum of its epochs)`,
       example: set("yolo-train:epochs 300"),
       structured: false,
     },
     {
       key: "imgsz",
-      description: "Training image size in pixels, a multiple of 32 from 32 to 2048. With `progressive`, the last phase's size.",
-      default: "640 (with `progressive`: its last phase's imgsz)",
+      description: `Training image size in pixels, a multiple of ${IMGSZ.multipleOf} from ${IMGSZ.min} to ${IMGSZ.max}. With \`progressive\`, the last phase's size.`,
+      default: `${IMGSZ.default} (with \`progressive\`: its last phase's imgsz)`,
       example: set("yolo-train:imgsz 960"),
       structured: false,
     },
     {
       key: "batch",
       description: "Images per batch over all GPUs of the node: a whole number ≥ 1, -1 for AutoBatch (60 % of GPU memory), or a fraction between 0 and 1 for AutoBatch at that share of GPU memory. With more than one GPU per node, a multiple of `gpusPerNode` (AutoBatch is single-GPU only in ultralytics).",
-      default: "16",
+      default: String(DEFAULTS.batch),
       example: set("yolo-train:batch 64"),
       structured: false,
     },
@@ -113,28 +117,28 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
     {
       key: "datasetMount",
       description: "How the node reads a dataset from S3: `mountpoint` (Mountpoint for S3 with an NVMe cache), `fsx-lustre` or `copy`. Ignored for built-in dataset yamls, which ultralytics downloads.",
-      default: "mountpoint",
+      default: DEFAULTS.datasetMount,
       example: set("yolo-train:datasetMount copy"),
       structured: false,
     },
     {
       key: "maxRuntimeHours",
-      description: "Hard cap on the run, enforced on the node and by a schedule off the node; above 0, at most 720.",
-      default: "from `stage` (debug 2, train 72, finetune 12)",
+      description: `Hard cap on the run, enforced on the node and by a schedule off the node; above ${MAX_RUNTIME_HOURS.above}, at most ${MAX_RUNTIME_HOURS.max}.`,
+      default: `from \`stage\` (debug ${STAGE_PRESETS.debug.maxRuntimeHours}, train ${STAGE_PRESETS.train.maxRuntimeHours}, finetune ${STAGE_PRESETS.finetune.maxRuntimeHours})`,
       example: set("yolo-train:maxRuntimeHours 24"),
       structured: false,
     },
     {
       key: "idleMinutes",
-      description: "GPU utilisation below `idleGpuPercent` for this many minutes during training means the run is hung: it is stopped and torn down. Whole minutes from 5 to 240.",
-      default: "15",
+      description: `GPU utilisation below \`idleGpuPercent\` for this many minutes during training means the run is hung: it is stopped and torn down. Whole minutes from ${IDLE_MINUTES.min} to ${IDLE_MINUTES.max}.`,
+      default: String(IDLE_MINUTES.default),
       example: set("yolo-train:idleMinutes 30"),
       structured: false,
     },
     {
       key: "idleGpuPercent",
-      description: "The idle threshold, percent GPU utilisation, above 0 and below 100.",
-      default: "5",
+      description: `The idle threshold, percent GPU utilisation, above ${IDLE_GPU_PERCENT.above} and below ${IDLE_GPU_PERCENT.below}.`,
+      default: String(IDLE_GPU_PERCENT.default),
       example: set("yolo-train:idleGpuPercent 10"),
       structured: false,
     },
@@ -142,7 +146,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
       key: "restartIfCheckpointLost",
       description:
         "`true` or `false`: when no checkpoint the run record names can be restored (corrupt or missing, and no good previous version), train again from the starting weights instead of failing the run. Off by default, so trained epochs are never thrown away without a person deciding it.",
-      default: "false (the run is recorded `failed` with the reason and torn down)",
+      default: `${RESTART_IF_CHECKPOINT_LOST_DEFAULT} (the run is recorded \`failed\` with the reason and torn down)`,
       example: set("yolo-train:restartIfCheckpointLost true"),
       structured: false,
     },
@@ -164,7 +168,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
       key: "ota",
       description:
         "Over-the-air delivery: `{ modelName, channel, promote: { metric, min, requireImprovement }, bucket, signingKeyArn, modelsPrefix }`. `channel` is `candidate` or `stable`; `promote` gates promotion to `stable` on a detection metric; `bucket` with `signingKeyArn` (a KMS key ARN in the stack's region) publishes into an existing fleet OTA bucket instead of the stack's own.",
-      default: "modelName = stack name (lower-case, [a-z0-9-]), channel candidate, no promotion gate, the stack's own OTA bucket and key",
+      default: `modelName = stack name (lower-case, [a-z0-9-]), channel ${DEFAULTS.otaChannel}, no promotion gate, the stack's own OTA bucket and key`,
       example: set("--path 'yolo-train:ota.promote.min' 0.5"),
       structured: true,
     },

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, KNOWN_KEYS } from "./keys";
 import { checkExperimentConfig, configSubject } from "./parseExperimentConfig";
-import { InvalidInputError, type Problem } from "./problems";
+import { InvalidInputError, type Problem } from "../runspec/problems";
 import { closestMatch, editDistance } from "./suggest";
 import type { ExperimentConfig } from "./types";
 

@@ -1,5 +1,18 @@
 import { z } from "zod";
 import { GPU_CLASSES } from "../catalog/types";
+import { KEY_PREFIX_RULE, keyPrefixProblem } from "../runspec/bucketLayout";
+import {
+  EPOCHS,
+  EPOCHS_RULE,
+  IDLE_GPU_PERCENT,
+  IDLE_GPU_PERCENT_RULE,
+  IDLE_MINUTES,
+  IDLE_MINUTES_RULE,
+  IMGSZ,
+  IMGSZ_RULE,
+  MAX_RUNTIME_HOURS,
+  MAX_RUNTIME_HOURS_RULE,
+} from "../runspec/limits";
 import { CAPACITIES, DEFAULT_PROMOTION_METRIC, DETECTION_METRICS, GPU_COUNTS, OTA_CHANNELS } from "./choices";
 import { booleanLike, numberLike } from "./coercion";
 import { BUILTIN_DATASETS, isBucketName, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
@@ -35,8 +48,6 @@ const VPC_ID = /^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
  * @see https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-ARN
  */
 export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
-/** `models/`, `fleet/models/`: folders of plain segments, ending with `/`. */
-const KEY_PREFIX = /^(?:[A-Za-z0-9._-]+\/){1,8}$/;
 const SUBNET_ID = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 // W&B project names: no `/ \ # ? % :`; at most 128 characters.
 const WANDB_PROJECT = /^[^/\\#?%:\s]{1,128}$/;
@@ -53,18 +64,18 @@ export function isImageReference(text: string): boolean {
 }
 
 const wholeNumber = (min: number, max: number) => numberLike(z.number().int().min(min).max(max));
-const imgszSchema = numberLike(z.number().int().min(32).max(2048).multipleOf(32));
-const epochsSchema = wholeNumber(1, 10000);
+const imgszSchema = numberLike(z.number().int().min(IMGSZ.min).max(IMGSZ.max).multipleOf(IMGSZ.multipleOf));
+const epochsSchema = wholeNumber(EPOCHS.min, EPOCHS.max);
 
-/** The multiple of 32 in 32..2048 nearest to a given size: 650 → 640. */
+/** The allowed size nearest to a given size (a multiple of 32 in 32..2048): 650 → 640. */
 export function nearestImgsz(value: unknown): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) return 640;
-  return Math.min(2048, Math.max(32, Math.round(n / 32) * 32));
+  if (!Number.isFinite(n)) return IMGSZ.default;
+  return Math.min(IMGSZ.max, Math.max(IMGSZ.min, Math.round(n / IMGSZ.multipleOf) * IMGSZ.multipleOf));
 }
 
-const IMGSZ: Wording = { allowed: "a multiple of 32 between 32 and 2048", fix: (v) => `e.g. ${nearestImgsz(v)}`, numeric: true };
-const EPOCHS: Wording = { allowed: "a whole number from 1 to 10000", fix: "e.g. 100", numeric: true };
+const IMGSZ_WORDING: Wording = { allowed: IMGSZ_RULE, fix: (v) => `e.g. ${nearestImgsz(v)}`, numeric: true };
+const EPOCHS_WORDING: Wording = { allowed: EPOCHS_RULE, fix: `e.g. ${EPOCHS.default}`, numeric: true };
 
 /** A comma-separated string ("g5.xlarge,g5.2xlarge", as `pulumi config set` stores one value) as a list. */
 function listFromText(value: unknown): unknown {
@@ -127,8 +138,8 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
       return guess ? `did you mean \`${guess}\`?` : "e.g. coco8.yaml";
     },
   },
-  epochs: { schema: epochsSchema, ...EPOCHS },
-  imgsz: { schema: imgszSchema, ...IMGSZ },
+  epochs: { schema: epochsSchema, ...EPOCHS_WORDING },
+  imgsz: { schema: imgszSchema, ...IMGSZ_WORDING },
   batch: {
     schema: numberLike(z.number().refine((b) => b === -1 || (Number.isInteger(b) && b >= 1) || (b > 0 && b < 1))),
     allowed: "a whole number ≥ 1, -1 for AutoBatch, or a fraction between 0 and 1 (AutoBatch at that share of GPU memory)",
@@ -142,8 +153,8 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
     choices: DATASET_MOUNTS,
   },
   maxRuntimeHours: {
-    schema: numberLike(z.number().positive().max(720)),
-    allowed: "a number of hours above 0, at most 720 (30 days)",
+    schema: numberLike(z.number().gt(MAX_RUNTIME_HOURS.above).max(MAX_RUNTIME_HOURS.max)),
+    allowed: MAX_RUNTIME_HOURS_RULE,
     fix: "e.g. 24",
     numeric: true,
   },
@@ -153,11 +164,11 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
     fix: "count the files under the dataset's train images folder, e.g. 5000",
     numeric: true,
   },
-  idleMinutes: { schema: wholeNumber(5, 240), allowed: "a whole number of minutes from 5 to 240", fix: "e.g. 15", numeric: true },
+  idleMinutes: { schema: wholeNumber(IDLE_MINUTES.min, IDLE_MINUTES.max), allowed: IDLE_MINUTES_RULE, fix: `e.g. ${IDLE_MINUTES.default}`, numeric: true },
   idleGpuPercent: {
-    schema: numberLike(z.number().gt(0).lt(100)),
-    allowed: "a percentage above 0 and below 100",
-    fix: "e.g. 5",
+    schema: numberLike(z.number().gt(IDLE_GPU_PERCENT.above).lt(IDLE_GPU_PERCENT.below)),
+    allowed: IDLE_GPU_PERCENT_RULE,
+    fix: `e.g. ${IDLE_GPU_PERCENT.default}`,
     numeric: true,
   },
   restartIfCheckpointLost: {
@@ -180,7 +191,8 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
         .optional(),
       bucket: z.string().refine(isBucketName).optional(),
       signingKeyArn: z.string().regex(KMS_KEY_ARN).optional(),
-      modelsPrefix: z.string().regex(KEY_PREFIX).refine((p) => !p.split("/").includes("..") && !p.split("/").includes(".")).optional(),
+      // The one key-prefix rule (runspec/bucketLayout.ts), not empty: `models/`, `fleet/models/`.
+      modelsPrefix: z.string().refine((p) => keyPrefixProblem(p, { allowEmpty: false }) === undefined).optional(),
     }),
     allowed: "an object { modelName?, channel?, promote?: { metric?, min, requireImprovement? }, bucket?, signingKeyArn?, modelsPrefix? }",
     fix: "pulumi config set --path 'yolo-train:ota.channel' candidate",
@@ -247,7 +259,7 @@ export const NESTED_WORDING: Readonly<Record<string, Wording>> = {
     fix: "e.g. the signingKeyArn output of the platform stack (docs/shared-resources.md)",
   },
   "ota.modelsPrefix": {
-    allowed: "a key prefix of folders ending with '/', e.g. models/ (no leading '/', no '.' or '..' folders)",
+    allowed: KEY_PREFIX_RULE,
     fix: "e.g. models/ (the OtaBucket default), or remove it",
   },
   "network.vpcId": { allowed: "a VPC id: vpc- and 8 or 17 hex digits", fix: "e.g. vpc-0123456789abcdef0" },
@@ -258,8 +270,8 @@ export const NESTED_WORDING: Readonly<Record<string, Wording>> = {
   "network.subnetIds[]": { allowed: "a subnet id: subnet- and 8 or 17 hex digits", fix: "e.g. subnet-0123456789abcdef0" },
   "instanceTypes[]": { allowed: "an EC2 instance type name", fix: "e.g. g5.xlarge" },
   "progressive[]": { allowed: "an object { imgsz, epochs }", fix: "e.g. {\"imgsz\": 320, \"epochs\": 30}" },
-  "progressive[].imgsz": IMGSZ,
-  "progressive[].epochs": EPOCHS,
+  "progressive[].imgsz": IMGSZ_WORDING,
+  "progressive[].epochs": EPOCHS_WORDING,
   "tracking.mlflowUri": {
     allowed: "an http or https URL without credentials in it",
     fix: "e.g. https://mlflow.example.com (give MLflow credentials to the image, not the URI)",

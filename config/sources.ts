@@ -1,4 +1,4 @@
-import type { DataSource, ModelSource } from "./types";
+import type { DataSource, ModelSource } from "../runspec/sources";
 
 /**
  * Detection dataset yamls that ultralytics ships in `ultralytics/cfg/datasets/` and downloads

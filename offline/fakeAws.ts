@@ -20,7 +20,7 @@ export const FAKE_REGION = "us-east-1";
 export const FAKE_PARTITION = "aws";
 
 /** The public SSM parameter of the Deep Learning Base OSS Nvidia Driver GPU AMI (Amazon Linux 2023); defined with the node group. */
-import { DLAMI_SSM_PARAMETER } from "../components/dlami";
+import { DLAMI_SSM_PARAMETER } from "../components/compute/dlami";
 export { DLAMI_SSM_PARAMETER };
 
 /** Availability zone letters of a few regions; any other region gets a, b and c. */
@@ -58,6 +58,12 @@ export interface FakeAwsOptions {
    * @default "logical"
    */
   readonly ids?: "logical" | "realistic";
+  /**
+   * Other stacks' outputs, by fully qualified stack name (`org/project/stack`), answered to a
+   * `pulumi.StackReference` of that name; a reference to any other stack fails as Pulumi's does.
+   * @default none
+   */
+  readonly stackOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /** KMS key ids as KMS makes them: a UUID, or `mrk-` and 32 hex digits for a multi-Region key. */
@@ -108,6 +114,7 @@ export class FakeAws implements pulumi.runtime.Mocks {
     this.region = options.region;
     this.accountId = options.accountId ?? FAKE_ACCOUNT_ID;
     this.ids = options.ids ?? "logical";
+    this.stackOutputs = options.stackOutputs ?? {};
     if (!/^\d{12}$/.test(this.accountId)) {
       throw new Error(`fake AWS: accountId ${JSON.stringify(this.accountId)} is not an AWS account id (12 digits), e.g. ${FAKE_ACCOUNT_ID}`);
     }
@@ -254,6 +261,7 @@ export class FakeAws implements pulumi.runtime.Mocks {
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } | Promise<{ id: string; state: Record<string, any> }> {
     const key = `${args.type}::${args.name}`;
     this.declaredInputs.set(key, args.inputs);
+    if (args.type === "pulumi:pulumi:StackReference") return this.stackReference(String(args.inputs.name ?? args.name));
     refuseInvalidName(args.type, args.name, args.inputs);
     const id = args.id || (this.realistic ? this.realisticId(args.type, args.name, args.inputs, args.custom !== false) : `${args.name}-id`);
     const state = { ...args.inputs, ...this.outputsOf(args.type, args.name, args.inputs, id) };
@@ -269,6 +277,18 @@ export class FakeAws implements pulumi.runtime.Mocks {
       return archiveDigest(args.inputs.code).then((codeSha256) => answer({ id, state: { ...state, codeSha256, sourceCodeHash: codeSha256 } }));
     }
     return answer({ id, state });
+  }
+
+  private readonly stackOutputs: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
+  /** What the Pulumi service answers for a stack reference: the stack's outputs, or an error. */
+  private stackReference(name: string): { id: string; state: Record<string, any> } {
+    const outputs = this.stackOutputs[name];
+    if (outputs === undefined) {
+      const known = Object.keys(this.stackOutputs);
+      throw new Error(`unknown stack "${name}" (fake AWS knows ${known.length > 0 ? known.map((k) => `"${k}"`).join(", ") : "no stacks: pass stackOutputs"})`);
+    }
+    return { id: name, state: { name, outputs, secretOutputNames: [] } };
   }
 
   /** Lower-case hex digits, stable for this account, region and `what`. */

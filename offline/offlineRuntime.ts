@@ -14,6 +14,8 @@ export interface OfflineRuntimeOptions {
   readonly accountId?: string;
   /** How resource ids look (see {@link FakeAwsOptions.ids}). @default "logical" */
   readonly ids?: "logical" | "realistic";
+  /** Other stacks' outputs, for `pulumi.StackReference` (see {@link FakeAwsOptions.stackOutputs}). @default none */
+  readonly stackOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** Run as `pulumi preview` does (`pulumi.runtime.isDryRun()` is true). @default false */
   readonly preview?: boolean;
 }
@@ -43,7 +45,7 @@ export class OfflineRuntime {
     const region = options.region ?? config["aws:region"] ?? "us-east-1";
     const project = options.project ?? "yolo-train";
     const stack = options.stack ?? "test";
-    const cloud = new FakeAws({ region, ...(options.accountId !== undefined ? { accountId: options.accountId } : {}), ...(options.ids !== undefined ? { ids: options.ids } : {}) });
+    const cloud = new FakeAws({ region, ...(options.accountId !== undefined ? { accountId: options.accountId } : {}), ...(options.ids !== undefined ? { ids: options.ids } : {}), ...(options.stackOutputs !== undefined ? { stackOutputs: options.stackOutputs } : {}) });
     const runtime = new OfflineRuntime(cloud, project, stack);
     // setMocks does all its work before its first await: the monitor is set when it returns.
     void pulumi.runtime.setMocks(runtime.cloud, project, stack, options.preview ?? false);

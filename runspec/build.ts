@@ -1,5 +1,36 @@
-import type { DataSource, ExperimentConfig, TrackingSettings } from "../config/types";
+import { RUNS_PREFIX } from "./bucketLayout";
 import { RUN_SPEC_SCHEMA_VERSION, parseRunSpec, type RunSpec, type RunSpecData, type RunSpecInput, type RunSpecTracking } from "./schema";
+import type { DataSource, TrackingSettings } from "./sources";
+
+/**
+ * What {@link buildRunSpec} reads of an experiment: the stack config's `ExperimentConfig` is one
+ * (declared here so the run spec depends on no config code).
+ */
+export interface RunSpecExperiment {
+  readonly project: string;
+  readonly stack: string;
+  readonly region: string;
+  /** The `model` key as written: an ultralytics weights name or an S3 URI. */
+  readonly model: string;
+  readonly dataSource: DataSource;
+  readonly epochs: number;
+  readonly imgsz: number;
+  readonly batch: number;
+  readonly gpusPerNode: number;
+  readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+  readonly progressive?: readonly { readonly imgsz: number; readonly epochs: number }[];
+  readonly ota: {
+    readonly modelName: string;
+    readonly channel: "candidate" | "stable";
+    readonly promote?: { readonly metric: string; readonly min: number; readonly requireImprovement: boolean };
+  };
+  readonly maxRuntimeHours: number;
+  readonly idleMinutes: number;
+  readonly idleGpuPercent: number;
+  readonly restartIfCheckpointLost: boolean;
+  readonly tracking: TrackingSettings;
+  readonly capacity: "spot" | "on-demand";
+}
 
 /** Where the stack put things: names only known once the stack's resources are named. */
 export interface RunSpecPlaces {
@@ -27,7 +58,7 @@ export const CONTAINER_DATA_DIR = "/data";
  * invalid combination (say W&B tracking without `wandbApiKeyParameter`) throws here, at
  * `pulumi up`, not on the node.
  */
-export function buildRunSpec(config: ExperimentConfig, places: RunSpecPlaces): RunSpec {
+export function buildRunSpec(config: RunSpecExperiment, places: RunSpecPlaces): RunSpec {
   const spec: RunSpecInput = {
     schemaVersion: RUN_SPEC_SCHEMA_VERSION,
     runId: places.runId,
@@ -45,7 +76,8 @@ export function buildRunSpec(config: ExperimentConfig, places: RunSpecPlaces): R
       hyperparameters: { ...config.hyperparameters },
       ...(config.progressive ? { progressive: config.progressive.map((p) => ({ imgsz: p.imgsz, epochs: p.epochs })) } : {}),
     },
-    artifacts: { bucket: places.artifactBucket, prefix: `runs/${places.runId}/` },
+    // `runPrefix(runId)` without its throw: a bad run id is reported by the schema with the rest.
+    artifacts: { bucket: places.artifactBucket, prefix: `${RUNS_PREFIX}${places.runId}/` },
     ota: {
       bucket: places.otaBucket,
       prefix: places.otaPrefix,

@@ -1,6 +1,16 @@
-/** The run spec contract between the stack and the GPU node (no Pulumi, no I/O). */
+/**
+ * The contract floor (no Pulumi, no I/O): the run spec the stack hands the GPU node, the run
+ * record the node writes back, the bucket layout with its one key-prefix rule, the run's limits,
+ * the metric names, and the Problem type every layer reports input problems with. Every other
+ * folder may import from here; nothing here imports from them.
+ */
 export * from "./schema";
 export * from "./build";
 export * from "./runId";
 export * from "./metrics";
 export * from "./trainingMetricNames";
+export * from "./sources";
+export * from "./bucketLayout";
+export * from "./limits";
+export * from "./problems";
+export * from "./runRecord";

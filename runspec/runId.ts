@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import type { DataSource, ExperimentConfig, ModelSource } from "../config/types";
+import type { DataSource, ModelSource } from "./sources";
 
 /** The fields that decide what gets trained; any change to one of them is a new run. */
 export interface TrainingIdentity {
@@ -11,6 +11,27 @@ export interface TrainingIdentity {
   readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
   readonly progressive: readonly { readonly imgsz: number; readonly epochs: number }[] | null;
   /** DDP over more GPUs changes the effective batch, so the result. */
+  readonly gpusPerNode: number;
+}
+
+/**
+ * What {@link deriveRunId} reads of an experiment: the training spec, and the parsed sources for
+ * readable stems. The stack config's `ExperimentConfig` is one.
+ */
+export interface RunIdInput {
+  /** The `model` key as written. */
+  readonly model: string;
+  /** The parsed `model`; without it, the stem comes from `model` as written. */
+  readonly modelSource?: ModelSource;
+  /** The `data` key as written. */
+  readonly data: string;
+  /** The parsed `data`; without it, the stem comes from `data` as written. */
+  readonly dataSource?: DataSource;
+  readonly epochs: number;
+  readonly imgsz: number;
+  readonly batch: number;
+  readonly hyperparameters: Readonly<Record<string, string | number | boolean>>;
+  readonly progressive?: readonly { readonly imgsz: number; readonly epochs: number }[];
   readonly gpusPerNode: number;
 }
 
@@ -29,7 +50,7 @@ const MODEL_STEM_MAX = 16;
  * The dataset is identified by its reference (`data` as written), not its content: new images
  * under the same S3 prefix keep the id. Use a new prefix (e.g. `widgets-v2/`) for a new dataset.
  */
-export function deriveRunId(config: ExperimentConfig): string {
+export function deriveRunId(config: RunIdInput): string {
   const identity: TrainingIdentity = {
     model: config.model,
     data: config.data,

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE, RUNS_PREFIX, keyPrefixProblem } from "./bucketLayout";
+import { EPOCHS, IDLE_GPU_PERCENT, IDLE_MINUTES, IMGSZ, MAX_ATTEMPTS, MAX_RUNTIME_HOURS, RESTART_IF_CHECKPOINT_LOST_DEFAULT } from "./limits";
 import { METRIC_NAME_PATTERN, METRIC_NAME_RULE } from "./metrics";
 
 /**
@@ -30,18 +32,21 @@ const bucketName = z.string().regex(S3_BUCKET_NAME_PATTERN, {
   error: "must be an S3 bucket name: 3-63 characters of a-z, 0-9, '.' and '-'",
 });
 
-/** "" (the whole bucket) or `a/b/`: no leading slash, ends with a slash, no wildcards. */
-const keyPrefix = z.string().regex(/^(?:[^/*?\s][^*?\s]*\/)?$/, {
-  error: "must be empty or a key prefix ending with '/', without a leading '/' or wildcards, e.g. \"models/widgets/\"",
+/** "" (the whole bucket) or `a/b/`: the one key-prefix rule (bucketLayout.ts). */
+const keyPrefix = z.string().regex(KEY_PREFIX_PATTERN, {
+  error: (issue) => `must be "" or ${KEY_PREFIX_RULE}, e.g. "models/widgets/"; this one ${keyPrefixProblem(String(issue.input)) ?? "does not"}`,
 });
 
 const imgsz = z
   .int({ error: "must be an integer" })
-  .min(32, { error: "must be at least 32" })
-  .max(2048, { error: "must be at most 2048" })
-  .multipleOf(32, { error: "must be a multiple of 32, e.g. 640" });
+  .min(IMGSZ.min, { error: `must be at least ${IMGSZ.min}` })
+  .max(IMGSZ.max, { error: `must be at most ${IMGSZ.max}` })
+  .multipleOf(IMGSZ.multipleOf, { error: `must be a multiple of ${IMGSZ.multipleOf}, e.g. ${IMGSZ.default}` });
 
-const epochs = z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(10_000, { error: "must be at most 10000" });
+const epochs = z
+  .int({ error: "must be an integer" })
+  .min(EPOCHS.min, { error: `must be at least ${EPOCHS.min}` })
+  .max(EPOCHS.max, { error: `must be at most ${EPOCHS.max}` });
 
 const modelRef = z
   .string()
@@ -130,17 +135,30 @@ const otaSpec = z.strictObject({
 });
 
 const limitsSpec = z.strictObject({
-  maxRuntimeHours: z.number({ error: "must be a number" }).positive({ error: "must be more than 0" }).max(720, { error: "must be at most 720 (30 days)" }),
-  idleMinutes: z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(1440, { error: "must be at most 1440" }),
-  idleGpuPercent: z.number({ error: "must be a number" }).min(0, { error: "must be at least 0" }).max(100, { error: "must be at most 100" }),
+  maxRuntimeHours: z
+    .number({ error: "must be a number" })
+    .gt(MAX_RUNTIME_HOURS.above, { error: `must be more than ${MAX_RUNTIME_HOURS.above}` })
+    .max(MAX_RUNTIME_HOURS.max, { error: `must be at most ${MAX_RUNTIME_HOURS.max} (${MAX_RUNTIME_HOURS.max / 24} days)` }),
+  idleMinutes: z
+    .int({ error: "must be an integer" })
+    .min(IDLE_MINUTES.min, { error: `must be at least ${IDLE_MINUTES.min}` })
+    .max(IDLE_MINUTES.max, { error: `must be at most ${IDLE_MINUTES.max}` }),
+  idleGpuPercent: z
+    .number({ error: "must be a number" })
+    .gt(IDLE_GPU_PERCENT.above, { error: `must be more than ${IDLE_GPU_PERCENT.above}` })
+    .lt(IDLE_GPU_PERCENT.below, { error: `must be less than ${IDLE_GPU_PERCENT.below}` }),
   /** Launches of this run (first start plus resumes after interruptions) before the agent gives up. */
-  maxAttempts: z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }).default(3),
+  maxAttempts: z
+    .int({ error: "must be an integer" })
+    .min(MAX_ATTEMPTS.min, { error: `must be at least ${MAX_ATTEMPTS.min}` })
+    .max(MAX_ATTEMPTS.max, { error: `must be at most ${MAX_ATTEMPTS.max}` })
+    .default(MAX_ATTEMPTS.default),
   /**
    * When no checkpoint the record names can be restored (corrupt, missing, and no good previous
    * version): train again from the starting weights instead of failing the run. Off by default, so
    * days of epochs are never thrown away without a person deciding it.
    */
-  restartIfCheckpointLost: z.boolean({ error: "must be true or false" }).default(false),
+  restartIfCheckpointLost: z.boolean({ error: "must be true or false" }).default(RESTART_IF_CHECKPOINT_LOST_DEFAULT),
 });
 
 /** W&B API keys are 40 hex characters; one pasted where the parameter name goes must not reach user data. */
@@ -198,7 +216,7 @@ const RunSpecSchema = z
       usdPerHour: z.number({ error: "must be a number" }).min(0, { error: "must be at least 0" }),
     }),
   })
-  .refine((spec) => typeof spec?.runId !== "string" || spec?.artifacts?.prefix === `runs/${spec.runId}/`, {
+  .refine((spec) => typeof spec?.runId !== "string" || spec?.artifacts?.prefix === `${RUNS_PREFIX}${spec.runId}/`, {
     error: "must be \"runs/<runId>/\"",
     path: ["artifacts", "prefix"],
     // Checked even when other fields are wrong, so one parse reports every problem.

@@ -2,7 +2,7 @@
  * The metric contract between the run agent (which publishes training progress with
  * PutMetricData) and the run dashboard (which graphs it). One place, so both sides name the same
  * series. Every datum carries both {@link TRAINING_METRIC_DIMENSIONS}, in the namespace the node
- * role may write to (components/nodeRolePolicy.ts). It lives with the run spec because the agent
+ * role may write to (components/iam/nodeRolePolicy.ts). It lives with the run spec because the agent
  * is bundled from runspec/, ota/ and agent/ alone (docker/Dockerfile).
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
  */

@@ -64,6 +64,13 @@ export interface AwsMocksOptions {
   readonly secretKeys?: readonly string[];
   /** Run as `pulumi preview` does: `pulumi.runtime.isDryRun()` is true. @default false */
   readonly preview?: boolean;
+  /**
+   * Other stacks' outputs by fully qualified name, answered to `pulumi.StackReference`: e.g. a
+   * platform stack's `{ "acme/vision-platform/prod": { visionFleet: { … } } }` for
+   * `Fleet.fromStackReference`. A reference to a stack not listed fails as Pulumi's would.
+   * @default {}
+   */
+  readonly stackOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /**
@@ -145,6 +152,7 @@ export function installAwsMocks(options: AwsMocksOptions = {}): AwsMocks {
     config: { ...(options.config ?? {}), "aws:region": region },
     secretKeys: options.secretKeys ?? [],
     preview: options.preview ?? false,
+    stackOutputs: options.stackOutputs ?? {},
   });
 }
 

@@ -3,7 +3,7 @@ import * as path from "path";
 import { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { configSubject } from "../../config/parseExperimentConfig";
-import { InvalidInputError } from "../../config/problems";
+import { InvalidInputError } from "../../runspec/problems";
 import { checkMergedConfig, parseSetValues, SetValueError, setsUsePaths } from "../launchConfig";
 import { readStackConfigFile, StackFileError } from "../plan/stackConfigFile";
 import { STATUS_EXIT_HELP } from "../runStatus";

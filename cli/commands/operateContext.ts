@@ -1,6 +1,7 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Command } from "commander";
-import { parseStoredRecord, type RunRecord } from "../../agent/runRecord";
+import { runObjectKeys } from "../../runspec/bucketLayout";
+import { parseStoredRecord, type RunRecord } from "../../runspec/runRecord";
 import { PulumiCliNotFoundError, type StackDestroyer, type StackLauncher } from "../stackAutomation";
 import { StackOutputsError, stackOutputsSource, type OutputsFlags, type StackOutputs, type StackOutputsSource } from "../stackOutputs";
 
@@ -77,7 +78,7 @@ export function s3ClientFor(outputs: StackOutputs, env: NodeJS.ProcessEnv): S3Cl
 /** The run record, or null when the node has not written one yet. */
 export async function readRunRecord(s3: S3Client, outputs: StackOutputs): Promise<RunRecord | null> {
   try {
-    const answer = await s3.send(new GetObjectCommand({ Bucket: outputs.artifactBucketName, Key: `${outputs.artifactPrefix}run.json` }));
+    const answer = await s3.send(new GetObjectCommand({ Bucket: outputs.artifactBucketName, Key: runObjectKeys(outputs.artifactPrefix).recordKey }));
     const text = await answer.Body!.transformToString("utf8");
     return parseStoredRecord(JSON.parse(text), outputs.runId);
   } catch (error) {

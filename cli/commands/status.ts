@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { runObjectKeys } from "../../runspec/bucketLayout";
 import { exitCodeOfPhase, isEndPhase, renderRunStatus, runStatus, STATUS_EXIT_CODES, STATUS_EXIT_HELP } from "../runStatus";
 import type { StackOutputs } from "../stackOutputs";
 import { readOutputs, readRunRecord, runOperation, s3ClientFor, UsageError, withStackOptions, type CommandIo } from "./operateContext";
@@ -22,7 +23,7 @@ export async function showRunStatus(io: CommandIo, outputs: StackOutputs, option
       const record = await readRunRecord(s3, outputs);
       if (record === null) {
         if (options.json) io.stdout(JSON.stringify({ runId: outputs.runId, phase: null, exitCode: STATUS_EXIT_CODES.noRecord }) + "\n");
-        else io.stdout(`run ${outputs.runId}: no run record yet at s3://${outputs.artifactBucketName}/${outputs.artifactPrefix}run.json (the node has not started)\n`);
+        else io.stdout(`run ${outputs.runId}: no run record yet at s3://${outputs.artifactBucketName}/${runObjectKeys(outputs.artifactPrefix).recordKey} (the node has not started)\n`);
       } else {
         const status = runStatus(record, outputs.estimate, io.now());
         io.stdout(options.json ? JSON.stringify(status, null, options.watch ? undefined : 2) + "\n" : renderRunStatus(status));

@@ -6,7 +6,7 @@
 import type { KeyObject } from "crypto";
 import { S3Client } from "@aws-sdk/client-s3";
 import { Command } from "commander";
-import { formatProblem, type Problem } from "../../config/problems";
+import { formatProblem, type Problem } from "../../runspec/problems";
 import { layoutFor } from "../../ota/manifest";
 import { publicKeyFingerprint } from "../../ota/signature";
 import { KeyLoader, KeySpecError, type KeyArgument } from "../../ota/trust/keySpec";

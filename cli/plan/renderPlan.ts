@@ -1,5 +1,5 @@
 import { PRICE_SNAPSHOT } from "../../catalog";
-import { GUARDRAIL_DEFAULTS } from "../../components/guardrailPlan";
+import { GUARDRAIL_DEFAULTS } from "../../components/guardrails/guardrailPlan";
 import { firstUpWarnings, phaseEstimates, type PhaseEstimate } from "./planNotes";
 import { countByType, renderResourceTree } from "./resourceTree";
 import type { OfflinePlan } from "./runOfflinePlan";

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { InvalidInputError } from "../../config/problems";
+import { InvalidInputError } from "../../runspec/problems";
 import type { RecordedResource } from "../../offline/fakeAws";
 import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
 import { readStackConfigFile, StackFileError } from "./stackConfigFile";

@@ -1,5 +1,6 @@
 import { GetObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { Readable } from "stream";
+import { DEFAULT_MODELS_PREFIX } from "../../runspec/bucketLayout";
 import { layoutFor } from "../manifest";
 import { EdgeUsageError, SourceError } from "./errors";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, checkTimeout, type ModelSource, type ObjectBody, type OpenOptions } from "./modelSource";
@@ -45,8 +46,8 @@ export interface S3ModelSourceOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** The default models prefix, as `OtaBucket` uses it. */
-export const DEFAULT_MODELS_PREFIX = "models/";
+/** The default models prefix, as `OtaBucket` uses it (the bucket layout's, runspec/bucketLayout.ts). */
+export { DEFAULT_MODELS_PREFIX };
 
 /**
  * Reads releases from the OTA bucket with `GetObject`, each a range request for what the puller

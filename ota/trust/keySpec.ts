@@ -11,7 +11,7 @@
 import { promises as fs } from "fs";
 import { createPrivateKey, createPublicKey, type KeyObject } from "crypto";
 import { KMSClient } from "@aws-sdk/client-kms";
-import { formatProblem, type Problem } from "../../config/problems";
+import { formatProblem, type Problem } from "../../runspec/problems";
 import { KmsSigner, LocalKeySigner, SigningKeyError, readPublicKey, type ManifestSigner } from "../signature";
 
 /** What a key argument names. */

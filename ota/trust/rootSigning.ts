@@ -8,6 +8,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "crypto";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DEFAULT_MODELS_PREFIX } from "../../runspec/bucketLayout";
 import { InvalidManifestError, layoutFor, parseVersionKey } from "../manifest";
 import { publicKeyFingerprint, readPublicKey, type ManifestSigner } from "../signature";
 import {
@@ -30,7 +31,7 @@ import {
 import { MAX_ENVELOPE_SIGNATURES, keysThatSigned, parseEnvelope } from "./signedEnvelope";
 
 /** The default models prefix of the OTA bucket (as `OtaBucket` uses it). */
-export const DEFAULT_ROOT_MODELS_PREFIX = "models/";
+export const DEFAULT_ROOT_MODELS_PREFIX = DEFAULT_MODELS_PREFIX;
 
 /** A public key as the options take it: PEM (public, or private to derive the public half from) or a key object. */
 export type KeyInput = string | KeyObject;

@@ -3,7 +3,7 @@
  * configuration from the environment ({@link TIMESTAMP_FUNCTION_ENV}), the timestamp key in KMS,
  * the OTA bucket in S3, both clients configured the standard way (so `AWS_ENDPOINT_URL_S3` and
  * `AWS_ENDPOINT_URL_KMS` point them elsewhere). Bundled with esbuild into
- * `dist-lambda/otaTimestamp/index.js` (components/timestampFunctionCode.ts); the handler is
+ * `dist-lambda/otaTimestamp/index.js` (components/ota/timestampFunctionCode.ts); the handler is
  * `index.handler`.
  */
 import { S3Client } from "@aws-sdk/client-s3";

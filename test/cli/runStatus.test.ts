@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { RUN_PHASES } from "../../agent/runRecord";
+import { RUN_PHASES } from "../../runspec/runRecord";
 import { exitCodeOfPhase, formatDuration, isEndPhase, progressBar, renderRunStatus, runStatus } from "../../cli/runStatus";
 import { NOW, recordAt, STACK_OUTPUTS } from "./commands/operateHarness";
 import { parseStackOutputs } from "../../cli/stackOutputs";

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AWS_PROVIDER_CONFIG_KEYS, CONFIG_KEYS, KNOWN_KEYS, checkConfigNamespaces, loadExperimentConfig } from "../../config/loadStackConfig";
-import { InvalidInputError } from "../../config/problems";
+import { InvalidInputError } from "../../runspec/problems";
 import { KEY_RULES } from "../../config/schema";
 import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
 

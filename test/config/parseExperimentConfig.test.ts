@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { instanceTypesFor, priceOf } from "../../catalog";
 import { STAGE_PRESETS } from "../../config/presets";
 import { DEFAULTS, defaultModelName, parseExperimentConfig } from "../../config/parseExperimentConfig";
-import { InvalidInputError } from "../../config/problems";
+import { InvalidInputError } from "../../runspec/problems";
 import { KNOWN_KEYS } from "../../config/keys";
 import type { RawStackConfig, StackContext } from "../../config/types";
 

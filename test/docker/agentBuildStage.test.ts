@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { digestContextFiles } from "../../components/imageTag";
+import { digestContextFiles } from "../../components/image/imageTag";
 import { parseDockerfile } from "./dockerfileLint";
 
 /**

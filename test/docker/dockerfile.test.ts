@@ -98,7 +98,7 @@ describe("docker/Dockerfile", () => {
 
   it("keeps dependencies, history and tests out of the build context", () => {
     const ignore = new DockerIgnore(DOCKERIGNORE);
-    for (const left of ["package.json", "package-lock.json", "ota/edge/puller.ts", "components/trainingImage.ts", "node_modules/zod/package.json", ".git/HEAD", "dist/index.js", "test/docker/dockerfile.test.ts", "docs/node-runtime.md", "docker/tests/test_train.py", "docker/trainer/__pycache__/run.cpython-311.pyc", ".env"]) {
+    for (const left of ["package.json", "package-lock.json", "ota/edge/puller.ts", "components/image/trainingImage.ts", "node_modules/zod/package.json", ".git/HEAD", "dist/index.js", "test/docker/dockerfile.test.ts", "docs/node-runtime.md", "docker/tests/test_train.py", "docker/trainer/__pycache__/run.cpython-311.pyc", ".env"]) {
       expect({ left, ignored: ignore.ignores(left) }).toEqual({ left, ignored: true });
     }
     for (const sent of ["docker/agent/package.json", "docker/agent/package-lock.json", "agent/main.ts", "runspec/schema.ts", "ota/publisher.ts", "docker/train.py", "docker/trainer/run.py", "docker/requirements.txt"]) {

@@ -10,11 +10,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { dockerfileInstructions, execForm, withoutFlags, type DockerfileInstruction } from "../../components/dockerfileSources";
+import { dockerfileInstructions, execForm, withoutFlags, type DockerfileInstruction } from "../../components/image/dockerfileSources";
 
 export { execForm, withoutFlags };
 
-/** One instruction as components/dockerfileSources.ts reads it (never with an empty keyword here). */
+/** One instruction as components/image/dockerfileSources.ts reads it (never with an empty keyword here). */
 export type Instruction = DockerfileInstruction;
 
 export interface Stage {

@@ -1,7 +1,7 @@
 /**
  * AWS's naming rules for the resource types this package declares, and how Pulumi's autonaming
  * (`@pulumi/aws` 7) names them when no name is given, written down a second time, independently
- * of components/physicalNames.ts, to check what a program registered under the mocks: a name the
+ * of components/naming/physicalNames.ts, to check what a program registered under the mocks: a name the
  * program got wrong fails here as it would on a real `pulumi up`, not only in the naming module's
  * own tests.
  *

@@ -287,7 +287,7 @@ describe("changed-stacks.sh", () => {
       write("Pulumi.dev.yaml", "config: {}\n");
       write("Pulumi.widgets-v1.yaml", "config: {}\n");
       write("index.ts", "// program\n");
-      write("components/network.ts", "// component\n");
+      write("components/network/network.ts", "// component\n");
       write("README.md", "# readme\n");
     });
   });
@@ -298,7 +298,7 @@ describe("changed-stacks.sh", () => {
     ["a new stack file", () => write("Pulumi.pallets.l4.yaml", "config: {}\n"), ["pallets.l4"], ["pallets.l4"]],
     ["a deleted stack file", () => fs.rmSync(path.join(repo, "Pulumi.dev.yaml")), [], []],
     ["a docs-only change", () => write("README.md", "# changed\n"), [], []],
-    ["a component change", () => write("components/network.ts", "// changed\n"), [], ["dev", "widgets-v1"]],
+    ["a component change", () => write("components/network/network.ts", "// changed\n"), [], ["dev", "widgets-v1"]],
     ["a change to Pulumi.yaml", () => write("Pulumi.yaml", "name: changed\n"), [], ["dev", "widgets-v1"]],
     ["a stack file in a subfolder", () => write("examples/Pulumi.other.yaml", "config: {}\n"), [], []],
     ["a file name unsafe as a stack name", () => write("Pulumi.a b.yaml", "config: {}\n"), [], []],

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "../../config/problems";
+import { InvalidInputError } from "../../runspec/problems";
 import type { OfflineRuntime } from "../../offline/offlineRuntime";
 
 /**

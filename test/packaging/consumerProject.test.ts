@@ -32,31 +32,41 @@ const PULUMI_TEMPLATE_TSCONFIG = {
   },
 };
 
-/** A platform team's program: an experiment built from the components. */
+/** A platform team's program: two experiments on one fleet, built from the components. */
 const PROGRAM = `
-import { TrainingRun } from "yolo-train";
+import { Fleet, TrainingRun } from "yolo-train";
 import { parseExperimentConfig } from "yolo-train/config";
 
-export function experiment(context: { project: string; stack: string; region: string }): TrainingRun {
-  return new TrainingRun("helmets", { config: parseExperimentConfig({ stage: "debug", ota: { modelName: "helmets" } }, context) });
+export function experiments(context: { project: string; stack: string; region: string }): { fleet: Fleet; runs: TrainingRun[] } {
+  const fleet = new Fleet("vision", { monthlyBudgetUsd: 1500, alertEmail: "ml-platform@example.com" });
+  const runs = ["helmets", "pallets"].map(
+    (model) => new TrainingRun(model, { config: parseExperimentConfig({ stage: "debug", data: model, ota: { modelName: model } }, context), fleet }),
+  );
+  return { fleet, runs };
 }
 `;
 
 const TEST = `
 import { arnPattern, installAwsMocks, valueOf } from "yolo-train/testing";
-import { experiment } from "./index";
+import { experiments } from "./index";
 
 async function main(): Promise<void> {
   const mocks = installAwsMocks({ project: "platform", stack: "helmet-detector-yolov8s-v2", region: "eu-west-1" });
-  const helmets = experiment({ project: mocks.project, stack: mocks.stack, region: mocks.region });
-  const keyArn = await valueOf(helmets.ota.signingKeyArn);
-  const groupArn = await valueOf(helmets.nodeGroup.groupArn);
+  const { fleet, runs } = experiments({ project: mocks.project, stack: mocks.stack, region: mocks.region });
+  const keyArn = await valueOf(runs[0]!.ota.signingKeyArn);
+  const groupArns = await Promise.all(runs.map((run) => valueOf(run.nodeGroup.groupArn)));
+  await valueOf(fleet.outputs);
   await mocks.settle();
+  const autoscaling = arnPattern("autoscaling", { region: mocks.region, accountId: mocks.accountId });
   const report = {
     keyArn: arnPattern("kms", { region: mocks.region, accountId: mocks.accountId }).test(keyArn) || keyArn,
-    groupArn: arnPattern("autoscaling", { region: mocks.region, accountId: mocks.accountId }).test(groupArn) || groupArn,
+    sameKey: keyArn === (await valueOf(fleet.ota.signingKeyArn)),
+    groupArns: groupArns.every((arn) => autoscaling.test(arn)) || groupArns,
     vpcs: mocks.ofType("awsx:ec2:Vpc").length,
+    repositories: mocks.ofType("aws:ecr/repository:Repository").length,
+    imageBuilds: mocks.ofType("docker:index/image:Image").length,
     otaBuckets: mocks.ofType("yolo-train:ota:OtaBucket").length,
+    datasetBuckets: mocks.ofType("yolo-train:storage:DatasetBucket").length,
     nodeGroups: mocks.ofType("yolo-train:compute:GpuNodeGroup").length,
   };
   process.stdout.write(JSON.stringify(report));
@@ -122,8 +132,18 @@ describe("a fresh Pulumi TypeScript project that installs the packed package", (
     expect(output).toBe("");
   }, 300_000);
 
-  it("runs the program under yolo-train/testing's mocks with realistic ARNs, one VPC, one OTA bucket", () => {
+  it("runs two experiments on one Fleet under yolo-train/testing's mocks: one of each shared part, two node groups", () => {
     const report = JSON.parse(run(process.execPath, [path.join(consumer, "bin", "check.js")], consumer)) as Record<string, unknown>;
-    expect(report).toEqual({ keyArn: true, groupArn: true, vpcs: 1, otaBuckets: 1, nodeGroups: 1 });
+    expect(report).toEqual({
+      keyArn: true,
+      sameKey: true,
+      groupArns: true,
+      vpcs: 1,
+      repositories: 1,
+      imageBuilds: 1,
+      otaBuckets: 1,
+      datasetBuckets: 1,
+      nodeGroups: 2,
+    });
   }, 120_000);
 });

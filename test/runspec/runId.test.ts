@@ -1,5 +1,6 @@
 import fc from "fast-check";
-import type { DataSource, ExperimentConfig, ModelSource } from "../../config/types";
+import type { ExperimentConfig } from "../../config/types";
+import type { DataSource, ModelSource } from "../../runspec/sources";
 import { canonicalJson, deriveRunId, RUN_ID_MAX_LENGTH } from "../../runspec/runId";
 import { RUN_ID_PATTERN } from "../../runspec/schema";
 import { experimentConfig } from "./experimentConfig";

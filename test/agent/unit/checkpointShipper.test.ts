@@ -7,8 +7,8 @@ import { join } from "path";
 import { CheckpointShipper, isOlderCheckpoint, type CheckpointPosition } from "../../../agent/checkpointShipper";
 import type { UploadRequest } from "../../../agent/checkpointUploader";
 import type { Logger } from "../../../agent/log";
-import { runLayout, type RunLayout } from "../../../agent/runLayout";
-import type { CheckpointRef } from "../../../agent/runRecord";
+import { runLayout, type RunLayout } from "../../../runspec/runLayout";
+import type { CheckpointRef } from "../../../runspec/runRecord";
 import { CheckpointVersions, scanCheckpoints } from "../../../agent/weightsWatcher";
 import { storedZip } from "../fakes/storedZip";
 

@@ -1,5 +1,6 @@
 import type { Logger } from "../../../agent/log";
-import { startRecord, type RunRecord } from "../../../agent/runRecord";
+import { startRecord } from "../../../agent/runRecord";
+import type { RunRecord } from "../../../runspec/runRecord";
 import { RecordPublisher, type RunRecordStore } from "../../../agent/runRecordStore";
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -3,8 +3,9 @@ import { tmpdir } from "os";
 import { join } from "path";
 import type { Logger } from "../../../agent/log";
 import { RunLease } from "../../../agent/runLease";
-import { runLayout, type RunLayout } from "../../../agent/runLayout";
-import { startRecord, type RunRecord } from "../../../agent/runRecord";
+import { startRecord } from "../../../agent/runRecord";
+import { runLayout, type RunLayout } from "../../../runspec/runLayout";
+import type { RunRecord } from "../../../runspec/runRecord";
 import { RecordConflictError, RecordPublisher, RunRecordStore, type WriterFence } from "../../../agent/runRecordStore";
 import { s3ForTests } from "../fakes/s3PerTest";
 

@@ -6,7 +6,7 @@ import { dirname, join, relative } from "path";
 import type { DownloadResult, ListedObject, ObjectFacts, UploadedObject, UploadRequest } from "../../../agent/checkpointUploader";
 import type { FileDigest } from "../../../agent/checkpointIntegrity";
 import type { Logger } from "../../../agent/log";
-import { runLayout } from "../../../agent/runLayout";
+import { runLayout } from "../../../runspec/runLayout";
 import {
   cacheEntry,
   cacheEntryOfKey,

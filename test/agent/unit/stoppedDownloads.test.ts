@@ -6,7 +6,7 @@ import { CheckpointTransfer } from "../../../agent/checkpointUploader";
 import type { Logger } from "../../../agent/log";
 import { downloadModel } from "../../../agent/modelSource";
 import { RunCache } from "../../../agent/runCache";
-import { runLayout } from "../../../agent/runLayout";
+import { runLayout } from "../../../runspec/runLayout";
 import { localS3Client, S3Fake } from "../fakes/s3Fake";
 import { sha256Hex } from "../fakes/standInCheckpoint";
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import type { MetricDatum } from "@aws-sdk/client-cloudwatch";
-import { applyEvent, reduceEvents, startRecord, type RunEvent, type RunRecord } from "../../../agent/runRecord";
+import { applyEvent, reduceEvents, startRecord, type RunEvent } from "../../../agent/runRecord";
+import type { RunRecord } from "../../../runspec/runRecord";
 import type { EpochProgress } from "../../../agent/progress";
 import { MAP50_95_KEY, MAP50_KEY, publishesMetrics, trainingMetricData } from "../../../agent/trainingMetrics";
 import { TRAINING_METRIC_DIMENSIONS, TRAINING_METRIC_NAMES } from "../../../runspec/trainingMetricNames";

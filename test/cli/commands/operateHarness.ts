@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { applyEvent, startRecord, type RunEvent, type RunRecord } from "../../../agent/runRecord";
+import { applyEvent, startRecord, type RunEvent } from "../../../agent/runRecord";
+import type { RunRecord } from "../../../runspec/runRecord";
 import type { CommandIo } from "../../../cli/commands/operateContext";
 import { run } from "../../../cli/yoloTrain";
 import { S3Fake, S3RVER_CREDENTIALS } from "../../agent/fakes/s3Fake";

@@ -2,7 +2,7 @@ import { execFile } from "child_process";
 import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { timestampFunctionBundlePath } from "../../../components/timestampFunctionCode";
+import { timestampFunctionBundlePath } from "../../../components/ota/timestampFunctionCode";
 import { channelSignatureKey, signChannelMembership } from "../../../ota/channelMembership";
 import { layoutFor, MANIFEST_SCHEMA_VERSION, serializeChannelPointer } from "../../../ota/manifest";
 import { LocalKeySigner, publicKeyFingerprint, readPublicKey } from "../../../ota/signature";

@@ -1,0 +1,187 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  alertTopicPolicy,
+  atExpression,
+  BACKSTOP_RETRY_POLICY,
+  backstopInput,
+  backstopTargetArn,
+  backstopTime,
+  budgetNotifications,
+  costAllocationFilterValue,
+  type CostAllocationTag,
+  type GpuAlarmSpec,
+  type GuardrailSettingsInput,
+  idleAlarmSpec,
+  parseArn,
+  parseAtExpression,
+  resolveGuardrailSettings,
+  schedulerRolePolicy,
+  schedulerTrustPolicy,
+  starvedAlarmSpec,
+} from "./guardrailPlan";
+import { autoName, NAME_RULES } from "../naming/physicalNames";
+
+export interface GuardrailsArgs extends GuardrailSettingsInput {
+  /** Name of the Auto Scaling group the guardrails watch and scale to zero. */
+  readonly groupName: pulumi.Input<string>;
+  /** ARN of that group; the backstop's IAM role may update this group only. */
+  readonly groupArn: pulumi.Input<string>;
+  /**
+   * Tags for every taggable child (topic, alarms, role, budget).
+   * @default no tags
+   */
+  readonly tags?: Record<string, string>;
+}
+
+/**
+ * The off-node guardrails of one run: an idle-GPU alarm that scales the group to zero, a
+ * starved-GPU alarm that notifies, a max-runtime backstop schedule, an optional monthly budget,
+ * and the SNS topic they all report to. Every child's physical name fits AWS's rules for any
+ * component name (see `autoName` in `physicalNames.ts`).
+ */
+export class Guardrails extends pulumi.ComponentResource {
+  readonly alertTopicArn: pulumi.Output<string>;
+  readonly idleAlarmArn: pulumi.Output<string>;
+  readonly idleAlarmName: pulumi.Output<string>;
+  readonly starvedAlarmArn: pulumi.Output<string>;
+  readonly starvedAlarmName: pulumi.Output<string>;
+  readonly scaleToZeroPolicyArn: pulumi.Output<string>;
+  readonly backstopScheduleName: pulumi.Output<string>;
+  /** When the backstop fires, ISO 8601 UTC; read from the schedule, so it stays the first time. */
+  readonly backstopAt: pulumi.Output<string>;
+  /** The budget's name; undefined when `budgetUsd` is not set. */
+  readonly budgetName?: pulumi.Output<string>;
+
+  constructor(name: string, args: GuardrailsArgs, opts?: pulumi.ComponentResourceOptions) {
+    const settings = resolveGuardrailSettings(args, "Guardrails");
+    super("yolo-train:guardrails:Guardrails", name, {}, opts);
+    const tags = args.tags;
+
+    // No server-side encryption: alarm state changes carry no secrets, and CloudWatch alarms
+    // cannot publish to a topic encrypted with the AWS-managed aws/sns key (its key policy does
+    // not let cloudwatch.amazonaws.com use it and cannot be edited); a customer managed key
+    // would cost a key per stack for no gain here.
+    // https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
+    const topic = new aws.sns.Topic(autoName(NAME_RULES.snsTopic, `${name}-alerts`), { tags }, { parent: this });
+    const topicPolicy = new aws.sns.TopicPolicy(
+      `${name}-alerts`,
+      { arn: topic.arn, policy: topic.arn.apply(alertTopicPolicy) },
+      { parent: this },
+    );
+    if (settings.alertEmail !== undefined) {
+      new aws.sns.TopicSubscription(
+        `${name}-alerts-email`,
+        { topic: topic.arn, protocol: "email", endpoint: settings.alertEmail },
+        { parent: this },
+      );
+    }
+
+    const scaleToZero = new aws.autoscaling.Policy(
+      autoName(NAME_RULES.autoScalingPolicy, `${name}-scale-to-zero`),
+      {
+        autoscalingGroupName: args.groupName,
+        policyType: "SimpleScaling",
+        adjustmentType: "ExactCapacity",
+        scalingAdjustment: 0,
+      },
+      { parent: this },
+    );
+
+    const alarm = (suffix: string, spec: GpuAlarmSpec, actions: pulumi.Input<string>[]) =>
+      new aws.cloudwatch.MetricAlarm(
+        autoName(NAME_RULES.metricAlarm, `${name}-${suffix}`),
+        {
+          ...spec,
+          dimensions: { AutoScalingGroupName: args.groupName },
+          actionsEnabled: true,
+          alarmActions: actions,
+          tags,
+        },
+        { parent: this },
+      );
+    const idle = alarm("gpu-idle", idleAlarmSpec(settings), [scaleToZero.arn, topic.arn]);
+    const starved = alarm("gpu-starved", starvedAlarmSpec(settings), [topic.arn]);
+
+    const groupArnParts = pulumi.output(args.groupArn).apply(parseArn);
+    const schedulerRole = new aws.iam.Role(
+      autoName(NAME_RULES.iamRole, `${name}-backstop`),
+      {
+        description: "Lets EventBridge Scheduler scale one yolo-train GPU group to zero at its max runtime.",
+        assumeRolePolicy: groupArnParts.apply((arn) => schedulerTrustPolicy(arn.account)),
+        tags,
+      },
+      { parent: this },
+    );
+    const schedulerRolePolicyResource = new aws.iam.RolePolicy(
+      autoName(NAME_RULES.iamRolePolicy, `${name}-backstop`),
+      { role: schedulerRole.id, policy: pulumi.output(args.groupArn).apply(schedulerRolePolicy) },
+      { parent: this },
+    );
+    const at = backstopTime(settings.launchTime, settings.maxRuntimeHours);
+    const schedule = new aws.scheduler.Schedule(
+      autoName(NAME_RULES.schedule, `${name}-backstop`),
+      {
+        description: `yolo-train max-runtime backstop: ${settings.maxRuntimeHours} h after launch, scale the group to zero.`,
+        scheduleExpression: atExpression(at),
+        scheduleExpressionTimezone: "UTC",
+        flexibleTimeWindow: { mode: "OFF" },
+        target: {
+          arn: groupArnParts.apply((arn) => backstopTargetArn(arn.partition)),
+          roleArn: schedulerRole.arn,
+          input: pulumi.output(args.groupName).apply(backstopInput),
+          retryPolicy: { ...BACKSTOP_RETRY_POLICY },
+        },
+      },
+      {
+        parent: this,
+        dependsOn: [schedulerRolePolicyResource],
+        // launchTime defaults to "now": without this every later `pulumi up` of the same run
+        // would push the backstop out.
+        ignoreChanges: ["scheduleExpression"],
+        // A new run is a new group (its name carries the run id), so the target input changes:
+        // replace the schedule then, and the new one is anchored at the new run's launch.
+        replaceOnChanges: ["target.input"],
+      },
+    );
+
+    if (settings.budgetUsd !== undefined) {
+      const budget = new aws.budgets.Budget(
+        autoName(NAME_RULES.budget, `${name}-budget`),
+        {
+          budgetType: "COST",
+          timeUnit: "MONTHLY",
+          limitAmount: String(settings.budgetUsd),
+          limitUnit: "USD",
+          costFilters: [{ name: "TagKeyValue", values: [costAllocationFilterValue(settings.costAllocationTag)] }],
+          notifications: topic.arn.apply((arn) => budgetNotifications(arn, settings.alertEmail)),
+          tags,
+        },
+        // Budgets checks it may publish to the topic when the notification is created.
+        { parent: this, dependsOn: [topicPolicy] },
+      );
+      this.budgetName = budget.name;
+    }
+
+    this.alertTopicArn = topic.arn;
+    this.idleAlarmArn = idle.arn;
+    this.idleAlarmName = idle.name;
+    this.starvedAlarmArn = starved.arn;
+    this.starvedAlarmName = starved.name;
+    this.scaleToZeroPolicyArn = scaleToZero.arn;
+    this.backstopScheduleName = schedule.name;
+    this.backstopAt = schedule.scheduleExpression.apply(parseAtExpression);
+
+    this.registerOutputs({
+      alertTopicArn: this.alertTopicArn,
+      idleAlarmArn: this.idleAlarmArn,
+      idleAlarmName: this.idleAlarmName,
+      starvedAlarmArn: this.starvedAlarmArn,
+      starvedAlarmName: this.starvedAlarmName,
+      scaleToZeroPolicyArn: this.scaleToZeroPolicyArn,
+      backstopScheduleName: this.backstopScheduleName,
+      backstopAt: this.backstopAt,
+      budgetName: this.budgetName,
+    });
+  }
+}

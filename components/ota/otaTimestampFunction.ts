@@ -1,0 +1,236 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ProblemList } from "../../runspec/problems";
+import { TIMESTAMP_FUNCTION_ENV, TIMESTAMP_FUNCTION_HANDLER } from "../../ota/trust/timestampFunctionEnv";
+import { schedulerTrustPolicy } from "../guardrails/guardrailPlan";
+import {
+  accountOfKeyArn,
+  DEFAULT_TIMESTAMP_EXPIRES_HOURS,
+  DEFAULT_TIMESTAMP_REFRESH_HOURS,
+  invokeFunctionPolicy,
+  lambdaTrustPolicy,
+  rateExpression,
+  sha256Hex,
+  TIMESTAMP_LOG_RETENTION_DAYS,
+  timestampFunctionPolicy,
+  timestampScheduleProblems,
+} from "./otaTimestampPolicies";
+import { autoName, NAME_RULES } from "../naming/physicalNames";
+import { prefixProblems } from "../storage/storageArgs";
+import { timestampFunctionArchive } from "./timestampFunctionCode";
+
+export interface TimestampFunctionArgs {
+  /** The OTA bucket whose models' `timestamp.json` the function re-signs. */
+  readonly bucketName: pulumi.Input<string>;
+  /** Its ARN; the function's policy is scoped to it. */
+  readonly bucketArn: pulumi.Input<string>;
+  /** Models live under this prefix (e.g. `models/`); the function reads and writes nothing outside it. */
+  readonly modelsPrefix: string;
+  /** The timestamp key (ECC_NIST_P256, SIGN_VERIFY): the only key the function may use. */
+  readonly timestampKeyArn: pulumi.Input<string>;
+  /**
+   * The release keys' public halves (SPKI PEM): a channel pointer counts only when one of them
+   * signed its channel membership. Passed as a JSON array in an environment variable.
+   */
+  readonly releasePublicKeyPems: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Hours each timestamp is valid (1–168).
+   * @default 24
+   */
+  readonly expiresHours?: number;
+  /**
+   * Hours between two refreshes: a whole number from 1, at most half of `expiresHours`.
+   * @default 6
+   */
+  readonly refreshHours?: number;
+  /**
+   * The function's code: an archive with `index.js` exporting `handler`.
+   * @default the bundled handler of this package, `timestampFunctionArchive()`
+   */
+  readonly code?: pulumi.asset.Archive;
+  /** Tags for every taggable child. @default none */
+  readonly tags?: Record<string, string>;
+}
+
+/**
+ * The scheduled signer of the OTA timestamps (docs/ota.md, "Timestamp"): a Lambda function that
+ * re-signs `timestamp.json` of every model under the models prefix with the timestamp key, an
+ * EventBridge Scheduler schedule running it every `refreshHours` hours, and one invocation at
+ * deploy time, so the first timestamp exists when `pulumi up` returns (and is re-signed when the
+ * code, the release keys or the settings change).
+ *
+ * Least privilege: the function's role may list and read the models prefix, write only
+ * `…/timestamp.json` under it, use only the timestamp key (`kms:Sign`, `kms:GetPublicKey`), and
+ * write only its own log group; the schedule's role may invoke only this function. At most one
+ * refresh runs at a time (reserved concurrency 1), and each write is conditional on the timestamp
+ * it read, so an overlapping retry cannot replace a newer merge with an older one.
+ *
+ * Physical names fit AWS's rules for any component name: characters a service refuses become
+ * `-`, and a long name is cut short with a hash of it kept (see `autoName` in `physicalNames.ts`).
+ */
+export class TimestampFunction extends pulumi.ComponentResource {
+  readonly functionName: pulumi.Output<string>;
+  readonly functionArn: pulumi.Output<string>;
+  readonly roleArn: pulumi.Output<string>;
+  readonly logGroupName: pulumi.Output<string>;
+  readonly scheduleName: pulumi.Output<string>;
+  /** e.g. `rate(6 hours)` */
+  readonly scheduleExpression: string;
+  readonly expiresHours: number;
+  readonly refreshHours: number;
+
+  constructor(name: string, args: TimestampFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    const problems = new ProblemList();
+    for (const p of [
+      ...prefixProblems("TimestampFunction.modelsPrefix", args.modelsPrefix),
+      ...timestampScheduleProblems(
+        { expiresHours: "TimestampFunction.expiresHours", refreshHours: "TimestampFunction.refreshHours" },
+        args.expiresHours,
+        args.refreshHours,
+      ),
+    ]) {
+      problems.add(p);
+    }
+    problems.throwIfAny(`TimestampFunction "${name}"`);
+    // Built (or found) before any resource: a missing bundle fails here, creating nothing.
+    const code = args.code ?? timestampFunctionArchive();
+
+    super("yolo-train:ota:TimestampFunction", name, {}, opts);
+    const tags = args.tags;
+    const expiresHours = args.expiresHours ?? DEFAULT_TIMESTAMP_EXPIRES_HOURS;
+    const refreshHours = args.refreshHours ?? DEFAULT_TIMESTAMP_REFRESH_HOURS;
+    const scheduleExpression = rateExpression(refreshHours);
+    const keyArn = pulumi.output(args.timestampKeyArn);
+    const account = keyArn.apply(accountOfKeyArn);
+
+    // Lambda would create /aws/lambda/<name> itself, kept forever; this one is ours, with a
+    // retention, and the function's role may write to it alone.
+    const logGroup = new aws.cloudwatch.LogGroup(
+      autoName(NAME_RULES.logGroup, `${name}-logs`),
+      { retentionInDays: TIMESTAMP_LOG_RETENTION_DAYS, tags },
+      { parent: this },
+    );
+
+    const role = new aws.iam.Role(
+      autoName(NAME_RULES.iamRole, `${name}-role`),
+      {
+        description: "yolo-train OTA timestamp function: re-signs timestamp.json of the models with the timestamp key",
+        assumeRolePolicy: account.apply((a) => JSON.stringify(lambdaTrustPolicy(a))),
+        tags,
+      },
+      { parent: this },
+    );
+    const rolePolicy = new aws.iam.RolePolicy(
+      autoName(NAME_RULES.iamRolePolicy, `${name}-role`),
+      {
+        role: role.id,
+        policy: pulumi
+          .all([args.bucketArn, keyArn, logGroup.arn])
+          .apply(([bucketArn, timestampKeyArn, logGroupArn]) =>
+            JSON.stringify(timestampFunctionPolicy({ bucketArn, modelsPrefix: args.modelsPrefix, timestampKeyArn, logGroupArn })),
+          ),
+      },
+      { parent: this },
+    );
+
+    const releasePublicKeys = pulumi.output(args.releasePublicKeyPems).apply((pems) => JSON.stringify(pems));
+    const fn = new aws.lambda.Function(
+      autoName(NAME_RULES.lambdaFunction, name),
+      {
+        description: `yolo-train OTA: re-signs timestamp.json of each model under ${args.modelsPrefix} every ${refreshHours} h`,
+        runtime: aws.lambda.Runtime.NodeJS22dX,
+        architectures: ["arm64"],
+        handler: TIMESTAMP_FUNCTION_HANDLER,
+        code,
+        memorySize: 256,
+        timeout: 60,
+        role: role.arn,
+        // One refresh at a time: two at once would only race for the same conditional writes.
+        reservedConcurrentExecutions: 1,
+        environment: {
+          variables: {
+            [TIMESTAMP_FUNCTION_ENV.bucket]: args.bucketName,
+            [TIMESTAMP_FUNCTION_ENV.modelsPrefix]: args.modelsPrefix,
+            [TIMESTAMP_FUNCTION_ENV.keyId]: keyArn,
+            [TIMESTAMP_FUNCTION_ENV.releasePublicKeys]: releasePublicKeys,
+            [TIMESTAMP_FUNCTION_ENV.expiresHours]: String(expiresHours),
+          },
+        },
+        loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+        tags,
+      },
+      // The policy first: the function may run as soon as it exists.
+      { parent: this, dependsOn: [rolePolicy] },
+    );
+
+    const schedulerRole = new aws.iam.Role(
+      autoName(NAME_RULES.iamRole, `${name}-schedule`),
+      {
+        description: "Lets EventBridge Scheduler run one yolo-train OTA timestamp function.",
+        assumeRolePolicy: account.apply(schedulerTrustPolicy),
+        tags,
+      },
+      { parent: this },
+    );
+    const schedulerPolicy = new aws.iam.RolePolicy(
+      autoName(NAME_RULES.iamRolePolicy, `${name}-schedule`),
+      { role: schedulerRole.id, policy: fn.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))) },
+      { parent: this },
+    );
+    const schedule = new aws.scheduler.Schedule(
+      autoName(NAME_RULES.schedule, `${name}-schedule`),
+      {
+        description: `yolo-train OTA: re-sign the models' timestamps every ${refreshHours} h (each valid ${expiresHours} h)`,
+        scheduleExpression,
+        flexibleTimeWindow: { mode: "OFF" },
+        target: {
+          arn: fn.arn,
+          roleArn: schedulerRole.arn,
+          input: JSON.stringify({ source: "yolo-train:schedule" }),
+          // A refresh delivered after the next one is due is of no use.
+          retryPolicy: { maximumEventAgeInSeconds: Math.min(refreshHours * 3600, 86_400), maximumRetryAttempts: 185 },
+        },
+      },
+      { parent: this, dependsOn: [schedulerPolicy] },
+    );
+
+    // The first timestamp at deploy time, and a fresh one whenever what the function signs or how
+    // it signs changes (the provider replaces, and so re-runs, the invocation when a trigger changes).
+    new aws.lambda.Invocation(
+      // No physical name: the logical one only needs to be unique among this component's children.
+      `${name}-deploy`,
+      {
+        functionName: fn.name,
+        input: JSON.stringify({ source: "yolo-train:deploy" }),
+        triggers: {
+          codeSha256: fn.codeSha256,
+          releasePublicKeys: releasePublicKeys.apply(sha256Hex),
+          timestampKeyArn: keyArn,
+          bucket: args.bucketName,
+          modelsPrefix: args.modelsPrefix,
+          expiresHours: String(expiresHours),
+        },
+      },
+      { parent: this, dependsOn: [fn, rolePolicy, logGroup] },
+    );
+
+    this.functionName = fn.name;
+    this.functionArn = fn.arn;
+    this.roleArn = role.arn;
+    this.logGroupName = logGroup.name;
+    this.scheduleName = schedule.name;
+    this.scheduleExpression = scheduleExpression;
+    this.expiresHours = expiresHours;
+    this.refreshHours = refreshHours;
+    this.registerOutputs({
+      functionName: this.functionName,
+      functionArn: this.functionArn,
+      roleArn: this.roleArn,
+      logGroupName: this.logGroupName,
+      scheduleName: this.scheduleName,
+      scheduleExpression,
+      expiresHours,
+      refreshHours,
+    });
+  }
+}
