@@ -3,7 +3,7 @@
  * import which. `npm run arch` prints every violation; test/architecture.test.ts fails on any.
  *
  *   runspec/      the contract floor: run spec, run record, bucket layout and its key-prefix rule,
- *                 limits, metric names, the Problem type. Imports none of ours.
+ *                 limits, metric names, AWS region and ARN formats, the Problem type. Imports none of ours.
  *   catalog/      GPU catalog, prices, time and cost model          → runspec
  *   config/       the stack config                                  → runspec, catalog
  *   ota/          OTA manifests, signing, trust, the edge runtime   → runspec

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { isAwsRegion } from "../runspec/awsPatterns";
 import type { InstancePrice } from "./types";
 
 /**
@@ -40,8 +41,6 @@ export interface PriceRow extends InstancePrice {
   readonly spotZones: number;
 }
 
-// Region names like us-east-1, ap-northeast-1, us-gov-west-1.
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const DECIMAL = /^\d+(\.\d+)?$/;
 
@@ -85,7 +84,7 @@ export function parsePriceCsv(text: string): PriceRow[] {
 
     if (!INSTANCE_TYPE.test(instanceType)) fail(`instance_type "${instanceType}" is not an EC2 instance type name`);
     if (gpuModel === "") fail("gpu is empty");
-    if (!REGION.test(region)) fail(`region "${region}" is not an AWS region name`);
+    if (!isAwsRegion(region)) fail(`region "${region}" is not an AWS region name`);
     const min = optionalNumber("spot_min_usd_per_hour", spotMin);
     const median = optionalNumber("spot_median_usd_per_hour", spotMedian);
     if ((min === undefined) !== (median === undefined)) {

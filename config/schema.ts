@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { GPU_CLASSES } from "../catalog/types";
+import { isS3BucketName, KMS_KEY_ARN_PATTERN } from "../runspec/awsPatterns";
 import { KEY_PREFIX_RULE, keyPrefixProblem } from "../runspec/bucketLayout";
 import {
   EPOCHS,
@@ -15,7 +16,7 @@ import {
 } from "../runspec/limits";
 import { CAPACITIES, DEFAULT_PROMOTION_METRIC, DETECTION_METRICS, GPU_COUNTS, OTA_CHANNELS } from "./choices";
 import { booleanLike, numberLike } from "./coercion";
-import { BUILTIN_DATASETS, isBucketName, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
+import { BUILTIN_DATASETS, PRETRAINED_MODELS, parseDataSource, parseModelSource } from "./sources";
 import { closestMatch, listWithOr } from "./suggest";
 import { DATASET_MOUNTS, STAGES } from "./types";
 
@@ -43,11 +44,6 @@ export { CAPACITIES, DEFAULT_PROMOTION_METRIC, DETECTION_METRICS, GPU_COUNTS, OT
 
 export const MODEL_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const VPC_ID = /^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-/**
- * A KMS key ARN (not an alias: IAM grants kms:Sign on key ARNs). Groups: region, account.
- * @see https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-ARN
- */
-export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const SUBNET_ID = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 // W&B project names: no `/ \ # ? % :`; at most 128 characters.
 const WANDB_PROJECT = /^[^/\\#?%:\s]{1,128}$/;
@@ -189,8 +185,9 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
           requireImprovement: booleanLike(z.boolean()).optional(),
         })
         .optional(),
-      bucket: z.string().refine(isBucketName).optional(),
-      signingKeyArn: z.string().regex(KMS_KEY_ARN).optional(),
+      bucket: z.string().refine(isS3BucketName).optional(),
+      // A key ARN, not an alias: IAM grants kms:Sign on key ARNs.
+      signingKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN).optional(),
       // The one key-prefix rule (runspec/bucketLayout.ts), not empty: `models/`, `fleet/models/`.
       modelsPrefix: z.string().refine((p) => keyPrefixProblem(p, { allowEmpty: false }) === undefined).optional(),
     }),

@@ -1,3 +1,4 @@
+import { isS3BucketName } from "../runspec/awsPatterns";
 import type { DataSource, ModelSource } from "../runspec/sources";
 
 /**
@@ -43,15 +44,6 @@ export const PRETRAINED_MODELS: readonly string[] = Object.freeze([
   ...MODEL_SIZES.map((s) => `yolov5${s}u.pt`),
 ]);
 
-// S3 bucket naming rules (general purpose buckets): 3–63 characters, lower-case letters,
-// digits, dots and hyphens, starting and ending with a letter or digit.
-// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-/** An S3 general purpose bucket name. */
-export function isBucketName(name: string): boolean {
-  return BUCKET.test(name) && !name.includes("..");
-}
 const S3_URI = /^s3:\/\/([^/]+)\/(.+)$/;
 /** A dataset in the stack's dataset bucket, stored under `datasets/<name>/data.yaml`. */
 export const DATASET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -60,7 +52,7 @@ function parseS3Uri(text: string): { bucket: string; key: string } | undefined {
   const match = S3_URI.exec(text);
   if (!match) return undefined;
   const [, bucket, key] = match as unknown as [string, string, string];
-  if (!isBucketName(bucket)) return undefined;
+  if (!isS3BucketName(bucket)) return undefined;
   if (key.startsWith("/") || key.includes("//")) return undefined;
   return { bucket, key };
 }

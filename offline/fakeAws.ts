@@ -2,6 +2,14 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { asset as pulumiAsset } from "@pulumi/pulumi";
+import {
+  isAwsAccountId,
+  isAwsRegion,
+  KMS_ALIAS_ARN_PATTERN,
+  KMS_ALIAS_NAME_PATTERN,
+  KMS_KEY_ARN_ANY_ID_PATTERN,
+  KMS_KEY_ID_PATTERN,
+} from "../runspec/awsPatterns";
 
 /**
  * A pretend AWS account for Pulumi's mock runtime: answers the provider functions (invokes)
@@ -44,6 +52,10 @@ export interface RecordedResource {
   readonly id?: string;
   /** Its state as the fake cloud answered: the inputs plus what AWS computes (`arn`, `keyId`, ...). */
   readonly outputs?: Record<string, any>;
+  /** URNs it was registered to depend on (`dependsOn` and the resources its input outputs came from). */
+  readonly dependencies: readonly string[];
+  /** The `ignoreChanges` it was registered with. */
+  readonly ignoreChanges: readonly string[];
 }
 
 export interface FakeAwsOptions {
@@ -66,12 +78,11 @@ export interface FakeAwsOptions {
   readonly stackOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
-/** KMS key ids as KMS makes them: a UUID, or `mrk-` and 32 hex digits for a multi-Region key. */
-const KMS_KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):key\/([^/]+)$/;
-const KMS_ALIAS_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):(alias\/[A-Za-z0-9/_-]+)$/;
-const KMS_ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
-/** Any key id the fake answered before realistic ids: letters, digits and '-'. */
+/**
+ * Any key id the fake answered before realistic ids: letters, digits and '-' (a key ARN with one
+ * is {@link KMS_KEY_ARN_ANY_ID_PATTERN}); under realistic ids a key id must be KMS's own
+ * ({@link KMS_KEY_ID_PATTERN}: a UUID, or `mrk-` and 32 hex digits). Formats: runspec/awsPatterns.ts.
+ */
 const LOOSE_KEY_ID = /^[A-Za-z0-9-]+$/;
 const EXAMPLE_KEY_ARN = `arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 
@@ -115,7 +126,7 @@ export class FakeAws implements pulumi.runtime.Mocks {
     this.accountId = options.accountId ?? FAKE_ACCOUNT_ID;
     this.ids = options.ids ?? "logical";
     this.stackOutputs = options.stackOutputs ?? {};
-    if (!/^\d{12}$/.test(this.accountId)) {
+    if (!isAwsAccountId(this.accountId)) {
       throw new Error(`fake AWS: accountId ${JSON.stringify(this.accountId)} is not an AWS account id (12 digits), e.g. ${FAKE_ACCOUNT_ID}`);
     }
   }
@@ -219,19 +230,19 @@ export class FakeAws implements pulumi.runtime.Mocks {
       );
     };
     // Logical ids: answer any key, as before (the tests of this package name keys `<name>-id`).
-    if (!this.realistic) return KMS_KEY_ARN.test(keyId) || !LOOSE_KEY_ID.test(keyId) ? keyId : `arn:aws:kms:${region}:${this.accountId}:key/${keyId}`;
-    const keyIdOk = (id: string) => KMS_KEY_ID.test(id);
+    if (!this.realistic) return KMS_KEY_ARN_ANY_ID_PATTERN.test(keyId) || !LOOSE_KEY_ID.test(keyId) ? keyId : `arn:aws:kms:${region}:${this.accountId}:key/${keyId}`;
+    const keyIdOk = (id: string) => KMS_KEY_ID_PATTERN.test(id);
     const arnOf = (id: string) => `arn:aws:kms:${region}:${this.accountId}:key/${id}`;
-    const alias = KMS_ALIAS.test(keyId) ? keyId : KMS_ALIAS_ARN.exec(keyId)?.[3];
+    const alias = KMS_ALIAS_NAME_PATTERN.test(keyId) ? keyId : KMS_ALIAS_ARN_PATTERN.exec(keyId)?.groups?.aliasName;
     if (alias !== undefined) {
       const target = this.aliases.get(alias);
       // An alias not declared here names another stack's key: answered as a key of its own.
       if (target === undefined) return arnOf(this.uuid(`kms:${alias}`));
-      return KMS_KEY_ARN.test(target) ? target : arnOf(target);
+      return KMS_KEY_ARN_ANY_ID_PATTERN.test(target) ? target : arnOf(target);
     }
-    const arn = KMS_KEY_ARN.exec(keyId);
+    const arn = KMS_KEY_ARN_ANY_ID_PATTERN.exec(keyId);
     if (arn) {
-      if (!keyIdOk(arn[3]!)) refuse(`its key id ${JSON.stringify(arn[3])} is not a UUID or mrk- and 32 hex digits`);
+      if (!keyIdOk(arn.groups!.keyId!)) refuse(`its key id ${JSON.stringify(arn.groups!.keyId)} is not a UUID or mrk- and 32 hex digits`);
       return keyId;
     }
     if (keyId.startsWith("arn:")) refuse("it is not a KMS key or alias ARN");
@@ -398,7 +409,7 @@ export class FakeAws implements pulumi.runtime.Mocks {
         return {
           arn: `arn:aws:kms:${region}:${account}:${alias}`,
           name: alias,
-          ...(this.realistic && target !== undefined ? { targetKeyArn: KMS_KEY_ARN.test(target) ? target : `arn:aws:kms:${region}:${account}:key/${target}` } : {}),
+          ...(this.realistic && target !== undefined ? { targetKeyArn: KMS_KEY_ARN_ANY_ID_PATTERN.test(target) ? target : `arn:aws:kms:${region}:${account}:key/${target}` } : {}),
         };
       }
       case "aws:iam/role:Role":
@@ -543,7 +554,7 @@ function imageDigest(imageName: string): string {
 
 /** Availability zone letters of a region: the known ones, else a, b and c for any well-formed region. */
 function availabilityZoneLetters(region: string): string[] | undefined {
-  return AVAILABILITY_ZONES[region] ?? (/^[a-z]{2}(?:-[a-z]+)+-\d$/.test(region) ? ["a", "b", "c"] : undefined);
+  return AVAILABILITY_ZONES[region] ?? (isAwsRegion(region) ? ["a", "b", "c"] : undefined);
 }
 
 /** The prefix of a region's zone ids, as AWS writes them: us-east-1 → use1, ap-northeast-1 → apne1. */

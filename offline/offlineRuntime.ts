@@ -150,6 +150,8 @@ export class OfflineRuntime {
             name: req.getName(),
             inputs: this.cloud.declaredInputs.get(key) ?? {},
             custom: req.getCustom(),
+            dependencies: req.getDependenciesList(),
+            ignoreChanges: req.getIgnorechangesList(),
             ...(answered !== undefined ? { id: answered.id, outputs: answered.state } : {}),
           });
         }

@@ -30,6 +30,24 @@ export const versionSchema = z
 
 export const isoTimeSchema = z.iso.datetime({ error: 'must be an ISO 8601 UTC time, e.g. "2026-11-29T12:00:00.000Z"' });
 
+/**
+ * The refinement of a signed document whose `expires` must come after its start field
+ * (`createdAt`, `issuedAt`). Pass it with {@link EVEN_WHEN_INVALID}, so every problem shows at once.
+ */
+export function expiresAfter(startField: string): (value: unknown, ctx: z.RefinementCtx) => void {
+  return (value, ctx) => {
+    const document = value as Record<string, unknown>;
+    const start = typeof document[startField] === "string" ? Date.parse(document[startField] as string) : Number.NaN;
+    const expires = typeof document.expires === "string" ? Date.parse(document.expires) : Number.NaN;
+    if (!Number.isNaN(start) && !Number.isNaN(expires) && expires <= start) {
+      ctx.addIssue({ code: "custom", path: ["expires"], message: `must be after ${startField} (${String(document[startField])})`, input: document.expires });
+    }
+  };
+}
+
+/** Run a refinement even when other fields already failed. */
+export const EVEN_WHEN_INVALID = { when: () => true } as const;
+
 export const modelNameSchema = z.string({ error: "must be a string" }).regex(MODEL_NAME, { error: MODEL_NAME_RULE });
 
 const filePath = z.string({ error: "must be a string" }).check((ctx) => {

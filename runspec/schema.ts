@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AWS_REGION_PATTERN, KMS_KEY_REFERENCE_ANY_ID_PATTERN, S3_BUCKET_NAME_PATTERN, S3_BUCKET_NAME_SOURCE } from "./awsPatterns";
 import { KEY_PREFIX_PATTERN, KEY_PREFIX_RULE, RUNS_PREFIX, keyPrefixProblem } from "./bucketLayout";
 import { EPOCHS, IDLE_GPU_PERCENT, IDLE_MINUTES, IMGSZ, MAX_ATTEMPTS, MAX_RUNTIME_HOURS, RESTART_IF_CHECKPOINT_LOST_DEFAULT } from "./limits";
 import { METRIC_NAME_PATTERN, METRIC_NAME_RULE } from "./metrics";
@@ -21,9 +22,6 @@ export const RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
  * dimensions and log group names, so they are kept to characters that are safe in all three.
  */
 export const AUTO_SCALING_GROUP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-/** General purpose S3 bucket names (3–63 characters, lowercase, digits, dots, dashes). */
-export const S3_BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Ultralytics train arguments the agent sets itself; `hyperparameters` may not override them. */
 export const RESERVED_TRAIN_ARGS: readonly string[] = ["model", "data", "epochs", "imgsz", "batch", "device", "resume", "project", "name"];
@@ -50,7 +48,7 @@ const epochs = z
 
 const modelRef = z
   .string()
-  .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]*\.pt|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+\.pt)$/, {
+  .regex(new RegExp(String.raw`^(?:[A-Za-z0-9][A-Za-z0-9._-]*\.pt|s3://${S3_BUCKET_NAME_SOURCE}/\S+\.pt)$`), {
     error: "must be an ultralytics weights name like \"yolov8n.pt\" or an S3 URI like \"s3://bucket/weights/best.pt\"",
   });
 
@@ -118,10 +116,10 @@ const otaSpec = z.strictObject({
   prefix: keyPrefix,
   modelName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'" }),
   channel: z.enum(["candidate", "stable"], { error: "must be \"candidate\" or \"stable\"" }),
-  /** The KMS key that signs manifests: a key ARN, key id or alias. */
+  /** The KMS key that signs manifests: a key ARN (the stack's, so any key id: runspec/awsPatterns.ts), alias ARN, alias or key id. */
   signingKeyId: z
     .string()
-    .regex(/^(?:arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/, {
+    .regex(KMS_KEY_REFERENCE_ANY_ID_PATTERN, {
       error: "must be a KMS key ARN, key id or alias",
     }),
   promote: z
@@ -194,7 +192,7 @@ const RunSpecSchema = z
     runId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
     project: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "must be a Pulumi project name" }),
     stack: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "must be a Pulumi stack name" }),
-    region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, { error: "must be an AWS region like \"us-east-1\"" }),
+    region: z.string().regex(AWS_REGION_PATTERN, { error: "must be an AWS region like \"us-east-1\"" }),
     /** The node's own group: the agent terminates itself in it, decrementing desired capacity. */
     autoScalingGroupName: z.string().regex(AUTO_SCALING_GROUP_NAME_PATTERN, {
       error: "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-'",

@@ -1,4 +1,13 @@
 import { FAKE_ACCOUNT_ID, FAKE_REGION } from "../offline/fakeAws";
+import {
+  AWS_PARTITION_SOURCE,
+  CLOUDWATCH_LOG_GROUP_NAME_SOURCE,
+  ECR_REPOSITORY_NAME_SOURCE,
+  KMS_ALIAS_NAME_SOURCE,
+  KMS_KEY_ID_SOURCE,
+  S3_BUCKET_NAME_SOURCE,
+  SNS_TOPIC_NAME_SOURCE,
+} from "../runspec/awsPatterns";
 
 /** Where an ARN pattern expects its resource to live. */
 export interface ArnPatternOptions {
@@ -15,15 +24,15 @@ const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
 /**
  * The resource part of a regional service's ARN, as AWS writes it, for the services this
- * package uses; other services take any resource.
+ * package uses; other services take any resource. Names and ids as runspec/awsPatterns.ts has them.
  */
 const REGIONAL_RESOURCES: Record<string, string> = {
-  kms: `(?:key/(?:${UUID}|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]+)`,
+  kms: `(?:key/${KMS_KEY_ID_SOURCE}|${KMS_ALIAS_NAME_SOURCE})`,
   lambda: "function:[A-Za-z0-9_-]{1,64}(?::(?:\\$LATEST|[A-Za-z0-9_-]{1,128}))?",
-  logs: "log-group:[A-Za-z0-9_/.#-]{1,512}(?::\\*)?",
-  sns: "[A-Za-z0-9_-]{1,256}(?:\\.fifo)?(?::" + UUID + ")?",
+  logs: `log-group:${CLOUDWATCH_LOG_GROUP_NAME_SOURCE}(?::\\*)?`,
+  sns: `${SNS_TOPIC_NAME_SOURCE}(?::${UUID})?`,
   ssm: "parameter/[A-Za-z0-9_./-]+",
-  ecr: "repository/[a-z0-9][a-z0-9._/-]*",
+  ecr: `repository/${ECR_REPOSITORY_NAME_SOURCE}`,
   autoscaling: `(?:autoScalingGroup:${UUID}:autoScalingGroupName/[A-Za-z0-9._-]{1,255}|scalingPolicy:${UUID}:autoScalingGroupName/[A-Za-z0-9._-]{1,255}:policyName/.+)`,
   ec2: `(?:launch-template/lt-${HEX17}|security-group/sg-${HEX17}|vpc/vpc-${HEX17}|subnet/subnet-${HEX17}|instance/i-${HEX17})`,
   fsx: `file-system/fs-${HEX17}`,
@@ -47,7 +56,7 @@ export function arnPattern(service: string, options: ArnPatternOptions = {}): Re
   const account = escape(options.accountId ?? FAKE_ACCOUNT_ID);
   switch (service) {
     case "s3":
-      return /^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/.*)?$/;
+      return new RegExp(`^arn:aws:s3:::${S3_BUCKET_NAME_SOURCE}(?:/.*)?$`);
     case "iam":
       // AWS managed policies live in the account `aws`.
       return new RegExp(`^arn:aws:iam::(?:${account}:(?:role|policy|instance-profile|user|group)|aws:policy)/[\\w+=,.@/-]{1,512}$`);
@@ -67,5 +76,5 @@ export function arnPattern(service: string, options: ArnPatternOptions = {}): Re
 
 /** The service of an ARN (`arn:aws:<service>:…`), or undefined for text that is not an ARN. */
 export function arnService(arn: string): string | undefined {
-  return /^arn:aws[a-z-]*:([a-z0-9-]+):/.exec(arn)?.[1];
+  return new RegExp(`^arn:${AWS_PARTITION_SOURCE}:([a-z0-9-]+):`).exec(arn)?.[1];
 }

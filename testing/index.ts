@@ -39,6 +39,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { FAKE_ACCOUNT_ID, FAKE_PARTITION, FAKE_REGION, type RecordedResource } from "../offline/fakeAws";
 import { OfflineRuntime, valueOf as offlineValueOf } from "../offline/offlineRuntime";
+import { isAwsAccountId, isAwsRegion } from "../runspec/awsPatterns";
 
 export { FAKE_ACCOUNT_ID, FAKE_PARTITION, FAKE_REGION };
 export { FakeAws, type FakeAwsOptions } from "../offline/fakeAws";
@@ -115,8 +116,6 @@ export interface AwsMocks {
   settle(): Promise<void>;
 }
 
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d$/;
-
 /**
  * Sets Pulumi's mocks to a fresh pretend AWS account and returns it. Call it before declaring
  * any resource (in `beforeAll` or `beforeEach`): each call replaces the previous mocks, so
@@ -136,8 +135,8 @@ export function installAwsMocks(options: AwsMocksOptions = {}): AwsMocks {
   const region = options.region ?? options.config?.["aws:region"] ?? FAKE_REGION;
   const accountId = options.accountId ?? FAKE_ACCOUNT_ID;
   const problems: string[] = [];
-  if (!REGION.test(region)) problems.push(`region ${JSON.stringify(region)} is not an AWS region name like ${FAKE_REGION}`);
-  if (!/^\d{12}$/.test(accountId)) problems.push(`accountId ${JSON.stringify(accountId)} is not an AWS account id (12 digits, e.g. ${FAKE_ACCOUNT_ID})`);
+  if (!isAwsRegion(region)) problems.push(`region ${JSON.stringify(region)} is not an AWS region name like ${FAKE_REGION}`);
+  if (!isAwsAccountId(accountId)) problems.push(`accountId ${JSON.stringify(accountId)} is not an AWS account id (12 digits, e.g. ${FAKE_ACCOUNT_ID})`);
   for (const key of ["project", "stack"] as const) {
     const value = options[key];
     if (value !== undefined && value.trim() === "") problems.push(`${key} must not be empty`);

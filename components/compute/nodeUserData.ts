@@ -1,5 +1,6 @@
 import { KEY_PREFIX_PATTERN } from "../../runspec/bucketLayout";
-import { parseRunSpec, S3_BUCKET_NAME_PATTERN, type RunSpec } from "../../runspec/schema";
+import { CLOUDWATCH_LOG_GROUP_NAME_PATTERN, ECR_REGISTRY_HOST_PATTERN, isAwsRegion, isS3BucketName } from "../../runspec/awsPatterns";
+import { parseRunSpec, type RunSpec } from "../../runspec/schema";
 import { DLAMI_NVME_DIR } from "./dlami";
 import { CWAGENT_NAMESPACE, REQUIRED_AGGREGATION_DIMENSIONS, REQUIRED_APPEND_DIMENSIONS } from "./gpuMetrics";
 
@@ -77,8 +78,6 @@ export const USER_DATA_MAX_BYTES = 16 * 1024;
 const CWAGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl";
 const CWAGENT_CONFIG_DIR = "/opt/aws/amazon-cloudwatch-agent/etc";
 const CWAGENT_CONFIG_FILE = `${CWAGENT_CONFIG_DIR}/yolo-train-agent.json`;
-const LOG_GROUP_NAME_PATTERN = /^[A-Za-z0-9._/#-]{1,512}$/;
-const ECR_IMAGE_PATTERN = /^(\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)\//;
 
 /**
  * The CloudWatch agent config of a node: `nvidia_gpu` metrics every 60 s with the group's
@@ -110,8 +109,9 @@ export function cloudWatchAgentConfig(logGroupName: string): Record<string, unkn
 
 /** The ECR registry host of an image URI, or undefined when the image is elsewhere. */
 export function ecrRegistryOf(imageUri: string): { readonly host: string; readonly region: string } | undefined {
-  const match = ECR_IMAGE_PATTERN.exec(imageUri);
-  return match ? { host: match[1]!, region: match[2]! } : undefined;
+  const host = imageUri.split("/")[0]!;
+  const region = imageUri.includes("/") ? ECR_REGISTRY_HOST_PATTERN.exec(host)?.groups?.region : undefined;
+  return region === undefined ? undefined : { host, region };
 }
 
 /** Every problem with a bootstrap input, one line each (empty when valid). */
@@ -120,19 +120,19 @@ export function nodeBootstrapProblems(input: NodeBootstrapInput): string[] {
   if (!/^[^\s'"\\$`]+$/.test(input.imageUri)) {
     problems.push(`imageUri ${JSON.stringify(input.imageUri)} must be an image reference without spaces, quotes, '$' or backslashes`);
   }
-  if (!LOG_GROUP_NAME_PATTERN.test(input.logGroupName)) {
+  if (!CLOUDWATCH_LOG_GROUP_NAME_PATTERN.test(input.logGroupName)) {
     problems.push(`logGroupName ${JSON.stringify(input.logGroupName)} must be 1-512 characters of A-Z, a-z, 0-9, '.', '_', '/', '#' and '-'`);
   }
   const mount = input.datasetMount;
   if (mount.kind === "mountpoint" || mount.kind === "copy") {
-    if (!S3_BUCKET_NAME_PATTERN.test(mount.bucketName)) {
+    if (!isS3BucketName(mount.bucketName)) {
       problems.push(`datasetMount.bucketName ${JSON.stringify(mount.bucketName)} must be an S3 bucket name`);
     }
     // "" or `a/b/` (the one key-prefix rule): safe in shell, IAM resources and `--prefix` (which must end with "/").
     if (!KEY_PREFIX_PATTERN.test(mount.prefix)) {
       problems.push(`datasetMount.prefix ${JSON.stringify(mount.prefix)} must be "" or a key prefix ending with "/", e.g. "datasets/widgets/"`);
     }
-    if (mount.kind === "mountpoint" && mount.bucketRegion !== undefined && !/^[a-z]{2}(?:-[a-z]+)+-\d+$/.test(mount.bucketRegion)) {
+    if (mount.kind === "mountpoint" && mount.bucketRegion !== undefined && !isAwsRegion(mount.bucketRegion)) {
       problems.push(`datasetMount.bucketRegion ${JSON.stringify(mount.bucketRegion)} must be an AWS region like "us-east-1"`);
     }
   }

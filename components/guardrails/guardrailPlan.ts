@@ -8,6 +8,7 @@ import {
   isIdleMinutes,
   isMaxRuntimeHours,
 } from "../../runspec/limits";
+import { parseArn } from "../../runspec/awsPatterns";
 import { ProblemList } from "../../runspec/problems";
 import { CWAGENT_NAMESPACE, GPU_UTILIZATION_METRIC } from "../compute/gpuMetrics";
 import { serviceTrustPolicy } from "../iam/trustPolicies";
@@ -302,25 +303,8 @@ export const BACKSTOP_RETRY_POLICY = { maximumEventAgeInSeconds: 86_400, maximum
 // ---------------------------------------------------------------------------------------------
 // ARNs and policy documents
 
-export interface ArnParts {
-  readonly partition: string;
-  readonly service: string;
-  readonly region: string;
-  readonly account: string;
-  readonly resource: string;
-}
-
-export function parseArn(arn: string): ArnParts {
-  const parts = arn.split(":");
-  if (parts.length < 6 || parts[0] !== "arn") throw new Error(`not an ARN: ${arn}`);
-  return {
-    partition: parts[1]!,
-    service: parts[2]!,
-    region: parts[3]!,
-    account: parts[4]!,
-    resource: parts.slice(5).join(":"),
-  };
-}
+// The ARN format lives with AWS's other formats (runspec/awsPatterns.ts); re-exported for guardrails.ts.
+export { parseArn, type ArnParts } from "../../runspec/awsPatterns";
 
 /**
  * Only CloudWatch alarms and AWS Budgets of this account may publish to the alert topic.

@@ -22,7 +22,13 @@ import {
 } from "./guardrailPlan";
 import { autoName, NAME_RULES } from "../naming/physicalNames";
 
-export interface GuardrailsArgs extends GuardrailSettingsInput {
+export interface GuardrailsArgs extends Omit<GuardrailSettingsInput, "alertEmail"> {
+  /**
+   * Email address subscribed to the alert topic (AWS sends a confirmation mail that must be
+   * accepted) and to the budget notifications; an output is checked once known.
+   * @default alerts go to the SNS topic only
+   */
+  readonly alertEmail?: pulumi.Input<string>;
   /** Name of the Auto Scaling group the guardrails watch and scale to zero. */
   readonly groupName: pulumi.Input<string>;
   /** ARN of that group; the backstop's IAM role may update this group only. */
@@ -54,8 +60,15 @@ export class Guardrails extends pulumi.ComponentResource {
   readonly budgetName?: pulumi.Output<string>;
 
   constructor(name: string, args: GuardrailsArgs, opts?: pulumi.ComponentResourceOptions) {
-    const settings = resolveGuardrailSettings(args, "Guardrails");
+    const { alertEmail: givenEmail, ...plainArgs } = args;
+    const settings = resolveGuardrailSettings(typeof givenEmail === "string" ? { ...plainArgs, alertEmail: givenEmail } : plainArgs, "Guardrails");
     super("yolo-train:guardrails:Guardrails", name, {}, opts);
+    // An email from an output is checked as a plain one would be, once known.
+    const alertEmail: pulumi.Input<string> | undefined =
+      settings.alertEmail ??
+      (givenEmail === undefined
+        ? undefined
+        : pulumi.output(givenEmail).apply((email) => resolveGuardrailSettings({ ...plainArgs, alertEmail: email }, "Guardrails").alertEmail!));
     const tags = args.tags;
 
     // No server-side encryption: alarm state changes carry no secrets, and CloudWatch alarms
@@ -69,10 +82,10 @@ export class Guardrails extends pulumi.ComponentResource {
       { arn: topic.arn, policy: topic.arn.apply(alertTopicPolicy) },
       { parent: this },
     );
-    if (settings.alertEmail !== undefined) {
+    if (alertEmail !== undefined) {
       new aws.sns.TopicSubscription(
         `${name}-alerts-email`,
-        { topic: topic.arn, protocol: "email", endpoint: settings.alertEmail },
+        { topic: topic.arn, protocol: "email", endpoint: alertEmail },
         { parent: this },
       );
     }
@@ -154,7 +167,7 @@ export class Guardrails extends pulumi.ComponentResource {
           limitAmount: String(settings.budgetUsd),
           limitUnit: "USD",
           costFilters: [{ name: "TagKeyValue", values: [costAllocationFilterValue(settings.costAllocationTag)] }],
-          notifications: topic.arn.apply((arn) => budgetNotifications(arn, settings.alertEmail)),
+          notifications: pulumi.all([topic.arn, alertEmail]).apply(([arn, email]) => budgetNotifications(arn, email)),
           tags,
         },
         // Budgets checks it may publish to the topic when the notification is created.

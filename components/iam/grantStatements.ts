@@ -5,6 +5,14 @@
  * `grant…` methods (`ArtifactBucket.grantReadWrite`, `OtaBucket.grantWrite`, …) call these with
  * their own ARNs; `nodeRolePolicyDocument` is their sum for one run.
  */
+import {
+  CLOUDWATCH_LOG_GROUP_ARN_PATTERN,
+  ECR_REPOSITORY_ARN_PATTERN,
+  KMS_KEY_ARN_ANY_ID_PATTERN,
+  S3_BUCKET_ARN_PATTERN,
+  S3_OBJECT_ARN_PATTERN,
+  SSM_PARAMETER_ARN_PATTERN,
+} from "../../runspec/awsPatterns";
 import { KEY_PREFIX_PATTERN } from "../../runspec/bucketLayout";
 
 /** One Allow statement a grant hands out: always with an id and a list of actions. */
@@ -18,14 +26,31 @@ export interface GrantStatement {
 
 /** The one key-prefix rule (runspec/bucketLayout.ts): IAM needs "" or `…/`, with no wildcard or quote. */
 const PREFIX = KEY_PREFIX_PATTERN;
-const ARN = /^arn:aws[a-z-]*:/;
-const BUCKET_ARN = /^arn:[^:]+:s3:::[a-z0-9.-]+$/;
 
-/** Why `value` is not an ARN of `service` (matching `shape`); undefined when it is. */
-export function arnProblem(name: string, value: string | undefined, service: string, shape?: RegExp): string | undefined {
-  if (value === undefined) return undefined;
-  if (ARN.test(value) && value.includes(`:${service}:`) && (!shape || shape.test(value))) return undefined;
-  return `${name} ${JSON.stringify(value)} must be an ARN of ${service}${shape ? ` matching ${shape.source}` : ""}`;
+/** One kind of ARN a grant takes: AWS's format (runspec/awsPatterns.ts), and an example for messages. */
+export interface ArnShape {
+  readonly service: string;
+  readonly pattern: RegExp;
+  readonly example: string;
+}
+
+/**
+ * The ARNs grants take. A KMS key ARN may have any key id ({@link KMS_KEY_ARN_ANY_ID_PATTERN}):
+ * these ARNs come from the provider, and the offline mocks' logical ids (`key/signing-id`) pass.
+ */
+export const ARN_SHAPES = {
+  bucket: { service: "s3", pattern: S3_BUCKET_ARN_PATTERN, example: "arn:aws:s3:::my-bucket" },
+  object: { service: "s3", pattern: S3_OBJECT_ARN_PATTERN, example: "arn:aws:s3:::my-bucket/weights/best.pt" },
+  kmsKey: { service: "kms", pattern: KMS_KEY_ARN_ANY_ID_PATTERN, example: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" },
+  ecrRepository: { service: "ecr", pattern: ECR_REPOSITORY_ARN_PATTERN, example: "arn:aws:ecr:us-east-1:123456789012:repository/yolo-train" },
+  ssmParameter: { service: "ssm", pattern: SSM_PARAMETER_ARN_PATTERN, example: "arn:aws:ssm:us-east-1:123456789012:parameter/yolo-train/wandb-api-key" },
+  logGroup: { service: "logs", pattern: CLOUDWATCH_LOG_GROUP_ARN_PATTERN, example: "arn:aws:logs:us-east-1:123456789012:log-group:/yolo-train/run" },
+} as const satisfies Record<string, ArnShape>;
+
+/** Why `value` is not an ARN of `shape`'s kind; undefined when it is (or when it is undefined). */
+export function arnProblem(name: string, value: string | undefined, shape: ArnShape): string | undefined {
+  if (value === undefined || shape.pattern.test(value)) return undefined;
+  return `${name} ${JSON.stringify(value)} must be an ARN of ${shape.service} like ${shape.example}`;
 }
 
 /** Why `value` is not "" or a key prefix ending with "/"; undefined when it is. */
@@ -45,9 +70,8 @@ export function throwIfGrantProblems(what: string, problems: readonly (string | 
   }
 }
 
-const bucketArnProblem = (name: string, value: string): string | undefined => arnProblem(name, value, "s3", BUCKET_ARN);
-const keyArnProblem = (name: string, value: string | undefined): string | undefined =>
-  arnProblem(name, value, "kms", /:key\/[A-Za-z0-9-]+$/);
+const bucketArnProblem = (name: string, value: string): string | undefined => arnProblem(name, value, ARN_SHAPES.bucket);
+const keyArnProblem = (name: string, value: string | undefined): string | undefined => arnProblem(name, value, ARN_SHAPES.kmsKey);
 
 /** `s3:ListBucket` limited to keys under a prefix (no condition when the prefix is the whole bucket). */
 function listCondition(prefix: string): Pick<GrantStatement, "Condition"> {
@@ -118,7 +142,7 @@ export function releaseSignStatements(keyArn: string): GrantStatement[] {
 
 /** Pull the training image from one ECR repository. */
 export function imagePullStatements(repositoryArn: string): GrantStatement[] {
-  throwIfGrantProblems("pulling the training image", [arnProblem("ecrRepositoryArn", repositoryArn, "ecr", /:repository\/[a-z0-9._/-]+$/)]);
+  throwIfGrantProblems("pulling the training image", [arnProblem("ecrRepositoryArn", repositoryArn, ARN_SHAPES.ecrRepository)]);
   return [
     {
       Sid: "PullTrainingImage",
@@ -136,14 +160,12 @@ export function imagePullStatements(repositoryArn: string): GrantStatement[] {
  * key policy lets callers decrypt through SSM: no kms:Decrypt grant is needed.
  */
 export function parameterReadStatements(parameterArn: string): GrantStatement[] {
-  throwIfGrantProblems("reading the W&B API key", [
-    arnProblem("wandbApiKeyParameterArn", parameterArn, "ssm", /:parameter\/[A-Za-z0-9_.\/-]+$/),
-  ]);
+  throwIfGrantProblems("reading the W&B API key", [arnProblem("wandbApiKeyParameterArn", parameterArn, ARN_SHAPES.ssmParameter)]);
   return [{ Sid: "ReadWandbApiKey", Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameterArn }];
 }
 
 /** One object, read-only: the weights a fine-tune starts from (`arn:aws:s3:::bucket/key.pt`). */
 export function initialWeightsStatements(objectArn: string): GrantStatement[] {
-  throwIfGrantProblems("reading the initial weights", [arnProblem("initialWeightsArn", objectArn, "s3", /^arn:[^:]+:s3:::[a-z0-9.-]+\/[^*]+$/)]);
+  throwIfGrantProblems("reading the initial weights", [arnProblem("initialWeightsArn", objectArn, ARN_SHAPES.object)]);
   return [{ Sid: "ReadInitialWeights", Effect: "Allow", Action: ["s3:GetObject"], Resource: objectArn }];
 }

@@ -1,7 +1,9 @@
 import { CWAGENT_NAMESPACE } from "../compute/gpuMetrics";
 import { AUTO_SCALING_GROUP_NAME_PATTERN } from "../../runspec/schema";
 import { TRAINING_METRIC_NAMESPACE } from "../../runspec/trainingMetricNames";
+import { AWS_PARTITION_PATTERN, isAwsAccountId, isAwsRegion } from "../../runspec/awsPatterns";
 import {
+  ARN_SHAPES,
   arnProblem,
   datasetReadStatements,
   grantPrefixProblem,
@@ -61,13 +63,13 @@ export interface NodeSelfInput {
 export function nodeRolePolicyProblems(input: NodeRolePolicyInput): string[] {
   return [
     ...nodeSelfProblems(input),
-    arnProblem("dataset.bucketArn", input.dataset?.bucketArn, "s3", /^arn:[^:]+:s3:::[a-z0-9.-]+$/),
-    arnProblem("artifactBucketArn", input.artifactBucketArn, "s3", /^arn:[^:]+:s3:::[a-z0-9.-]+$/),
-    arnProblem("otaBucketArn", input.otaBucketArn, "s3", /^arn:[^:]+:s3:::[a-z0-9.-]+$/),
-    arnProblem("signingKeyArn", input.signingKeyArn, "kms", /:key\/[A-Za-z0-9-]+$/),
-    arnProblem("ecrRepositoryArn", input.ecrRepositoryArn, "ecr", /:repository\/[a-z0-9._/-]+$/),
-    arnProblem("wandbApiKeyParameterArn", input.wandbApiKeyParameterArn, "ssm", /:parameter\/[A-Za-z0-9_.\/-]+$/),
-    arnProblem("initialWeightsArn", input.initialWeightsArn, "s3", /^arn:[^:]+:s3:::[a-z0-9.-]+\/[^*]+$/),
+    arnProblem("dataset.bucketArn", input.dataset?.bucketArn, ARN_SHAPES.bucket),
+    arnProblem("artifactBucketArn", input.artifactBucketArn, ARN_SHAPES.bucket),
+    arnProblem("otaBucketArn", input.otaBucketArn, ARN_SHAPES.bucket),
+    arnProblem("signingKeyArn", input.signingKeyArn, ARN_SHAPES.kmsKey),
+    arnProblem("ecrRepositoryArn", input.ecrRepositoryArn, ARN_SHAPES.ecrRepository),
+    arnProblem("wandbApiKeyParameterArn", input.wandbApiKeyParameterArn, ARN_SHAPES.ssmParameter),
+    arnProblem("initialWeightsArn", input.initialWeightsArn, ARN_SHAPES.object),
     input.dataset ? grantPrefixProblem("dataset.prefix", input.dataset.prefix) : undefined,
     // An empty artifact prefix would open the whole bucket: every run's checkpoints and records.
     input.artifactPrefix === "" || grantPrefixProblem("artifactPrefix", input.artifactPrefix) !== undefined
@@ -79,13 +81,13 @@ export function nodeRolePolicyProblems(input: NodeRolePolicyInput): string[] {
 
 function nodeSelfProblems(input: NodeSelfInput): (string | undefined)[] {
   return [
-    /^aws[a-z-]*$/.test(input.partition) ? undefined : `partition ${JSON.stringify(input.partition)} must be an AWS partition like "aws"`,
-    /^[a-z]{2}(?:-[a-z]+)+-\d+$/.test(input.region) ? undefined : `region ${JSON.stringify(input.region)} must be an AWS region`,
-    /^\d{12}$/.test(input.accountId) ? undefined : `accountId ${JSON.stringify(input.accountId)} must be 12 digits`,
+    AWS_PARTITION_PATTERN.test(input.partition) ? undefined : `partition ${JSON.stringify(input.partition)} must be an AWS partition like "aws"`,
+    isAwsRegion(input.region) ? undefined : `region ${JSON.stringify(input.region)} must be an AWS region`,
+    isAwsAccountId(input.accountId) ? undefined : `accountId ${JSON.stringify(input.accountId)} must be 12 digits`,
     AUTO_SCALING_GROUP_NAME_PATTERN.test(input.autoScalingGroupName)
       ? undefined
       : `autoScalingGroupName ${JSON.stringify(input.autoScalingGroupName)} must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`,
-    arnProblem("logGroupArn", input.logGroupArn.replace(/:\*$/, ""), "logs", /:log-group:[^*:]+$/),
+    arnProblem("logGroupArn", input.logGroupArn.replace(/:\*$/, ""), ARN_SHAPES.logGroup),
   ];
 }
 

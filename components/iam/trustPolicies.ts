@@ -1,3 +1,4 @@
+import { isAwsAccountId } from "../../runspec/awsPatterns";
 import type { PolicyDocument } from "../storage/bucketPolicies";
 
 /** A role's trust policy: who may assume it (statements without a Resource). */
@@ -12,7 +13,7 @@ export interface TrustPolicyDocument {
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
  */
 export function serviceTrustPolicy(servicePrincipal: string, accountId: string): TrustPolicyDocument {
-  if (!/^\d{12}$/.test(accountId)) throw new Error(`account id ${JSON.stringify(accountId)} is not 12 digits`);
+  if (!isAwsAccountId(accountId)) throw new Error(`account id ${JSON.stringify(accountId)} is not 12 digits`);
   return {
     Version: "2012-10-17",
     Statement: [

@@ -3,6 +3,7 @@
  * ECR ones. Pure.
  * @see https://github.com/distribution/reference/blob/main/reference.go
  */
+import { awsPartitionOfRegion, ECR_REGISTRY_HOST_PATTERN } from "../../runspec/awsPatterns";
 
 export interface ImageReference {
   /** Registry host (and port), e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`; undefined for Docker Hub short names. */
@@ -18,7 +19,6 @@ const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const REGISTRY = /^(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|\[[0-9a-fA-F:]+\]|[A-Za-z0-9-]+)(?::[0-9]+)?$/;
-const ECR_HOST = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(\.cn)?$/;
 
 /** Parses an image reference; undefined when it is not one. */
 export function parseImageReference(reference: string): ImageReference | undefined {
@@ -60,17 +60,18 @@ export function isDigestReference(ref: ImageReference): boolean {
 export interface EcrRepository {
   readonly accountId: string;
   readonly region: string;
-  readonly partition: "aws" | "aws-cn";
+  /** The Region's partition: `aws`, `aws-cn`, `aws-us-gov`, … */
+  readonly partition: string;
   readonly repositoryName: string;
   readonly repositoryArn: string;
   readonly repositoryUrl: string;
 }
 
 export function ecrRepositoryOf(ref: ImageReference): EcrRepository | undefined {
-  const match = ref.registry === undefined ? null : ECR_HOST.exec(ref.registry);
-  if (!match) return undefined;
-  const [, accountId, region, cn] = match as unknown as [string, string, string, string | undefined];
-  const partition = cn ? "aws-cn" : "aws";
+  const host = ref.registry === undefined ? undefined : ECR_REGISTRY_HOST_PATTERN.exec(ref.registry)?.groups;
+  if (!host) return undefined;
+  const [accountId, region] = [host.account!, host.region!];
+  const partition = awsPartitionOfRegion(region);
   return {
     accountId,
     region,

@@ -15,6 +15,7 @@
  * names.
  */
 import { createHash } from "crypto";
+import { S3_BUCKET_RESERVED_PREFIXES, S3_BUCKET_RESERVED_SUFFIXES } from "../../runspec/awsPatterns";
 
 /** Characters Pulumi appends when it names a resource: `-` and 7 random hex characters. */
 export const AUTONAME_SUFFIX_LENGTH = 8;
@@ -44,6 +45,8 @@ export interface NameRule {
   readonly singleSeparators?: boolean;
   /** Beginnings AWS reserves (after `fixedPrefix`), compared without case. */
   readonly reservedPrefixes?: readonly string[];
+  /** Endings AWS reserves, compared without case. */
+  readonly reservedSuffixes?: readonly string[];
   /** What every name starts with, e.g. `alias/`. */
   readonly fixedPrefix?: string;
 }
@@ -62,7 +65,8 @@ export const NAME_RULES = {
     allowed: /[a-z0-9-]/,
     lowercase: true,
     alphanumericStart: true,
-    reservedPrefixes: ["xn--", "sthree-", "amzn-s3-demo-"],
+    reservedPrefixes: S3_BUCKET_RESERVED_PREFIXES,
+    reservedSuffixes: S3_BUCKET_RESERVED_SUFFIXES,
   },
   /** @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html */
   iamRole: { what: "IAM role name", maxLength: 64, allowed: IAM_CHARACTERS },
@@ -149,7 +153,7 @@ export function fitName(rule: NameRule, name: string, limit: number, followedBy 
   if (room < NAME_HASH_LENGTH) throw new RangeError(`fitName: ${limit} characters leave no room for a ${rule.what}`);
   const body = name.startsWith(fixed) ? name.slice(fixed.length) : name;
   const clean = cleanBody(rule, body);
-  const reserved = (text: string): boolean => reservedPrefixOf(rule, text) !== undefined;
+  const reserved = (text: string): boolean => reservedPrefixOf(rule, text) !== undefined || reservedSuffixOf(rule, text) !== undefined;
   if (clean === body && clean.length > 0 && clean.length <= room && !reserved(clean + followedBy)) return fixed + clean;
   const hash = nameHash(name);
   const keptRoom = room - NAME_HASH_LENGTH - 1;
@@ -174,6 +178,8 @@ export function nameProblem(rule: NameRule, physical: string): string | undefine
   if (rule.singleSeparators && /[._-]{2}|^[._-]|[._-]$/.test(body)) return "has two separators in a row, or one at an end";
   const reserved = reservedPrefixOf(rule, body);
   if (reserved !== undefined) return `starts with ${reserved}, which AWS reserves`;
+  const reservedEnd = reservedSuffixOf(rule, body);
+  if (reservedEnd !== undefined) return `ends with ${reservedEnd}, which AWS reserves`;
   return undefined;
 }
 
@@ -206,6 +212,11 @@ export function stackScopedName(name: string, identity: StackIdentity): string {
 function reservedPrefixOf(rule: NameRule, body: string): string | undefined {
   const lower = body.toLowerCase();
   return rule.reservedPrefixes?.find((p) => lower.startsWith(p.toLowerCase()));
+}
+
+function reservedSuffixOf(rule: NameRule, body: string): string | undefined {
+  const lower = body.toLowerCase();
+  return rule.reservedSuffixes?.find((s) => lower.endsWith(s.toLowerCase()));
 }
 
 /** The name with every character the rule refuses replaced, its case and edges fixed. */

@@ -23,7 +23,7 @@ export interface NetworkArgs {
    * possible, since each zone is a separate spot capacity pool. Given together with `vpcId`.
    * @default the new VPC's public subnets
    */
-  readonly subnetIds?: pulumi.Input<string>[];
+  readonly subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
   /** Tags for every taggable child. @default none */
   readonly tags?: Record<string, string>;
 }
@@ -62,7 +62,7 @@ export class Network extends pulumi.ComponentResource<NetworkData> {
     const data = pulumi.output(this.getData());
     if (args.vpcId !== undefined && args.subnetIds !== undefined) {
       this.vpcId = pulumi.output(args.vpcId);
-      this.subnetIds = pulumi.output(args.subnetIds);
+      this.subnetIds = pulumi.output(args.subnetIds) as pulumi.Output<string[]>;
     } else {
       this.vpcId = data.apply((d) => d.vpc!.vpcId);
       this.subnetIds = data.apply((d) => d.vpc!.publicSubnetIds);

@@ -1,11 +1,13 @@
 /**
  * Validation and plain settings of the `Network` component. Pure.
  */
+import { isAwsRegion } from "../../runspec/awsPatterns";
 import type { Problem } from "../../runspec/problems";
 
 export interface NetworkArgsToCheck {
   readonly vpcId?: unknown;
-  readonly subnetIds?: readonly unknown[];
+  /** A list (its plain ids are checked), or an output (checked by AWS). */
+  readonly subnetIds?: unknown;
 }
 
 /**
@@ -35,7 +37,7 @@ export function networkArgsProblems(args: NetworkArgsToCheck): Problem[] {
   if (typeof args.vpcId === "string" && !/^vpc-[0-9a-f]{8,17}$/.test(args.vpcId)) {
     problems.push({ key: "Network.vpcId", value: args.vpcId, allowed: "a VPC id: vpc- and 8 to 17 hex digits", fix: 'e.g. "vpc-0a1b2c3d4e5f67890"' });
   }
-  if (args.subnetIds !== undefined) {
+  if (Array.isArray(args.subnetIds)) {
     const bad = args.subnetIds.filter((s) => typeof s === "string" && !/^subnet-[0-9a-f]{8,17}$/.test(s));
     if (args.subnetIds.length === 0) {
       problems.push({ key: "Network.subnetIds", value: [], allowed: "at least one subnet id", fix: "list one subnet per availability zone the nodes may use" });
@@ -53,7 +55,7 @@ export function networkArgsProblems(args: NetworkArgsToCheck): Problem[] {
 
 /** The S3 gateway endpoint's service name in a region. */
 export function s3GatewayServiceName(region: string): string {
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new Error(`${JSON.stringify(region)} is not an AWS region name`);
+  if (!isAwsRegion(region)) throw new Error(`${JSON.stringify(region)} is not an AWS region name`);
   return `com.amazonaws.${region}.s3`;
 }
 

@@ -142,28 +142,10 @@ export class OtaBucket extends pulumi.ComponentResource {
     );
 
     // Asymmetric keys cannot rotate automatically; a new key means re-pinning devices, so the
-    // deletion window is long and the key is never recreated behind the user's back.
-    const signingKey = new aws.kms.Key(
-      `${name}-signing-key`,
-      {
-        description: "yolo-train OTA: signs model release manifests (ECDSA P-256, SHA-256)",
-        keyUsage: "SIGN_VERIFY",
-        customerMasterKeySpec: "ECC_NIST_P256",
-        deletionWindowInDays: args.signingKeyDeletionWindowInDays ?? 30,
-        tags: args.tags,
-      },
-      { parent: this },
-    );
-
+    // deletion window is long and a key is never recreated behind the user's back.
     const [project, stack] = [pulumi.getProject(), pulumi.getStack()];
-    const alias = new aws.kms.Alias(
-      `${name}-signing-key-alias`,
-      { name: args.signingKeyAlias ?? defaultSigningKeyAlias(project, stack, name), targetKeyId: signingKey.keyId },
-      { parent: this },
-    );
-
     const deletionWindowInDays = args.signingKeyDeletionWindowInDays ?? 30;
-    const signKey = (role: "root" | "timestamp", description: string, aliasName: string | undefined) => {
+    const signKey = (role: "signing" | "root" | "timestamp", description: string, aliasName: string | undefined) => {
       const key = new aws.kms.Key(
         `${name}-${role}-key`,
         { description, keyUsage: "SIGN_VERIFY", customerMasterKeySpec: "ECC_NIST_P256", deletionWindowInDays, tags: args.tags },
@@ -171,11 +153,12 @@ export class OtaBucket extends pulumi.ComponentResource {
       );
       const keyAlias = new aws.kms.Alias(
         `${name}-${role}-key-alias`,
-        { name: aliasName ?? defaultSigningKeyAlias(project, stack, name, role), targetKeyId: key.keyId },
+        { name: aliasName ?? defaultSigningKeyAlias(project, stack, name, role === "signing" ? undefined : role), targetKeyId: key.keyId },
         { parent: this },
       );
       return { key, alias: keyAlias, publicKeyPem: aws.kms.getPublicKeyOutput({ keyId: key.arn }, { parent: this }).publicKeyPem };
     };
+    const signing = signKey("signing", "yolo-train OTA: signs model release manifests (ECDSA P-256, SHA-256)", args.signingKeyAlias);
     // No policy in this package names the root key: only an administrator, through the account's
     // IAM (the key policy's default), can sign a root document, and a leaked node, function or
     // device credential can never re-root the fleet.
@@ -189,7 +172,9 @@ export class OtaBucket extends pulumi.ComponentResource {
       "yolo-train OTA: signs each model's timestamp.json; used only by the stack's timestamp function (ECDSA P-256, SHA-256)",
       args.timestampKeyAlias,
     );
-    const signingPublicKeyPem = aws.kms.getPublicKeyOutput({ keyId: signingKey.arn }, { parent: this }).publicKeyPem;
+    const signingKey = signing.key;
+    const alias = signing.alias;
+    const signingPublicKeyPem = signing.publicKeyPem;
 
     const timestampFunction = new TimestampFunction(
       `${name}-timestamp`,

@@ -2,7 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { estimateExperiment, type ExperimentEstimate } from "../../catalog/experimentEstimate";
 import { ProblemList, type Problem } from "../../runspec/problems";
-import type { ExperimentConfig } from "../../config/types";
+import type { DeferredExperimentInputs, ExperimentConfig, ParsedExperimentInput } from "../../config/types";
+import { deferredImagePart, deferredNetworkArgs, deferredOtaPart } from "./deferredParts";
 import { buildRunSpec, deriveRunId } from "../../runspec";
 import { ArtifactBucket } from "../storage/artifactBucket";
 import { datasetPrefix, runPrefix } from "../../runspec/bucketLayout";
@@ -27,8 +28,12 @@ import { runNameProblems, runResourceNames, type RunResourceNames } from "./trai
 export type { OtaDestination };
 
 export interface TrainingRunArgs {
-  /** The validated experiment, from `loadExperimentConfig()` or `parseExperimentConfig()`. */
-  readonly config: ExperimentConfig;
+  /**
+   * The validated experiment: from `loadExperimentConfig()` or `parseExperimentConfig()`, or what
+   * `parseExperimentInput()` returns when `network`, `image`, the shared OTA bucket or
+   * `alertEmail` are outputs (each is checked, with the same messages, once known).
+   */
+  readonly config: ExperimentConfig | ParsedExperimentInput;
   /**
    * The Weights & Biases API key when `config.tracking` is W&B. Kept in an SSM SecureString
    * parameter that only the node role may read; never in user data, the run spec or logs.
@@ -144,7 +149,7 @@ export class TrainingRun extends pulumi.ComponentResource {
   private readonly experiment: ExperimentConfig;
 
   constructor(name: string, args: TrainingRunArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { config } = args;
+    const { config, deferred } = experimentOf(args.config);
     // Pure work first: a config the catalog cannot price fails here, before any resource.
     const runId = deriveRunId(config);
     const estimate = estimateExperiment(config);
@@ -156,10 +161,11 @@ export class TrainingRun extends pulumi.ComponentResource {
     const parts = chosenParts(args);
     // Children refuse bad arguments only once their siblings exist: refuse them here, before any.
     const imageArgs: TrainingImageArgs = config.image ? { existingImageUri: config.image } : { context: args.dockerContext };
+    const configImage = deferred.image !== undefined ? deferredImagePart(deferred.image) : undefined;
     const problems = new ProblemList();
     for (const p of runNameProblems(names, identity)) problems.add(p);
-    for (const p of partConflicts(args, parts)) problems.add(p);
-    if (!parts.image) {
+    for (const p of partConflicts(args, config, deferred, parts)) problems.add(p);
+    if (!parts.image && !configImage) {
       for (const p of trainingImageProblems(imageArgs)) {
         problems.add(p.key === "TrainingImage.context" ? { ...p, key: "TrainingRun.dockerContext" } : p);
       }
@@ -182,17 +188,21 @@ export class TrainingRun extends pulumi.ComponentResource {
       ? undefined
       : new Network(
           `${name}-network`,
-          config.network ? { vpcId: config.network.vpcId, subnetIds: [...config.network.subnetIds], tags } : { tags },
+          config.network
+            ? { vpcId: config.network.vpcId, subnetIds: [...config.network.subnetIds], tags }
+            : deferred.network
+              ? { ...deferredNetworkArgs(deferred.network), tags }
+              : { tags },
           parent,
         );
     this.network = resolvedNetwork(parts.network ?? this.ownNetwork!);
     this.ownDatasetBucket = parts.datasetBucket ? undefined : new DatasetBucket(`${name}-datasets`, { tags }, parent);
     this.datasetBucket = resolvedDatasetBucket(parts.datasetBucket ?? this.ownDatasetBucket!);
     this.artifactBucket = new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
-    this.otaBucket = parts.ota || config.ota.shared ? undefined : new OtaBucket(`${name}-ota`, { tags }, parent);
-    this.ota = this.otaDestinationOf(parts.ota);
-    this.ownImage = parts.image ? undefined : new TrainingImage(`${name}-image`, { ...imageArgs, tags }, parent);
-    this.image = resolvedImage(parts.image ?? this.ownImage!);
+    this.otaBucket = parts.ota || config.ota.shared || deferred.otaShared ? undefined : new OtaBucket(`${name}-ota`, { tags }, parent);
+    this.ota = this.otaDestinationOf(parts.ota ?? (deferred.otaShared ? deferredOtaPart(deferred.otaShared, config.region) : undefined), parts.ota !== undefined);
+    this.ownImage = parts.image || configImage ? undefined : new TrainingImage(`${name}-image`, { ...imageArgs, tags }, parent);
+    this.image = resolvedImage(parts.image ?? configImage ?? this.ownImage!);
     this.artifactPrefix = runPrefix(runId);
     this.otaPrefix = this.ota.modelsPrefix.apply((prefix) => `${prefix}${config.ota.modelName}/`);
 
@@ -285,7 +295,7 @@ export class TrainingRun extends pulumi.ComponentResource {
         maxRuntimeHours: config.maxRuntimeHours,
         ...(args.launchTime ? { launchTime: args.launchTime } : {}),
         ...(config.budgetUsd !== undefined ? { budgetUsd: config.budgetUsd } : {}),
-        ...(config.alertEmail !== undefined ? { alertEmail: config.alertEmail } : {}),
+        ...(config.alertEmail !== undefined ? { alertEmail: config.alertEmail } : deferred.alertEmail !== undefined ? { alertEmail: deferred.alertEmail } : {}),
         costAllocationTag: { key: "yolo-train:stack", value: names.costAllocationValue },
         tags,
       },
@@ -370,8 +380,8 @@ export class TrainingRun extends pulumi.ComponentResource {
     }
   }
 
-  private otaDestinationOf(part: OtaPart | undefined): OtaDestination {
-    if (part) return otaDestination(part, true, "TrainingRun.ota.signingKeyArn", this);
+  private otaDestinationOf(part: OtaPart | undefined, fromProgram: boolean): OtaDestination {
+    if (part) return otaDestination(part, true, fromProgram ? "TrainingRun.ota.signingKeyArn" : "ota.signingKeyArn", this);
     if (this.otaBucket) return otaDestination(this.otaBucket, false, "OtaBucket.signingKeyArn", this);
     const shared = this.experiment.ota.shared!;
     // The bucket's partition is the key's: both belong to the same account setup.
@@ -455,21 +465,26 @@ function chosenParts(args: TrainingRunArgs): FleetParts {
  * A part the program gives (directly or through a fleet) that the stack config also names: which
  * one would win is a guess, so neither does.
  */
-function partConflicts(args: TrainingRunArgs, parts: FleetParts): Problem[] {
-  const config = args.config;
+function partConflicts(args: TrainingRunArgs, config: ExperimentConfig, deferred: DeferredExperimentInputs, parts: FleetParts): Problem[] {
   const from = (part: keyof TrainingRunArgs): string => (args[part] !== undefined ? `TrainingRun.${part}` : `TrainingRun.fleet.${part}`);
+  const shown = (plain: unknown, later: unknown): unknown => plain ?? (later !== undefined ? "(an output)" : undefined);
   const problems: Problem[] = [];
-  if (parts.network && config.network) {
-    problems.push({ key: "network", value: config.network.vpcId, allowed: `no network in the stack config when the program gives one (${from("network")})`, fix: "remove the network key from the stack config, or stop passing the network" });
+  if (parts.network && (config.network || deferred.network)) {
+    problems.push({ key: "network", value: shown(config.network?.vpcId, deferred.network), allowed: `no network in the stack config when the program gives one (${from("network")})`, fix: "remove the network key from the stack config, or stop passing the network" });
   }
-  if (parts.image && config.image) {
-    problems.push({ key: "image", value: config.image, allowed: `no image in the stack config when the program gives one (${from("image")})`, fix: "remove the image key from the stack config, or stop passing the image" });
+  if (parts.image && (config.image || deferred.image !== undefined)) {
+    problems.push({ key: "image", value: shown(config.image, deferred.image), allowed: `no image in the stack config when the program gives one (${from("image")})`, fix: "remove the image key from the stack config, or stop passing the image" });
   }
-  if (parts.ota && config.ota.shared) {
-    problems.push({ key: "ota.bucket", value: config.ota.shared.bucket, allowed: `no shared OTA bucket in the stack config when the program gives one (${from("ota")})`, fix: "remove ota.bucket and ota.signingKeyArn from the stack config, or stop passing the OTA bucket" });
+  if (parts.ota && (config.ota.shared || deferred.otaShared)) {
+    problems.push({ key: "ota.bucket", value: shown(config.ota.shared?.bucket, deferred.otaShared), allowed: `no shared OTA bucket in the stack config when the program gives one (${from("ota")})`, fix: "remove ota.bucket and ota.signingKeyArn from the stack config, or stop passing the OTA bucket" });
   }
-  if (parts.image && args.dockerContext !== undefined) {
-    problems.push({ key: "TrainingRun.dockerContext", value: args.dockerContext, allowed: `nothing when the image is given (${from("image")}): nothing is built`, fix: "leave dockerContext out" });
+  if ((parts.image || deferred.image !== undefined) && args.dockerContext !== undefined) {
+    problems.push({ key: "TrainingRun.dockerContext", value: args.dockerContext, allowed: `nothing when the image is given (${parts.image ? from("image") : "image"}): nothing is built`, fix: "leave dockerContext out" });
   }
   return problems;
+}
+
+/** The experiment and the values of it that were outputs (none for a plain `ExperimentConfig`). */
+function experimentOf(given: ExperimentConfig | ParsedExperimentInput): ParsedExperimentInput {
+  return "deferred" in given && "config" in given ? given : { config: given, deferred: {} };
 }

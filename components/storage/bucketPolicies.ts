@@ -3,6 +3,7 @@
  * Pure: no resources, no I/O. Every function checks the ARN and prefix it is given, so no
  * document can come out with a `*` resource or an unscoped prefix.
  */
+import { S3_BUCKET_ARN_PATTERN } from "../../runspec/awsPatterns";
 import { assertKeyPrefix } from "../../runspec/bucketLayout";
 
 /** One statement of an IAM or bucket policy, as AWS reads it. */
@@ -21,11 +22,9 @@ export interface PolicyDocument {
   readonly Statement: readonly PolicyStatement[];
 }
 
-/** A general purpose bucket's ARN in any partition: `arn:aws:s3:::name`. */
-const BUCKET_ARN = /^arn:aws(-[a-z]+)*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
+/** A general purpose bucket's ARN in any partition (`arn:aws:s3:::name`), as runspec/awsPatterns.ts has it. */
 function assertBucketArn(bucketArn: string): void {
-  if (!BUCKET_ARN.test(bucketArn)) {
+  if (!S3_BUCKET_ARN_PATTERN.test(bucketArn)) {
     throw new Error(`bucket ARN ${JSON.stringify(bucketArn)} is not an S3 bucket ARN like arn:aws:s3:::my-bucket`);
   }
 }

@@ -2,6 +2,7 @@
  * Validation of the storage components' arguments and the defaults they derive. Pure: each
  * function returns every problem it finds (never throws), so a component reports them all at once.
  */
+import { KMS_ALIAS_NAME_PATTERN } from "../../runspec/awsPatterns";
 import type { Problem } from "../../runspec/problems";
 import { KEY_PREFIX_RULE, keyPrefixProblem } from "../../runspec/bucketLayout";
 import { NAME_RULES, physicalName } from "../naming/physicalNames";
@@ -22,7 +23,7 @@ export function prefixProblems(key: string, value: string | undefined): Problem[
 /** KMS alias names: `alias/` then letters, digits, `/ _ -`; `alias/aws/` is reserved for AWS. */
 export function kmsAliasProblems(key: string, value: string | undefined): Problem[] {
   if (value === undefined) return [];
-  if (/^alias\/[A-Za-z0-9/_-]{1,250}$/.test(value) && !value.startsWith("alias/aws/")) return [];
+  if (KMS_ALIAS_NAME_PATTERN.test(value) && !value.startsWith("alias/aws/")) return [];
   return [
     {
       key,

@@ -1,9 +1,10 @@
+import { KMS_KEY_ARN_PATTERN } from "../../runspec/awsPatterns";
 import { DEFAULT_MODELS_PREFIX } from "../../runspec/bucketLayout";
 import type { Problem } from "../../runspec/problems";
 import { DEFAULT_PROMOTION_METRIC } from "../choices";
 import { DEFAULTS } from "../defaults";
 import type { DeferredExperimentInputs } from "../types";
-import { KMS_KEY_ARN, MODEL_NAME } from "../schema";
+import { MODEL_NAME } from "../schema";
 import type { OtaSettings, PromotionGate, SharedOtaBucket } from "../types";
 import type { CheckContext, ConfigProblems, ConfigValues } from "./context";
 
@@ -132,7 +133,7 @@ function checkSharedOtaBucket(
 
 /** A signing key of another region than the stack's: the run agent signs with a KMS client of the stack's region. */
 export function signingKeyRegionProblem(signingKeyArn: string, region: string | undefined): Problem | undefined {
-  const keyRegion = KMS_KEY_ARN.exec(signingKeyArn)?.[1];
+  const keyRegion = KMS_KEY_ARN_PATTERN.exec(signingKeyArn)?.groups?.region;
   if (keyRegion === undefined || region === undefined || keyRegion === region) return undefined;
   return {
     key: "ota.signingKeyArn",

@@ -11,6 +11,7 @@
 import { promises as fs } from "fs";
 import { createPrivateKey, createPublicKey, type KeyObject } from "crypto";
 import { KMSClient } from "@aws-sdk/client-kms";
+import { KMS_ALIAS_NAME_PATTERN, KMS_KEY_ID_PATTERN, parseKmsKeyReference } from "../../runspec/awsPatterns";
 import { formatProblem, type Problem } from "../../runspec/problems";
 import { KmsSigner, LocalKeySigner, SigningKeyError, readPublicKey, type ManifestSigner } from "../signature";
 
@@ -35,9 +36,6 @@ export class KeySpecError extends Error {
   }
 }
 
-const KMS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)$/;
-const KMS_ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
-const KMS_KEY_ID = /^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 const KEY_ALLOWED = "a KMS key (arn:aws:kms:<region>:<account>:key/<id>, alias/<name> or arn:aws:kms:<region>:<account>:alias/<name>) or the path of a PEM key file";
 
 /** What `value` names, or a problem saying why it names nothing usable. */
@@ -45,13 +43,15 @@ export function parseKeySpec(value: string): KeySpec | { readonly problem: strin
   const trimmed = value.trim();
   if (trimmed === "") return { problem: KEY_ALLOWED, fix: "name a key" };
   if (trimmed.startsWith("arn:")) {
-    const match = KMS_ARN.exec(trimmed);
-    if (!match) return { problem: KEY_ALLOWED, fix: "a KMS ARN looks like arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (the stack outputs give them)" };
-    return { kind: "kms", keyId: trimmed, region: match[1]! };
+    const arn = parseKmsKeyReference(trimmed);
+    if (arn?.kind !== "key-arn" && arn?.kind !== "alias-arn") {
+      return { problem: KEY_ALLOWED, fix: "a KMS ARN looks like arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (the stack outputs give them)" };
+    }
+    return { kind: "kms", keyId: trimmed, region: arn.region };
   }
   if (trimmed.startsWith("-----BEGIN ")) return { kind: "pem", pem: trimmed };
   if (trimmed.startsWith("alias/")) {
-    if (!KMS_ALIAS.test(trimmed)) return { problem: KEY_ALLOWED, fix: "a KMS alias is alias/ followed by letters, digits, '/', '_' and '-'" };
+    if (!KMS_ALIAS_NAME_PATTERN.test(trimmed)) return { problem: KEY_ALLOWED, fix: "a KMS alias is alias/ followed by letters, digits, '/', '_' and '-'" };
     return { kind: "kms", keyId: trimmed };
   }
   return { kind: "file", path: value };
@@ -224,7 +224,7 @@ async function readKeyFile(arg: KeyArgument, path: string): Promise<string> {
     if (stat.size > 64 * 1024) throw new Error(`${stat.size} bytes; a PEM key is a few hundred`);
     return await fs.readFile(path, "utf8");
   } catch (error) {
-    const hint = KMS_KEY_ID.test(arg.value.trim())
+    const hint = KMS_KEY_ID_PATTERN.test(arg.value.trim())
       ? "this looks like a bare KMS key id: pass the key's ARN (arn:aws:kms:<region>:<account>:key/<id>) or an alias (alias/<name>)"
       : "pass a readable PEM file, or a KMS key ARN or alias";
     throw problem(arg, KEY_ALLOWED, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}; ${hint}`);

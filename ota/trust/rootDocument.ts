@@ -19,7 +19,7 @@ import type { KeyObject } from "crypto";
 import { createPublicKey } from "crypto";
 import { z } from "zod";
 import { InvalidManifestError, canonicalJson, versionKey } from "../manifest";
-import { isoTimeSchema, modelNameSchema, parseWith, versionSchema } from "../manifestSchema";
+import { EVEN_WHEN_INVALID, expiresAfter, isoTimeSchema, modelNameSchema, parseWith, versionSchema } from "../manifestSchema";
 import { SigningKeyError, publicKeyFingerprint, readPublicKey, type ManifestSigner } from "../signature";
 import { keysThatSigned, parseEnvelope, signEnvelope, type SignedEnvelope } from "./signedEnvelope";
 
@@ -67,17 +67,7 @@ const RootSchema = z
     expires: isoTimeSchema,
     keys: z.strictObject({ root: keyList, release: keyList, timestamp: keyList }),
   })
-  .superRefine(
-    (value, ctx) => {
-      const r = value as unknown as Record<string, unknown>;
-      const created = typeof r.createdAt === "string" ? Date.parse(r.createdAt) : Number.NaN;
-      const expires = typeof r.expires === "string" ? Date.parse(r.expires) : Number.NaN;
-      if (!Number.isNaN(created) && !Number.isNaN(expires) && expires <= created) {
-        ctx.addIssue({ code: "custom", path: ["expires"], message: `must be after createdAt (${String(r.createdAt)})`, input: r.expires });
-      }
-    },
-    { when: () => true },
-  );
+  .superRefine(expiresAfter("createdAt"), EVEN_WHEN_INVALID);
 
 export type RootDocument = z.output<typeof RootSchema>;
 

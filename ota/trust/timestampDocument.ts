@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import { InvalidManifestError, canonicalJson } from "../manifest";
-import { isoTimeSchema, modelNameSchema, parseWith, versionSchema } from "../manifestSchema";
+import { EVEN_WHEN_INVALID, expiresAfter, isoTimeSchema, modelNameSchema, parseWith, versionSchema } from "../manifestSchema";
 import { publicKeyFingerprint, type ManifestSigner } from "../signature";
 import type { TrustedRoot } from "./rootDocument";
 import { keysThatSigned, parseEnvelope, signEnvelope, type SignedEnvelope } from "./signedEnvelope";
@@ -56,17 +56,7 @@ const TimestampSchema = z
       }
     }),
   })
-  .superRefine(
-    (value, ctx) => {
-      const t = value as unknown as Record<string, unknown>;
-      const issued = typeof t.issuedAt === "string" ? Date.parse(t.issuedAt) : Number.NaN;
-      const expires = typeof t.expires === "string" ? Date.parse(t.expires) : Number.NaN;
-      if (!Number.isNaN(issued) && !Number.isNaN(expires) && expires <= issued) {
-        ctx.addIssue({ code: "custom", path: ["expires"], message: `must be after issuedAt (${String(t.issuedAt)})`, input: t.expires });
-      }
-    },
-    { when: () => true },
-  );
+  .superRefine(expiresAfter("issuedAt"), EVEN_WHEN_INVALID);
 
 export interface TimestampDocument {
   readonly type: "timestamp";

@@ -7,6 +7,7 @@
  * `index.handler`.
  */
 import { S3Client } from "@aws-sdk/client-s3";
+import { isS3BucketName, KMS_KEY_REFERENCE_PATTERN } from "../../runspec/awsPatterns";
 import { KmsSigner, readPublicKey } from "../signature";
 import { DEFAULT_TIMESTAMP_EXPIRES_HOURS } from "./timestampDocument";
 import { TIMESTAMP_FUNCTION_ENV } from "./timestampFunctionEnv";
@@ -43,8 +44,6 @@ export class TimestampFunctionConfigError extends Error {
   }
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const KMS_KEY = /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)|alias\/[A-Za-z0-9/_-]+|(mrk-)?[0-9a-f-]{32,36})$/;
 
 /**
  * Reads and checks the configuration, reporting every missing or invalid variable at once, each
@@ -60,7 +59,7 @@ export function readTimestampFunctionEnv(env: NodeJS.ProcessEnv): TimestampFunct
   };
 
   const bucket = required(names.bucket);
-  if (bucket !== undefined && !BUCKET_NAME.test(bucket)) problems.push(`${names.bucket}=${JSON.stringify(bucket)}: must be an S3 bucket name (3-63 characters of a-z, 0-9, '.' and '-')`);
+  if (bucket !== undefined && !isS3BucketName(bucket)) problems.push(`${names.bucket}=${JSON.stringify(bucket)}: must be an S3 bucket name (3-63 characters of a-z, 0-9, '.' and '-')`);
 
   // Set but possibly empty: "" is a valid prefix (models at the top of the bucket), but an unset
   // variable is a wiring mistake, and guessing would sign timestamps into the wrong folders.
@@ -71,7 +70,7 @@ export function readTimestampFunctionEnv(env: NodeJS.ProcessEnv): TimestampFunct
   }
 
   const keyId = required(names.keyId);
-  if (keyId !== undefined && !KMS_KEY.test(keyId)) problems.push(`${names.keyId}=${JSON.stringify(keyId)}: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), an alias ARN, an alias or a key id`);
+  if (keyId !== undefined && !KMS_KEY_REFERENCE_PATTERN.test(keyId)) problems.push(`${names.keyId}=${JSON.stringify(keyId)}: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), an alias ARN, an alias or a key id`);
 
   const releasePublicKeys = parseReleaseKeys(required(names.releasePublicKeys), names.releasePublicKeys, problems);
 

@@ -12,8 +12,10 @@ const group = (desiredCapacity: number): RecordedResource => ({
   name: "nodes",
   inputs: { minSize: 0, maxSize: 1, desiredCapacity },
   custom: true,
+  dependencies: [],
+  ignoreChanges: ["desiredCapacity"],
 });
-const bucket = (name: string): RecordedResource => ({ urn: `urn:pulumi:s::p::aws:s3/bucket:Bucket::${name}`, type: "aws:s3/bucket:Bucket", name, inputs: { bucket: name }, custom: true });
+const bucket = (name: string): RecordedResource => ({ urn: `urn:pulumi:s::p::aws:s3/bucket:Bucket::${name}`, type: "aws:s3/bucket:Bucket", name, inputs: { bucket: name }, custom: true, dependencies: [], ignoreChanges: [] });
 
 function planOf(config: Record<string, string>, resources: RecordedResource[] = [group(1), bucket("exp-datasets-1a2b3c")]): OfflinePlan {
   return {

@@ -6,6 +6,8 @@ const resource = (urn: string, type: string, parentUrn?: string): RecordedResour
   type,
   name: urn,
   inputs: {},
+  dependencies: [],
+  ignoreChanges: [],
   custom: !type.startsWith("yolo-train:"),
   ...(parentUrn ? { parentUrn } : {}),
 });

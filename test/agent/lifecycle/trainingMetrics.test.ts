@@ -66,10 +66,17 @@ describe("training metrics of a run without trouble", () => {
         EstimatedCostUsd: expect.any(Number),
       });
     }
-    // Epochs arrive in order and cost never goes down.
-    const epochs = world.cloudWatch.values("Epoch");
+    // Over the datapoints' timestamps (what CloudWatch graphs by; a retried request may arrive
+    // late), the epoch and the cost never go down.
+    const byTime = (metricName: string): number[] =>
+      world.cloudWatch.data
+        .filter((d) => d.metricName === metricName)
+        .map((d, arrival) => ({ d, arrival }))
+        .sort((a, b) => (a.d.timestampMs ?? 0) - (b.d.timestampMs ?? 0) || a.arrival - b.arrival)
+        .map(({ d }) => d.value);
+    const epochs = byTime("Epoch");
     expect(epochs).toEqual([...epochs].sort((a, b) => a - b));
-    const costs = world.cloudWatch.values("EstimatedCostUsd");
+    const costs = byTime("EstimatedCostUsd");
     expect(costs).toEqual([...costs].sort((a, b) => a - b));
 
     // The last snapshot is the completed record's, sent before the agent exited.

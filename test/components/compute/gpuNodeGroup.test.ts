@@ -50,21 +50,9 @@ function argsFor(runId: string, extra: Partial<GpuNodeGroupArgs> = {}): GpuNodeG
   };
 }
 
-/** Resource options the mocks do not pass to FakeAws, read off the registration requests. */
-const registrationOptions = new Map<string, { ignoreChanges: string[]; dependencies: string[] }>();
-
 let runtime: OfflineRuntime;
 beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
-  const monitor = pulumi.runtime.getMonitor() as any;
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req: any, callback: any) => {
-    registrationOptions.set(`${req.getType()}::${req.getName()}`, {
-      ignoreChanges: req.getIgnorechangesList(),
-      dependencies: req.getDependenciesList(),
-    });
-    return register(req, callback);
-  };
 });
 
 function one(type: string, name: string) {
@@ -236,11 +224,11 @@ describe("GpuNodeGroup (spot, Mountpoint dataset, ECR image)", () => {
   });
 
   it("ignores desired capacity after creation, so a finished run is not relaunched", () => {
-    expect(registrationOptions.get("aws:autoscaling/group:Group::spot-asg")?.ignoreChanges).toEqual(["desiredCapacity"]);
+    expect(one("aws:autoscaling/group:Group", "spot-asg").ignoreChanges).toEqual(["desiredCapacity"]);
   });
 
   it("creates the group only after the node's policy, SSM attachment and log group", () => {
-    const deps = registrationOptions.get("aws:autoscaling/group:Group::spot-asg")?.dependencies ?? [];
+    const deps = one("aws:autoscaling/group:Group", "spot-asg").dependencies;
     for (const [type, name] of [
       ["aws:iam/rolePolicy:RolePolicy", "spot-role-policy"],
       ["aws:iam/rolePolicyAttachment:RolePolicyAttachment", "spot-role-ssm"],

@@ -40,7 +40,7 @@ describe("image references", () => {
       "arn:aws-cn:ecr:cn-north-1:210987654321:repository/team/yolo",
       "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/team/yolo",
     ],
-    [`123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/yolo:v1`, "arn:aws:ecr:us-gov-west-1:123456789012:repository/yolo", undefined],
+    [`123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/yolo:v1`, "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/yolo", undefined],
   ])("derives the ECR repository of %j", (reference, arn, url) => {
     const ecr = ecrRepositoryOf(parseImageReference(reference)!);
     expect(ecr?.repositoryArn).toBe(arn);

@@ -89,6 +89,14 @@ describe("physicalName and autoName", () => {
     expect(nameProblem(NAME_RULES.ssmParameter, physicalName(NAME_RULES.ssmParameter, "/aws/mine"))).toBeUndefined();
   });
 
+  it("keep bucket names away from the endings S3 reserves (runspec/awsPatterns.ts)", () => {
+    expect(nameProblem(NAME_RULES.s3Bucket, "data-s3alias")).toBe("ends with -s3alias, which AWS reserves");
+    expect(physicalName(NAME_RULES.s3Bucket, "data--x-s3")).toMatch(/^data--x-s3-[0-9a-f]{8}$/);
+    expect(nameProblem(NAME_RULES.s3Bucket, physicalName(NAME_RULES.s3Bucket, "data--table-s3"))).toBeUndefined();
+    // Pulumi's random characters follow an autonamed bucket: it never ends with a reserved ending.
+    expect(autoName(NAME_RULES.s3Bucket, "data-s3alias")).toBe("data-s3alias");
+  });
+
   it("keep the name Pulumi completes away from reserved prefixes too (found by the property below)", () => {
     // "Sg" is a fine security group name; "Sg-1a2b3c4", which Pulumi would make of it, is not.
     expect(physicalName(NAME_RULES.securityGroup, "Sg")).toBe("Sg");

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { TrainingRun } from "../../../components/run/trainingRun";
-import { parseExperimentConfig } from "../../../config";
+import { parseExperimentConfig, parseExperimentInput } from "../../../config";
+import { deferredImagePart, deferredNetworkArgs, deferredOtaPart } from "../../../components/run/deferredParts";
 import { OfflineRuntime, valueOf } from "../../../offline/offlineRuntime";
 import { parseRunSpec } from "../../../runspec";
 
@@ -306,6 +307,61 @@ describe("a TrainingRun that publishes to a platform stack's fleet OTA bucket", 
   it("reads the fleet key's public half from KMS, so a missing key fails the preview", async () => {
     expect(await valueOf(run.ota.publicKeyPem)).toContain("BEGIN PUBLIC KEY");
     expect(runtime.cloud.invokes).toContainEqual(expect.objectContaining({ token: "aws:kms/getPublicKey:getPublicKey", inputs: expect.objectContaining({ keyId: FLEET_KEY }) }));
+  });
+});
+
+describe("a TrainingRun whose image, network, shared OTA bucket and alert email are outputs", () => {
+  const FLEET_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+  const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/platform-image@sha256:${"a".repeat(64)}`;
+  let run: TrainingRun;
+  beforeAll(async () => {
+    const parsed = parseExperimentInput(
+      {
+        stage: "debug",
+        image: pulumi.output(IMAGE),
+        network: { vpcId: pulumi.output("vpc-0a1b2c3d4e5f60718"), subnetIds: pulumi.output(["subnet-0a1b2c3d4e5f60718"]) },
+        ota: { modelName: "cones", bucket: pulumi.output("platform-ota-1a2b3c"), signingKeyArn: pulumi.output(FLEET_KEY) },
+        alertEmail: pulumi.output("ml-team@example.com"),
+      },
+      context,
+    );
+    run = new TrainingRun("yt-outputs", { config: parsed, launchTime: LAUNCH });
+    await settle(run);
+  });
+
+  it("builds no image, no VPC and no OTA bucket: it uses the given ones", async () => {
+    expect(run.ownImage).toBeUndefined();
+    expect(run.otaBucket).toBeUndefined();
+    expect(runtime.ofType("awsx:ec2:Vpc").filter((r) => r.name.startsWith("yt-outputs"))).toEqual([]);
+    expect(await valueOf(run.network.subnetIds)).toEqual(["subnet-0a1b2c3d4e5f60718"]);
+    expect(userDataOf("yt-outputs")).toContain(IMAGE);
+    const spec = runSpecIn(userDataOf("yt-outputs"));
+    expect(spec.ota).toMatchObject({ bucket: "platform-ota-1a2b3c", prefix: "models/cones/", signingKeyId: FLEET_KEY });
+  });
+
+  it("grants pulls from the image's ECR repository and signing with the given key only", () => {
+    const policy = runtime.ofType("aws:iam/rolePolicy:RolePolicy").find((r) => r.name.startsWith("yt-outputs-gpu"))!;
+    const statements = JSON.parse(policy.inputs.policy).Statement as { Sid: string; Resource: string | string[] }[];
+    expect(statements.find((st) => st.Sid === "PullTrainingImage")!.Resource).toBe("arn:aws:ecr:us-east-1:123456789012:repository/platform-image");
+    expect(statements.find((st) => st.Sid === "SignModelRelease")!.Resource).toBe(FLEET_KEY);
+  });
+
+  it("subscribes the alert email once it is known", () => {
+    const subscription = runtime.ofType("aws:sns/topicSubscription:TopicSubscription").find((r) => r.name.startsWith("yt-outputs"))!;
+    expect(subscription.inputs).toMatchObject({ protocol: "email", endpoint: "ml-team@example.com" });
+  });
+
+  it("refuses resolved values as the stack config would, naming the key", async () => {
+    const image = deferredImagePart(pulumi.output("not an image ref"));
+    await expect(valueOf(image.imageUri)).rejects.toThrow(/stack config's image has 1 problem[\s\S]*`image` is "not an image ref"/);
+    await expect(valueOf(image.repositoryArn!)).rejects.toThrow(/image/);
+    const network = deferredNetworkArgs({ vpcId: pulumi.output("vpc-1"), subnetIds: pulumi.output(["subnet-0a1b2c3d4e5f60718"]) });
+    await expect(valueOf(network.vpcId)).rejects.toThrow(/`network\.vpcId`/);
+    await expect(valueOf(network.subnetIds)).rejects.toThrow(/network/);
+    const ota = deferredOtaPart({ bucket: pulumi.output("Not_A_Bucket"), signingKeyArn: FLEET_KEY, modelsPrefix: "models/" }, "us-east-1");
+    await expect(valueOf(ota.bucketName)).rejects.toThrow(/`ota\.bucket`/);
+    await expect(valueOf(ota.bucketArn)).rejects.toThrow(/ota/);
+    await expect(valueOf(ota.signingKeyArn)).rejects.toThrow(/ota/);
   });
 });
 

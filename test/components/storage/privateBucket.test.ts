@@ -6,18 +6,12 @@ import { nameHash } from "../../../components/naming/physicalNames";
 import { OfflineRuntime, valueOf } from "../../../offline/offlineRuntime";
 
 let runtime: OfflineRuntime;
-/** Dependencies (URNs) each resource was registered with, by name. */
-const dependencies = new Map<string, string[]>();
-
 beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
-  const monitor = pulumi.runtime.getMonitor() as any;
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req: any, callback: any) => {
-    dependencies.set(req.getName(), req.getDependenciesList());
-    return register(req, callback);
-  };
 });
+
+/** URNs the resource named `name` was registered to depend on. */
+const dependencies = { get: (name: string): readonly string[] => runtime.resources.find((r) => r.name === name)?.dependencies ?? [] };
 
 /** Waits until no new resource has been registered for a while: children register as their inputs resolve. */
 

@@ -39,7 +39,10 @@ describe("parseKeySpec", () => {
       region: "eu-west-1",
     });
     expect(parseKeySpec("arn:aws:kms:eu-west-1:111122223333:alias/yolo-train-root")).toMatchObject({ kind: "kms", region: "eu-west-1" });
-    expect(parseKeySpec("arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-1234")).toMatchObject({ kind: "kms", region: "cn-north-1" });
+    expect(parseKeySpec("arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab")).toMatchObject({ kind: "kms", region: "cn-north-1" });
+    expect(parseKeySpec("arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/root")).toMatchObject({ kind: "kms", region: "us-gov-west-1" });
+    // A key id KMS never makes (runspec/awsPatterns.ts: a UUID, or mrk- and 32 hex digits).
+    expect(parseKeySpec("arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-1234")).toHaveProperty("problem");
     expect(parseKeySpec("alias/yolo-train-root")).toEqual({ kind: "kms", keyId: "alias/yolo-train-root" });
     expect(parseKeySpec("./keys/root.pem")).toEqual({ kind: "file", path: "./keys/root.pem" });
     expect(parseKeySpec("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n")).toEqual({ kind: "pem", pem: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----" });
