@@ -1,7 +1,7 @@
 // The stack program: one training experiment per stack. `pulumi up` runs this file.
 import * as pulumi from "@pulumi/pulumi";
 import { TrainingRun } from "./components/run/trainingRun";
-import { InvalidInputError, loadExperimentConfig } from "./config";
+import { CONFIG_NAMESPACE, InvalidInputError, loadExperimentConfig } from "./config";
 
 /**
  * Runs `declare`; refused input (every problem at once) stops the program as a `RunError`,
@@ -30,7 +30,22 @@ function refusalMessage(error: unknown): string | undefined {
 
 // Validate every key first: an invalid config throws here, listing all problems, and
 // nothing is created.
-const { config, secrets } = refusingInvalidInput(() => loadExperimentConfig());
+const { config, secrets } = refusingInvalidInput(() => {
+  const loaded = loadExperimentConfig();
+  // A declared sweep is checked and planned (`yolo-train sweep plan`); deploying it is not built
+  // yet, and deploying the base experiment alone would not be what the stack file says.
+  if (new pulumi.Config(CONFIG_NAMESPACE).get("sweep") !== undefined) {
+    throw new InvalidInputError(`Stack ${pulumi.getStack()}`, [
+      {
+        key: "sweep",
+        value: "(declared)",
+        allowed: "no sweep in a stack that `pulumi up` deploys: running sweeps on AWS is being built (issue 12)",
+        fix: `see its trials, cost and vCPU quota with \`yolo-train sweep plan --stack ${pulumi.getStack()}\`; remove yolo-train:sweep to train the base experiment`,
+      },
+    ]);
+  }
+  return loaded;
+});
 
 const run = refusingInvalidInput(
   () =>

@@ -19,3 +19,14 @@ export {
   type TrainingTimeEstimate,
 } from "./trainingTime";
 export { estimateRunCost, cheapestSpotPrice, type RunCostInput, type RunCostEstimate, type InstanceRate } from "./runCost";
+export {
+  estimateSweep,
+  vcpuQuotaOf,
+  GPU_VCPU_QUOTAS,
+  type SweepEstimate,
+  type SweepEstimateInput,
+  type TrialEstimate,
+  type SweepCostBound,
+  type SweepExpectedCost,
+  type VcpuQuotaNeed,
+} from "./sweepEstimate";

@@ -32,6 +32,7 @@ import { logsCommand } from "./commands/logs";
 import { processIo, type CommandIo } from "./commands/operateContext";
 import { statusCommand } from "./commands/status";
 import { registerOtaCommands } from "./ota";
+import { registerSweepCommands } from "./commands/sweep";
 
 const EXIT_HELP = `
 Exit codes:
@@ -105,6 +106,7 @@ export function yoloTrainProgram(io: CommandIo = processIo()): Command {
     program.addCommand(command.copyInheritedSettings(program).configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) }));
   }
   registerOtaCommands(program, io);
+  registerSweepCommands(program, io);
 
   const edge = program
     .command("edge")

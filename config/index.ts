@@ -23,3 +23,9 @@ export {
   type ConfigCheck,
 } from "./parseExperimentConfig";
 export { loadExperimentConfig, type LoadedExperimentConfig } from "./loadStackConfig";
+export * from "./sweep/types";
+export { parseSweepConfig, checkSweepConfig, SWEEP_KEYS, type SweepCheck } from "./sweep/parseSweepConfig";
+export { expandTrials, trialParameters, trialId } from "./sweep/trials";
+export { experimentInputOf } from "./sweep/baseInput";
+export { SWEEP_DEFAULTS, SWEEP_LIMITS } from "./sweep/limits";
+export { mulberry32 } from "./sweep/prng";

@@ -194,6 +194,14 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = Object.freeze(
       structured: true,
     },
     {
+      key: "sweep",
+      description:
+        "A sweep over this config (docs/sweeps.md): `{ method: grid|random, trials, seed, space: { model|imgsz|batch|epochs|<train argument>: [values] or { min, max, log?, step? } }, metric, direction, maxParallel, asha: { minEpochs, reductionFactor, maxEpochs } or off, budgetUsd }`; each trial is this config with its values, checked like it.",
+      default: "none (one run); in a sweep: metric mAP50-95(B), maximize, maxParallel 2, seed 0, asha off",
+      example: set("yolo-train:sweep '{\"method\": \"grid\", \"space\": {\"imgsz\": [416, 640]}}'"),
+      structured: true,
+    },
+    {
       key: "tracking",
       description: "Experiment tracking: `{ mlflowUri }` (http or https) or `{ wandbProject, wandbApiKey }` with the key a Pulumi secret.",
       default: "off",

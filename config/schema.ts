@@ -227,6 +227,12 @@ export const KEY_RULES: Readonly<Record<string, KeyRule>> = {
     allowed: "an object { mlflowUri } or { wandbProject, wandbApiKey }",
     fix: "pulumi config set --path 'yolo-train:tracking.mlflowUri' https://mlflow.example.com, or remove it",
   },
+  // Only its shape here: parseSweepConfig (config/sweep/) checks a sweep against the checked base config.
+  sweep: {
+    schema: z.record(z.string(), z.unknown()),
+    allowed: "an object { method, space, trials?, seed?, metric?, direction?, maxParallel?, asha?, budgetUsd? } (docs/sweeps.md)",
+    fix: "pulumi config set yolo-train:sweep '{\"method\": \"grid\", \"space\": {\"imgsz\": [416, 640]}}'",
+  },
 };
 
 /** Words for nested fields, by path pattern: `ota.promote.min`, `progressive[].imgsz`. */

@@ -3,6 +3,7 @@ import type { Capacity, GpuClass } from "../catalog/types";
 import type { DataSource, ModelSource, TrackingSettings } from "../runspec/sources";
 import type { DETECTION_METRICS, GPU_COUNTS, OTA_CHANNELS } from "./choices";
 import type { BUILTIN_DATASETS } from "./sources";
+import type { SweepConfigInput } from "./sweep/input";
 
 // The parsed sources live with the run spec (the run id and spec derive from them); re-exported
 // here, so `yolo-train/config` keeps exporting them.
@@ -375,6 +376,12 @@ export interface ExperimentConfigInput {
    * @default off
    */
   readonly tracking?: TrackingInput;
+  /**
+   * A sweep over this config: checked by `parseSweepConfig` against the checked config (docs/sweeps.md);
+   * `parseExperimentConfig` checks only that it is an object.
+   * @default none (one run)
+   */
+  readonly sweep?: SweepConfigInput;
 }
 
 /**

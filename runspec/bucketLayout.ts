@@ -10,6 +10,12 @@ export const DATASETS_PREFIX = "datasets/";
 /** Each run's checkpoints, status record and exported model live under `runs/<runId>/` in the artifact bucket. */
 export const RUNS_PREFIX = "runs/";
 
+/**
+ * Each sweep's shared state lives under `sweeps/<sweepId>/` in the artifact bucket: the rung records
+ * its trials stop early by (`sweeps/<sweepId>/rungs/<rung>.json`, runspec/sweep/rungRecord.ts).
+ */
+export const SWEEPS_PREFIX = "sweeps/";
+
 /** Models (files, manifests, channels) live under this prefix in the OTA bucket unless told otherwise. */
 export const DEFAULT_MODELS_PREFIX = "models/";
 
@@ -90,6 +96,18 @@ export function datasetPrefix(name: string): string {
 export function runPrefix(runId: string): string {
   assertIdentifier(runId, "run id");
   return `${RUNS_PREFIX}${runId}/`;
+}
+
+/** The prefix of one sweep in the artifact bucket: `sweeps/<sweepId>/`; a sweep id follows the run ids' rule (one key segment). */
+export function sweepPrefix(sweepId: string): string {
+  assertIdentifier(sweepId, "sweep id");
+  return `${SWEEPS_PREFIX}${sweepId}/`;
+}
+
+/** The rung record of a sweep's rung k (from 0, the rung at minEpochs·η^k epochs): `sweeps/<sweepId>/rungs/<k>.json`. */
+export function rungRecordKey(sweepId: string, rung: number): string {
+  if (!Number.isInteger(rung) || rung < 0) throw new Error(`rung ${rung} is not a rung index: it must be a whole number, 0 or more`);
+  return `${sweepPrefix(sweepId)}rungs/${rung}.json`;
 }
 
 /**

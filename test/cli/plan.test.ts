@@ -124,6 +124,18 @@ describe("npm run plan", () => {
     expect(stdout).toContain("  - timestamps and root key: the stack that owns the bucket signs them");
   });
 
+  it("refuses a stack that declares a sweep, pointing to `yolo-train sweep plan`, and exits 2", () => {
+    const dir = projectWithStack(
+      "sweep",
+      ["config:", "  aws:region: us-east-1", "  yolo-train:sweep:", "    method: grid", "    space:", "      imgsz: [320, 640]"].join("\n"),
+    );
+    const { status, stdout, stderr } = plan(["--cwd", dir, "--stack", "sweep"]);
+    expect(status).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/^Stack sweep has 1 problem; nothing was created:\n  - `sweep` is "\(declared\)"; it must be no sweep in a stack that `pulumi up` deploys/);
+    expect(stderr).toContain("yolo-train sweep plan --stack sweep");
+  });
+
   it("reports every config problem once, without a stack trace, names each key, and exits 2", () => {
     const dir = projectWithStack(
       "bad",

@@ -1,0 +1,73 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { memoryIo, runCli } from "./commands/operateHarness";
+
+/** A project folder holding Pulumi.yaml and the given stack files. */
+function projectWith(stacks: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "yolo-train-sweep-"));
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: vision\nruntime: nodejs\n");
+  for (const [stack, text] of Object.entries(stacks)) fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), text);
+  return dir;
+}
+
+const BASE = `config:
+  aws:region: us-east-1
+  yolo-train:stage: debug
+  yolo-train:data: coco128.yaml
+  yolo-train:epochs: 27
+`;
+
+const SWEEP = `${BASE}  yolo-train:sweep:
+    method: grid
+    space:
+      model: [yolov8n.pt, yolov8s.pt]
+      imgsz: [320, 640]
+    maxParallel: 3
+    asha: { minEpochs: 3, reductionFactor: 3 }
+    budgetUsd: 40
+`;
+
+describe("yolo-train sweep plan", () => {
+  const dir = projectWith({ sw: SWEEP, plain: BASE, bad: `${BASE}  yolo-train:sweep:\n    method: grid\n    trials: 4\n    space:\n      imgsz: [320, 333]\n    maxParallel: 99\n` });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("lists every trial with its parameters, run id and cost, the most the sweep can cost and the vCPU quota it needs", async () => {
+    const io = memoryIo({ cwd: dir });
+    expect(await runCli(["sweep", "plan", "--stack", "sw"], io)).toBe(0);
+    const text = io.text();
+    expect(text).toMatch(/^Sweep: 4 trials \(grid\), maximize metrics\/mAP50-95\(B\), 3 at once, ASHA from epoch 3 \(η 3, to 27\)/);
+    for (const id of ["t01", "t02", "t03", "t04"]) expect(text).toMatch(new RegExp(`^${id}\\s+yolov8[ns]\\.pt\\s+(320|640)\\s+yolov8[ns]-coco128-[0-9a-f]{10}\\s+g4dn`, "m"));
+    expect(text).toMatch(/Most it can cost: \$\d+\.\d\d/);
+    expect(text).toMatch(/Expected with ASHA: \$\d+\.\d\d/);
+    expect(text).toMatch(/Quota: All G and VT Spot Instance Requests \(L-3819A6DF, spot\) must allow \d+ vCPUs: 3 × g4dn\.\w+/);
+    expect(text).toContain("`pulumi up` refuses a stack that declares one");
+  });
+
+  it("prints the same as JSON", async () => {
+    const io = memoryIo({ cwd: dir });
+    expect(await runCli(["sweep", "plan", "--stack", "sw", "--json"], io)).toBe(0);
+    const plan = JSON.parse(io.text());
+    expect(plan.trials.map((t: { id: string }) => t.id)).toEqual(["t01", "t02", "t03", "t04"]);
+    expect(plan.trials[0].params).toEqual({ model: "yolov8n.pt", imgsz: 320 });
+    expect(plan.quotas[0]).toMatchObject({ quotaCode: "L-3819A6DF", nodes: 3 });
+    expect(plan.most.usd).toBeGreaterThan(0);
+  });
+
+  it("exits 2 naming every problem of an invalid sweep", async () => {
+    const io = memoryIo({ cwd: dir });
+    expect(await runCli(["sweep", "plan", "--stack", "bad"], io)).toBe(2);
+    const err = io.err.join("");
+    expect(err).toMatch(/The sweep of stack bad has \d+ problem/);
+    for (const key of ["sweep.trials", "sweep.space.imgsz[1]", "sweep.maxParallel"]) expect(err).toContain(key);
+  });
+
+  it("exits 2 when the stack declares no sweep, or there is no such stack", async () => {
+    const io = memoryIo({ cwd: dir });
+    expect(await runCli(["sweep", "plan", "--stack", "plain"], io)).toBe(2);
+    expect(io.err.join("")).toContain("Pulumi.plain.yaml declares no sweep: add yolo-train:sweep");
+    const missing = memoryIo({ cwd: dir });
+    expect(await runCli(["sweep", "plan", "--stack", "nope"], missing)).toBe(2);
+    expect(await runCli(["sweep", "plan"], memoryIo({ cwd: dir }))).toBe(2);
+  });
+});
