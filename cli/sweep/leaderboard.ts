@@ -1,0 +1,207 @@
+/**
+ * A sweep's leaderboard (issue 12): every trial with its parameters, phase, epochs, the sweep's
+ * metric, the rung it reached, attempts and interruptions, what it cost and why it stopped; the
+ * sweep's total, what running every trial to its end would have cost, and the winner. Pure: run
+ * records in, rows out; `renderLeaderboard` and `leaderboardCsv` format them.
+ */
+import type { Direction } from "../../runspec/sweep/asha";
+
+/** What the leaderboard reads of a trial's run record (a `RunRecord` is one). */
+export interface LeaderboardRecord {
+  readonly phase: string;
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly attempts: number;
+  readonly interruptions: number;
+  readonly estimatedCostUsd: number;
+  readonly error: string | null;
+  readonly sweep?: {
+    readonly rungs: readonly { readonly rung: number; readonly epoch: number; readonly value: number; readonly promote: boolean; readonly cutoff: number | null }[];
+  } | null;
+}
+
+export interface LeaderboardTrial {
+  readonly id: string;
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+  readonly runId: string;
+  /** The plan's estimate of the trial's cost to its end, when the dataset size was known. */
+  readonly estimatedUsd?: number;
+}
+
+export interface LeaderboardInput {
+  readonly metric: string;
+  readonly direction: Direction;
+  /** In the sweep's order. */
+  readonly trials: readonly LeaderboardTrial[];
+  /** Each trial's run record by run id; missing or null when it has none yet. */
+  readonly records: ReadonlyMap<string, LeaderboardRecord | null>;
+}
+
+export type TrialOutcome = "pending" | "running" | "completed" | "stopped-early" | "failed";
+
+export interface LeaderboardRow {
+  readonly trialId: string;
+  readonly runId: string;
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+  /** The run record's phase, or `pending` before the trial's node wrote one. */
+  readonly phase: string;
+  readonly outcome: TrialOutcome;
+  readonly epoch: number;
+  readonly epochs: number;
+  /** The sweep's metric: the record's latest value; null before the first validation. */
+  readonly metric: number | null;
+  /** 1-based rank among trials with a metric, best first; null without one. */
+  readonly rank: number | null;
+  /** The highest rung the trial recorded (0-based); null before its first. */
+  readonly rung: number | null;
+  readonly attempts: number;
+  readonly interruptions: number;
+  readonly spentUsd: number;
+  /** Why it stopped, or what it is doing, in words. */
+  readonly why: string;
+}
+
+export interface Leaderboard {
+  readonly rows: readonly LeaderboardRow[];
+  readonly spentUsd: number;
+  /**
+   * What every trial run to its end would have cost: a completed trial's own cost, else its
+   * spend scaled to all its epochs, else the plan's estimate; undefined when some trial has neither.
+   */
+  readonly allToEndUsd: number | undefined;
+  /** The best completed trial: what the sweep delivers. */
+  readonly winner: LeaderboardRow | undefined;
+  readonly counts: Readonly<Record<TrialOutcome, number>>;
+}
+
+const RUNNING_PHASES = new Set(["starting", "training", "uploading", "interrupted"]);
+
+export function leaderboard(input: LeaderboardInput): Leaderboard {
+  const better = (a: number, b: number): number => (input.direction === "maximize" ? b - a : a - b);
+  const unranked = input.trials.map((trial) => rowOf(trial, input.records.get(trial.runId) ?? null, input.metric));
+  const ranked = unranked.filter((r) => r.metric !== null).sort((a, b) => better(a.metric!, b.metric!));
+  const rankOf = new Map(ranked.map((row, i) => [row.trialId, i + 1]));
+  const rows = unranked
+    .map((row) => ({ ...row, rank: rankOf.get(row.trialId) ?? null }))
+    // Best first; trials without a metric after, in the sweep's order.
+    .sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));
+  const counts = { pending: 0, running: 0, completed: 0, "stopped-early": 0, failed: 0 } as Record<TrialOutcome, number>;
+  for (const row of rows) counts[row.outcome] += 1;
+  const toEnd = input.trials.map((trial) => {
+    const row = rows.find((r) => r.trialId === trial.id)!;
+    if (row.outcome === "completed") return row.spentUsd;
+    if (row.epoch > 0 && row.epochs > 0) return (row.spentUsd * row.epochs) / row.epoch;
+    return trial.estimatedUsd;
+  });
+  return {
+    rows,
+    spentUsd: rows.reduce((sum, r) => sum + r.spentUsd, 0),
+    allToEndUsd: toEnd.every((v) => v !== undefined) ? toEnd.reduce((sum, v) => sum + v!, 0) : undefined,
+    winner: rows.find((r) => r.outcome === "completed" && r.metric !== null),
+    counts,
+  };
+}
+
+function rowOf(trial: LeaderboardTrial, record: LeaderboardRecord | null, metric: string): Omit<LeaderboardRow, "rank"> & { rank: null } {
+  if (record === null) {
+    return {
+      trialId: trial.id,
+      runId: trial.runId,
+      params: trial.params,
+      phase: "pending",
+      outcome: "pending",
+      epoch: 0,
+      epochs: 0,
+      metric: null,
+      rank: null,
+      rung: null,
+      attempts: 0,
+      interruptions: 0,
+      spentUsd: 0,
+      why: "waiting for a slot or the budget",
+    };
+  }
+  const rungs = record.sweep?.rungs ?? [];
+  const last = rungs[rungs.length - 1];
+  const value = record.metrics[metric];
+  const outcome: TrialOutcome =
+    record.phase === "completed" ? "completed" : record.phase === "stopped-early" ? "stopped-early" : RUNNING_PHASES.has(record.phase) ? "running" : "failed";
+  const why =
+    outcome === "completed"
+      ? "ran to its end"
+      : outcome === "stopped-early" && last !== undefined
+        ? `stopped at rung ${last.rung} (epoch ${last.epoch}): ${last.value.toFixed(4)} < ${last.cutoff?.toFixed(4) ?? "?"}`
+        : outcome === "stopped-early"
+          ? "stopped early by the sweep"
+          : outcome === "running"
+            ? record.phase === "interrupted"
+              ? "spot interruption: resuming on a new node"
+              : record.phase
+            : `${record.phase}${record.error ? `: ${record.error}` : ""}`;
+  return {
+    trialId: trial.id,
+    runId: trial.runId,
+    params: trial.params,
+    phase: record.phase,
+    outcome,
+    epoch: record.epoch,
+    epochs: record.epochs,
+    metric: typeof value === "number" && Number.isFinite(value) ? value : null,
+    rank: null,
+    rung: last?.rung ?? null,
+    attempts: record.attempts,
+    interruptions: record.interruptions,
+    spentUsd: record.estimatedCostUsd,
+    why,
+  };
+}
+
+/** The leaderboard as text: one line per trial, best first, then the totals and the winner. */
+export function renderLeaderboard(board: Leaderboard, metric: string): string {
+  const paramKeys = [...new Set(board.rows.flatMap((r) => Object.keys(r.params)))];
+  const header = ["#", "trial", ...paramKeys, "phase", "epochs", metric, "rung", "attempts", "interr.", "$", "why"];
+  const rows = board.rows.map((r) => [
+    r.rank === null ? "-" : String(r.rank),
+    r.trialId,
+    ...paramKeys.map((k) => (k in r.params ? String(r.params[k]) : "")),
+    r.phase,
+    r.epochs > 0 ? `${r.epoch}/${r.epochs}` : "-",
+    r.metric === null ? "-" : r.metric.toFixed(4),
+    r.rung === null ? "-" : String(r.rung),
+    String(r.attempts),
+    String(r.interruptions),
+    r.spentUsd.toFixed(2),
+    r.why,
+  ]);
+  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((row) => row[c]!.length)));
+  const line = (row: readonly string[]): string => row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
+  const counts = Object.entries(board.counts)
+    .filter(([, n]) => n > 0)
+    .map(([outcome, n]) => `${n} ${outcome}`)
+    .join(", ");
+  return [
+    line(header),
+    ...rows.map(line),
+    "",
+    `Spent $${board.spentUsd.toFixed(2)} (${counts})` +
+      (board.allToEndUsd !== undefined ? `; every trial to its end would have cost about $${board.allToEndUsd.toFixed(2)}` : ""),
+    board.winner ? `Winner: ${board.winner.trialId} (${board.winner.runId}), ${metric} ${board.winner.metric!.toFixed(4)}` : "Winner: none completed yet",
+  ].join("\n");
+}
+
+/** One CSV line per trial (RFC 4180 quoting), for plotting: the parameters as columns. */
+export function leaderboardCsv(board: Leaderboard): string {
+  const paramKeys = [...new Set(board.rows.flatMap((r) => Object.keys(r.params)))];
+  const header = ["rank", "trial", "runId", ...paramKeys, "phase", "outcome", "epoch", "epochs", "metric", "rung", "attempts", "interruptions", "spentUsd", "why"];
+  const cell = (v: unknown): string => {
+    const text = v === null || v === undefined ? "" : String(v);
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  const lines = board.rows.map((r) =>
+    [r.rank, r.trialId, r.runId, ...paramKeys.map((k) => r.params[k]), r.phase, r.outcome, r.epoch, r.epochs, r.metric, r.rung, r.attempts, r.interruptions, r.spentUsd.toFixed(4), r.why]
+      .map(cell)
+      .join(","),
+  );
+  return [header.join(","), ...lines].join("\r\n") + "\r\n";
+}
