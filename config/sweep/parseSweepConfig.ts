@@ -216,28 +216,19 @@ function checkSpaceSize(
 }
 
 function checkMetric(given: unknown, problems: ConfigProblems): SweepMetric | undefined {
-  if (given === undefined) return SWEEP_DEFAULTS.metric;
-  if ((DETECTION_METRICS as readonly unknown[]).includes(given)) return given as SweepMetric;
-  const guess = typeof given === "string" ? closestMatch(given, DETECTION_METRICS) : undefined;
-  problems.add({
-    key: "sweep.metric",
-    value: given,
-    allowed: `a detection metric ultralytics reports per epoch: ${listWithOr(DETECTION_METRICS)}`,
-    fix: guess ? `did you mean \`${guess}\`?` : `e.g. ${SWEEP_DEFAULTS.metric}, or remove it for that default`,
-  });
-  return undefined;
+  return checkChoice("sweep.metric", given, DETECTION_METRICS, SWEEP_DEFAULTS.metric, `a detection metric ultralytics reports per epoch: ${listWithOr(DETECTION_METRICS)}`, problems);
 }
 
 function checkDirection(given: unknown, problems: ConfigProblems): Direction | undefined {
-  if (given === undefined) return SWEEP_DEFAULTS.direction;
-  if ((DIRECTIONS as readonly unknown[]).includes(given)) return given as Direction;
-  const guess = typeof given === "string" ? closestMatch(given, DIRECTIONS) : undefined;
-  problems.add({
-    key: "sweep.direction",
-    value: given,
-    allowed: "maximize (a larger metric is better, as mAP) or minimize",
-    fix: guess ? `did you mean \`${guess}\`?` : "e.g. maximize, or remove it for that default",
-  });
+  return checkChoice("sweep.direction", given, DIRECTIONS, SWEEP_DEFAULTS.direction, "maximize (a larger metric is better, as mAP) or minimize", problems);
+}
+
+/** One of `choices`, `fallback` when left out; else a problem suggesting the closest choice. */
+function checkChoice<T extends string>(key: string, given: unknown, choices: readonly T[], fallback: T, allowed: string, problems: ConfigProblems): T | undefined {
+  if (given === undefined) return fallback;
+  if ((choices as readonly unknown[]).includes(given)) return given as T;
+  const guess = typeof given === "string" ? closestMatch(given, choices) : undefined;
+  problems.add({ key, value: given, allowed, fix: guess ? `did you mean \`${guess}\`?` : `e.g. ${fallback}, or remove it for that default` });
   return undefined;
 }
 
