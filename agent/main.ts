@@ -20,6 +20,8 @@ import { EXIT, Supervisor, type ExitCode } from "./supervisor";
 import { terminateSelf } from "./teardown";
 import { TrainerProcess } from "./trainerProcess";
 import { trainingMetricData } from "./trainingMetrics";
+import { readRung, recordAtRung } from "./sweep/rungStore";
+import type { RungAccess } from "./sweep/rungDecision";
 
 /** How long the agent waits for its instance id before it takes the lease without it. */
 const INSTANCE_ID_WAIT_MS = 3_000;
@@ -86,6 +88,16 @@ async function main(): Promise<ExitCode> {
     log,
   });
 
+  // A sweep trial's rung records live in the artifact bucket, under sweeps/<sweepId>/ (issue 12).
+  const sweep = spec.sweep;
+  const rungs: RungAccess | undefined =
+    sweep === undefined
+      ? undefined
+      : {
+          record: (rung, rungEpoch, entry) => recordAtRung(s3, layout.bucket, sweep.sweepId, rung, rungEpoch, entry, { log }),
+          read: async (rung, rungEpoch) => (await readRung(s3, layout.bucket, sweep.sweepId, rung, rungEpoch, { log }))?.entries ?? [],
+        };
+
   const supervisor = new Supervisor({
     config,
     spec,
@@ -102,6 +114,7 @@ async function main(): Promise<ExitCode> {
     readSecret: (name) => readSecureParameter({ name, region: spec.region, log }),
     publishModel: createOtaPublisher({ s3, signer: new KmsSigner({ keyId: spec.ota.signingKeyId, client: kms }), log }),
     publishMetrics: (record, atMs) => metrics.publish(trainingMetricData(record, spec.autoScalingGroupName, atMs)),
+    ...(rungs !== undefined ? { rungs } : {}),
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => supervisor.requestStop(signal));
 

@@ -1,6 +1,6 @@
 import { estimateCostUsd } from "./cost";
 import type { EpochProgress } from "./progress";
-import type { CheckpointFailure, CheckpointRef, EndPhase, HistoryEntry, ModelArtifacts, ReleaseRef, RunPhase, RunRecord } from "../runspec/runRecord";
+import type { CheckpointFailure, CheckpointRef, EndPhase, HistoryEntry, ModelArtifacts, ReleaseRef, RungOutcome, RunPhase, RunRecord, SweepStop } from "../runspec/runRecord";
 
 /**
  * The run record (`runs/<runId>/run.json`, docs/node-runtime.md; its types and parser are
@@ -42,6 +42,11 @@ export type RunEvent =
   | { readonly type: "release-published"; readonly atMs: number; readonly release: ReleaseRef }
   /** The model is not released: its ONNX export failed the check against PyTorch, or was not checked (before `ended`). */
   | { readonly type: "release-blocked"; readonly atMs: number; readonly reason: string }
+  /**
+   * A sweep trial decided at a rung (issue 12): kept in `sweep.rungs`, once per rung (a resumed trial
+   * that decides again at a rung it had decided replaces the entry; the stored decision is the same).
+   */
+  | { readonly type: "rung-decided"; readonly atMs: number; readonly outcome: RungOutcome }
   | {
       readonly type: "ended";
       readonly atMs: number;
@@ -50,6 +55,8 @@ export type RunEvent =
       readonly note?: string;
       readonly metrics?: Readonly<Record<string, number>>;
       readonly artifacts?: ModelArtifacts;
+      /** With `stopped-early`: the rung decision that stopped the trial (`sweep.stoppedAt`). */
+      readonly stoppedAt?: SweepStop;
     }
   /** Refreshes the clocks (billed time, cost) without other change. */
   | { readonly type: "tick"; readonly atMs: number };
@@ -102,6 +109,8 @@ export function startRecord(input: StartInput): RecordState {
     releaseBlocked: null,
     error: null,
     history: [...(p?.history ?? []), { phase: "starting", at, attempt: attempts, ...(note ? { note } : {}) }],
+    // Rung decisions survive relaunches; a resumed trial that was not stopped has no stop.
+    sweep: p?.sweep ? { rungs: p.sweep.rungs, stoppedAt: null } : null,
   };
   return withClocks(
     {
@@ -205,14 +214,21 @@ export function applyEvent(state: RecordState, event: RunEvent): RecordState {
       return withClocks({ ...state, record: { ...r, release: event.release, releaseBlocked: null } }, event.atMs);
     case "release-blocked":
       return withClocks({ ...state, record: { ...r, release: null, releaseBlocked: { reason: event.reason } } }, event.atMs);
+    case "rung-decided": {
+      const rungs = [...(r.sweep?.rungs ?? []).filter((o) => o.rung !== event.outcome.rung), event.outcome].sort((a, b) => a.rung - b.rung);
+      return withClocks({ ...state, record: { ...r, sweep: { rungs, stoppedAt: r.sweep?.stoppedAt ?? null } } }, event.atMs);
+    }
     case "ended": {
       const stopped = stopTrainerClock(state, event.atMs);
+      const sweep = event.stoppedAt !== undefined ? { rungs: r.sweep?.rungs ?? [], stoppedAt: event.stoppedAt } : r.sweep;
       const record = enter(
         {
           ...r,
+          sweep,
           metrics: event.metrics ? { ...event.metrics } : r.metrics,
           artifacts: event.artifacts ?? r.artifacts,
-          error: event.phase === "completed" ? null : (event.note ?? null),
+          // A trial the sweep stopped did what it should: its note is in the history, not an error.
+          error: event.phase === "completed" || event.phase === "stopped-early" ? null : (event.note ?? null),
         },
         event.phase,
         event.atMs,

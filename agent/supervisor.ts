@@ -11,7 +11,9 @@ import { ProgressTail } from "./progressTail";
 import { localModelPath, parseS3Uri } from "./modelSource";
 import { RunCache } from "./runCache";
 import { specPhases, type RunLayout } from "../runspec/runLayout";
-import { parseStoredRecord, type CheckpointRef, type EndPhase, type ModelArtifacts, type ReleaseRef, type RunRecord } from "../runspec/runRecord";
+import { FINAL_PHASES, parseStoredRecord, type CheckpointRef, type EndPhase, type ModelArtifacts, type ReleaseRef, type RungOutcome, type RunRecord, type SweepStop } from "../runspec/runRecord";
+import { decideRung, rungAt, type RungAccess, type RungMeasurement } from "./sweep/rungDecision";
+import { parseProgressLine, type EpochProgress } from "./progress";
 import { applyEvent, startRecord, type RecordState, type RunEvent } from "./runRecord";
 import { RecordPublisher, type RunRecordStore } from "./runRecordStore";
 import type { RunLease } from "./runLease";
@@ -69,6 +71,8 @@ export interface SupervisorDeps {
    * each phase change. Must return at once (best-effort; see metricsPublisher.ts); a throw is logged.
    */
   readonly publishMetrics?: (record: RunRecord, atMs: number) => void;
+  /** The sweep's rung records (issue 12); required when the spec has `sweep`, unused otherwise. */
+  readonly rungs?: RungAccess;
   readonly now?: () => number;
 }
 
@@ -78,7 +82,9 @@ type Outcome =
   | { readonly kind: "signal"; readonly signal: string }
   | { readonly kind: "hung"; readonly idleForMs: number }
   | { readonly kind: "timed-out" }
-  | { readonly kind: "lease-lost" };
+  | { readonly kind: "lease-lost" }
+  /** A sweep trial that ASHA stopped at a rung (issue 12). */
+  | { readonly kind: "stopped-early"; readonly outcome: RungOutcome; readonly reason: string };
 
 interface Resume {
   readonly path: string;
@@ -190,6 +196,14 @@ export class Supervisor {
   private trainer: TrainerProcess | null = null;
   /** Extra trainer environment prepared once per agent (starting weights path, tracking secret). */
   private trainerInputs: Record<string, string> = {};
+  /** Rungs this agent saw promoted: their later progress lines (after a resume) need no second look. */
+  private readonly rungsPromoted = new Set<number>();
+  /** Rung measurements whose decision failed on S3: retried at each later epoch line (see decideRungs). */
+  private readonly rungsPending = new Map<number, RungMeasurement>();
+  /** Rung decisions run one at a time, beside training. */
+  private rungChain: Promise<unknown> = Promise.resolve();
+  /** False once the attempt's outcome is decided: a late decision must not touch the record any more. */
+  private rungsOpen = true;
 
   constructor(private readonly deps: SupervisorDeps) {
     this.now = deps.now ?? Date.now;
@@ -356,6 +370,7 @@ export class Supervisor {
   private async takeLease(): Promise<ExitCode | null> {
     const { config, log, spec, layout, lease, store } = this.deps;
     let completed = false;
+    let finalPhase: string | undefined;
     const signal = this.stage("while waiting for the run lease");
     let outcome: Awaited<ReturnType<RunLease["acquire"]>>;
     try {
@@ -371,7 +386,9 @@ export class Supervisor {
             log.warn("record-read-failed", { key: layout.recordKey, error: describeError(error), note: "while waiting for the lease; looking again" });
             return null;
           });
-          completed = stored !== null && parseStoredRecord(stored.json, spec.runId)?.phase === "completed";
+          const phase = stored !== null ? parseStoredRecord(stored.json, spec.runId)?.phase : undefined;
+          completed = phase !== undefined && FINAL_PHASES.includes(phase);
+          if (completed) finalPhase = phase;
           return completed;
         },
       });
@@ -382,7 +399,8 @@ export class Supervisor {
     }
     if (outcome.kind === "stopped") {
       if (completed) {
-        log.info("already-completed", { runId: spec.runId, note: "not training again; tearing down" });
+        if (finalPhase === "stopped-early") log.info("already-stopped-early", { runId: spec.runId, note: "the sweep stopped this trial; not training again; tearing down" });
+        else log.info("already-completed", { runId: spec.runId, note: "not training again; tearing down" });
         return this.teardown();
       }
       log.warn("stopped-before-lease", { note: `${this.preLaunchStopNote ?? "stopped"}; nothing written: this agent never held the run` });
@@ -436,6 +454,10 @@ export class Supervisor {
       log.info("already-completed", { runId: spec.runId, note: "not training again; tearing down" });
       return this.teardown();
     }
+    if (previous?.phase === "stopped-early") {
+      log.info("already-stopped-early", { runId: spec.runId, stoppedAt: previous.sweep?.stoppedAt ?? null, note: "the sweep stopped this trial; not training again; tearing down" });
+      return this.teardown();
+    }
 
     const phases = specPhases(spec);
     this.state = startRecord({
@@ -463,6 +485,14 @@ export class Supervisor {
     // Files already on disk (the downloaded checkpoint; a previous container's) are not news.
     for (const file of await scanCheckpoints(layout.workdir)) this.versions.markShipped(file.path, file.signature);
     const tail = new ProgressTail(layout.progressFile, (await stat(layout.progressFile).catch(() => null))?.size ?? 0);
+    if (spec.sweep !== undefined && this.preLaunchStopNote === null) {
+      // Rungs an earlier node trained past: their decision is in the rung records already (or is
+      // taken now from the progress line), and a stop there means no further training at all.
+      this.stage("while deciding the sweep's rungs already trained past");
+      const stop = await this.decidePassedRungs();
+      if (this.preLaunchStopNote !== null) return this.interrupted(this.preLaunchStopNote);
+      if (stop !== null) return this.stoppedEarly(stop.outcome, stop.reason);
+    }
     if (this.record.attempts < spec.limits.maxAttempts && this.preLaunchStopNote === null) {
       const problem = await this.prepareTrainerInputs();
       // A download cut short by the stop is no reason to fail the run: the next node resumes it.
@@ -493,6 +523,10 @@ export class Supervisor {
         }
         case "lease-lost":
           return this.interrupted(`lease lost: ${this.leaseLostNote ?? "another agent took the run over"}`);
+        case "stopped-early":
+          // The trial's last epochs stay durable (a person may want them), but nothing is released.
+          await this.shipFinals();
+          return this.stoppedEarly(outcome.outcome, outcome.reason);
         case "signal":
           await this.shipFinals(this.now() + SPOT_WARNING_MS - SPOT_SAFETY_MS);
           return this.interrupted(`agent received ${outcome.signal}`);
@@ -529,6 +563,11 @@ export class Supervisor {
             if (prepared.fail !== undefined) return this.failOnResume(prepared.fail);
             resume = prepared.resume;
             if (prepared.note) startNote += `; ${prepared.note}`;
+          }
+          if (spec.sweep !== undefined) {
+            // A decision the failed launch left unfinished is taken now: a stop means no relaunch.
+            const stop = await this.decidePassedRungs();
+            if (stop !== null) return this.stoppedEarly(stop.outcome, stop.reason);
           }
           log.warn("trainer-retry", { attempts: this.record.attempts, maxAttempts: spec.limits.maxAttempts, resume: resume?.path ?? null });
           break;
@@ -712,6 +751,7 @@ export class Supervisor {
     this.onLeaseLost = () => settle({ kind: "lease-lost" });
     if (this.leaseLostNote !== null) settle({ kind: "lease-lost" });
     if (this.stopRequest !== null) settle({ kind: "signal", signal: this.stopRequest });
+    this.rungsOpen = true;
 
     let epochLinesThisLaunch = 0;
     let idle: IdleState = NOT_IDLE;
@@ -719,10 +759,21 @@ export class Supervisor {
     const readProgress = async (): Promise<void> => {
       const { epochs, invalid } = await tail.read();
       for (const reason of invalid) log.warn("progress-line-invalid", { reason });
+      const rungs: RungMeasurement[] = [];
       for (const progress of epochs) {
         epochLinesThisLaunch++;
         this.dispatch({ type: "epoch", atMs: this.now(), progress });
         log.info("epoch", { phase: progress.phase, phases: progress.phases, epoch: progress.epoch, epochs: progress.epochs, imagesPerSecond: progress.imagesPerSecond });
+        const measured = this.rungMeasurement(progress);
+        if (measured !== null) rungs.push(measured);
+      }
+      if (epochs.length > 0 && this.deps.spec.sweep !== undefined && this.rungsOpen) {
+        // Beside training, never in its way: the watcher goes on polling while S3 answers.
+        this.rungChain = this.rungChain
+          .then(() => this.decideRungs(rungs))
+          .then((stop) => {
+            if (stop !== null) settle({ kind: "stopped-early", ...stop });
+          });
       }
     };
 
@@ -774,6 +825,11 @@ export class Supervisor {
     const runtimeTimer = setTimeout(() => settle({ kind: "timed-out" }), Math.max(0, this.deadlineMs - this.now()));
 
     const outcome = await decided;
+    // A trainer that finished still reports its last rungs (other trials are judged against them);
+    // after any other outcome, decisions still in flight are dropped (their entries in S3 decide a
+    // resume the same way).
+    const finished = outcome.kind === "exited" && outcome.exit.code === 0;
+    if (!finished) this.rungsOpen = false;
     watcher.stop();
     // What goes up last is decided once the trainer is gone (shipFinal), not by an upload started now.
     this.shipper.stopWatching();
@@ -799,6 +855,11 @@ export class Supervisor {
     // A launch that trained and failed: nothing writes the cache folders now, so every file counts as stable.
     if (outcome.kind === "exited" && exit.code !== 0 && epochLinesThisLaunch > 0) this.caches.poll(true);
     await readProgress().catch(onError("watch"));
+    if (finished && this.rungsOpen) {
+      // Never rejects; a stop decided now is moot (the trial has trained to its end) but recorded.
+      await this.rungChain;
+      this.rungsOpen = false;
+    }
     // An upload the watcher started may still run: every path after this ships through the same
     // serial shipper (shipFinal queues behind it), and the model uploads after success need not wait.
     return outcome;
@@ -916,7 +977,7 @@ export class Supervisor {
     }
   }
 
-  private async writeFinal(phase: EndPhase, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts } = {}): Promise<boolean> {
+  private async writeFinal(phase: EndPhase, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts; stoppedAt?: SweepStop } = {}): Promise<boolean> {
     this.caches.stop();
     this.dispatch({ type: "ended", atMs: this.now(), phase, ...(note !== undefined ? { note } : {}), ...extra });
     this.log.info("run-ended", { phase, note: note ?? null, attempts: this.record.attempts, billedSeconds: this.record.billedSeconds, estimatedCostUsd: this.record.estimatedCostUsd });
@@ -943,12 +1004,95 @@ export class Supervisor {
   }
 
   /** Records an end state and tears down. */
-  private async finish(phase: Exclude<EndPhase, "interrupted">, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts } = {}): Promise<ExitCode> {
+  private async finish(phase: Exclude<EndPhase, "interrupted">, note: string | undefined, extra: { metrics?: Record<string, number>; artifacts?: ModelArtifacts; stoppedAt?: SweepStop } = {}): Promise<ExitCode> {
     if (this.leaseLostNote !== null) return this.takenOver();
     const written = await this.writeFinal(phase, note, extra);
     if (this.leaseLostNote !== null) return this.takenOver();
     const code = await this.teardown();
     return written ? code : EXIT.internalError;
+  }
+
+  /**
+   * ASHA stopped this sweep trial at a rung: records the final `stopped-early` (no OTA release: the
+   * model is not the sweep's) and tears down like a completed run.
+   */
+  private async stoppedEarly(outcome: RungOutcome, reason: string): Promise<ExitCode> {
+    const stoppedAt: SweepStop = { rung: outcome.rung, epoch: outcome.epoch, value: outcome.value, cutoff: outcome.cutoff, earlier: outcome.earlier };
+    const cmp = outcome.cutoff === null ? "" : outcome.value < outcome.cutoff ? " < " : " > ";
+    const value = Math.abs(outcome.value) === Number.MAX_VALUE ? "missing (judged worst)" : String(outcome.value);
+    const note = `stopped early by the sweep at rung ${outcome.rung} (epoch ${outcome.epoch}): value ${value}${outcome.cutoff === null ? "" : `${cmp}cutoff ${outcome.cutoff}`} (${reason})`;
+    return this.finish("stopped-early", note, { stoppedAt });
+  }
+
+  /** The rung a progress line measures, if it is one of the sweep's rung epochs (one phase: a sweep trial has no progressive phases). */
+  private rungMeasurement(progress: EpochProgress): RungMeasurement | null {
+    const sweep = this.deps.spec.sweep;
+    if (sweep === undefined || progress.phase !== 0) return null;
+    const rung = rungAt(sweep, progress.epoch);
+    if (rung < 0 || this.rungsPromoted.has(rung)) return null;
+    const value = progress.metrics[sweep.metric];
+    if (value === undefined || !Number.isFinite(value)) {
+      this.log.warn("rung-metric-missing", { rung, epoch: progress.epoch, metric: sweep.metric, note: "judged as the worst value: it continues only when first at the rung" });
+    }
+    return { rung, epoch: progress.epoch, value: value !== undefined && Number.isFinite(value) ? value : undefined };
+  }
+
+  /**
+   * Before a launch: decides every rung the progress file has a line for and this agent has not
+   * seen promoted (after a decision still in flight from an earlier launch has ended). A rung
+   * recorded before gets the same decision from the stored entries; a new one is recorded now.
+   */
+  private async decidePassedRungs(): Promise<{ outcome: RungOutcome; reason: string } | null> {
+    await this.rungChain;
+    this.rungsOpen = true;
+    return this.decideRungs(await this.rungsInProgressFile());
+  }
+
+  /** The rungs the restored progress.jsonl has lines for (the later line of an epoch wins). */
+  private async rungsInProgressFile(): Promise<RungMeasurement[]> {
+    const text = await readFile(this.deps.layout.progressFile, "utf8").catch(() => "");
+    const byRung = new Map<number, RungMeasurement>();
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      const parsed = parseProgressLine(line);
+      if (parsed.kind !== "epoch") continue;
+      const measured = this.rungMeasurement(parsed.progress);
+      if (measured !== null) byRung.set(measured.rung, measured);
+    }
+    return [...byRung.values()].sort((a, b) => a.rung - b.rung);
+  }
+
+  /**
+   * Decides `measured` rungs (and those whose decision failed before), one after the other; returns
+   * the first stop, or null. Rung I/O failures never stop training: the measurement is kept and tried
+   * again at each later epoch line (an S3 outage is usually short, and a trial judged late with the
+   * value it measured at the rung is judged as it would have been on time); while S3 stays down the
+   * trial simply trains on, as a trial that is first at every rung would. Never rejects.
+   */
+  private async decideRungs(measured: readonly RungMeasurement[]): Promise<{ outcome: RungOutcome; reason: string } | null> {
+    const sweep = this.deps.spec.sweep;
+    const access = this.deps.rungs;
+    if (sweep === undefined || access === undefined) return null;
+    const todo = new Map<number, RungMeasurement>(this.rungsPending);
+    for (const m of measured) if (!todo.has(m.rung)) todo.set(m.rung, m);
+    for (const m of [...todo.values()].sort((a, b) => a.rung - b.rung)) {
+      if (!this.rungsOpen || this.rungsPromoted.has(m.rung)) continue;
+      try {
+        const verdict = await decideRung(access, sweep, m, new Date(this.now()).toISOString());
+        this.rungsPending.delete(m.rung);
+        // The attempt ended meanwhile: nothing more is recorded for it (its entry decides a resume the same way).
+        if (!this.rungsOpen) return null;
+        const { outcome } = verdict;
+        this.log.info("rung-decision", { sweepId: sweep.sweepId, trialId: sweep.trialId, metric: sweep.metric, direction: sweep.direction, ...outcome, missingMetric: verdict.missingMetric, reason: verdict.reason });
+        this.dispatch({ type: "rung-decided", atMs: this.now(), outcome });
+        if (!outcome.promote) return { outcome, reason: verdict.reason };
+        this.rungsPromoted.add(m.rung);
+      } catch (error) {
+        this.rungsPending.set(m.rung, m);
+        this.log.warn("rung-io-failed", { sweepId: sweep.sweepId, rung: m.rung, epoch: m.epoch, error: describeError(error), note: "training goes on; tried again at the next epoch" });
+      }
+    }
+    return null;
   }
 
   /** Records "interrupted" and leaves the node to the group (no teardown). */

@@ -10,6 +10,7 @@ import type { EstimateOutput } from "./stackOutputs";
 export const STATUS_EXIT_CODES = {
   completed: 0,
   running: 10,
+  stoppedEarly: 12,
   interrupted: 11,
   failed: 20,
   hung: 21,
@@ -22,6 +23,7 @@ Exit codes:
   ${STATUS_EXIT_CODES.completed}   completed
   ${STATUS_EXIT_CODES.running}  running: starting, training or uploading
   ${STATUS_EXIT_CODES.interrupted}  interrupted by a spot reclaim; the group relaunches a node that resumes from the checkpoint
+  ${STATUS_EXIT_CODES.stoppedEarly}  stopped-early: a sweep trial that the sweep's early stopping (ASHA) stopped at a rung
   ${STATUS_EXIT_CODES.failed}  failed
   ${STATUS_EXIT_CODES.hung}  hung: no progress for too long; the agent stopped the trainer
   ${STATUS_EXIT_CODES.timedOut}  timed-out: the run exceeded its time limit
@@ -40,6 +42,8 @@ export function exitCodeOfPhase(phase: RunPhase | null): number {
       return STATUS_EXIT_CODES.running;
     case "interrupted":
       return STATUS_EXIT_CODES.interrupted;
+    case "stopped-early":
+      return STATUS_EXIT_CODES.stoppedEarly;
     case "failed":
       return STATUS_EXIT_CODES.failed;
     case "hung":
@@ -76,6 +80,7 @@ type RecordFacts = Pick<
   | "checkpoint"
   | "bestCheckpoint"
   | "checkpointFailures"
+  | "sweep"
 >;
 
 export interface RunStatus extends RecordFacts {
@@ -104,13 +109,13 @@ export function runStatus(record: RunRecord, estimate: EstimateOutput | null, no
   const epoch = Math.min(Math.max(0, record.epoch), epochs);
   const remainingEpochs = epochs - epoch;
   let etaSeconds: number | null = null;
-  if (record.phase === "completed") etaSeconds = 0;
+  if (record.phase === "completed" || record.phase === "stopped-early") etaSeconds = 0;
   else if (epoch > 0 && record.trainingSeconds > 0 && record.trainingPhases <= 1) etaSeconds = Math.round((record.trainingSeconds / epoch) * remainingEpochs);
   else if (epoch > 0 && record.trainingSeconds > 0) etaSeconds = null; // later phases differ in image size: no honest rate
   else if (estimate?.hours != null) etaSeconds = Math.max(0, Math.round(estimate.hours * 3600 - record.trainingSeconds));
   const rate = usdPerHourPaid(record) ?? estimate?.chosenInstanceType?.usdPerHour ?? null;
   let estimatedTotalUsd: number | null = null;
-  if (record.phase === "completed") estimatedTotalUsd = record.estimatedCostUsd;
+  if (record.phase === "completed" || record.phase === "stopped-early") estimatedTotalUsd = record.estimatedCostUsd;
   else if (etaSeconds !== null && rate !== null) estimatedTotalUsd = round4(record.estimatedCostUsd + (etaSeconds / 3600) * rate);
   else if (estimate?.estimatedUsd != null) estimatedTotalUsd = Math.max(estimate.estimatedUsd, record.estimatedCostUsd);
   return {
@@ -140,7 +145,18 @@ export function runStatus(record: RunRecord, estimate: EstimateOutput | null, no
     checkpoint: record.checkpoint,
     bestCheckpoint: record.bestCheckpoint,
     checkpointFailures: record.checkpointFailures,
+    sweep: record.sweep ?? null,
   };
+}
+
+/** "stopped early by the sweep at rung k (epoch e): value v < cutoff c": what stopped a sweep trial. */
+export function describeSweepStop(stop: NonNullable<RunRecord["sweep"]>["stoppedAt"]): string {
+  if (stop === null) return "stopped early by the sweep";
+  const against = stop.cutoff === null ? "no cutoff" : `cutoff ${round4(stop.cutoff)}`;
+  // The comparison's direction is the sweep's (maximize: <, minimize: >); the record keeps the numbers only.
+  // The agent judges a trial without the metric at the rung as the worst value there is.
+  const value = Math.abs(stop.value) === Number.MAX_VALUE ? "missing (judged worst)" : String(round4(stop.value));
+  return `stopped early by the sweep at rung ${stop.rung} (epoch ${stop.epoch}): value ${value} ${stop.cutoff !== null && stop.value > stop.cutoff ? ">" : "<"} ${against}, judged against ${stop.earlier} earlier ${stop.earlier === 1 ? "trial" : "trials"}`;
 }
 
 /** `phase 1 epoch 7 (version …)`: a checkpoint as the run record names it. */
@@ -189,8 +205,8 @@ export function renderRunStatus(s: RunStatus): string {
   const phaseLabel = s.trainingPhases > 1 ? ` (training phase ${s.trainingPhase + 1} of ${s.trainingPhases})` : "";
   const rows: Array<[string, string]> = [
     ["run", s.runId],
-    ["phase", `${s.phase}${PHASE_NOTES[s.phase] ? `: ${PHASE_NOTES[s.phase]}` : ""}`],
-    ["epochs", `${progressBar(s.progress)} ${s.epoch}/${s.epochs} ${Math.round(s.progress * 100)}%${phaseLabel}${s.etaSeconds !== null && s.phase !== "completed" ? `  ETA ${formatDuration(s.etaSeconds)}` : ""}`],
+    ["phase", s.phase === "stopped-early" ? `${s.phase}: ${describeSweepStop(s.sweep?.stoppedAt ?? null)}` : `${s.phase}${PHASE_NOTES[s.phase] ? `: ${PHASE_NOTES[s.phase]}` : ""}`],
+    ["epochs", `${progressBar(s.progress)} ${s.epoch}/${s.epochs} ${Math.round(s.progress * 100)}%${phaseLabel}${s.etaSeconds !== null && s.phase !== "completed" && s.phase !== "stopped-early" ? `  ETA ${formatDuration(s.etaSeconds)}` : ""}`],
     ["metrics", Object.entries(s.metrics).map(([k, v]) => `${k} ${round4(v)}`).join(", ") || "none yet"],
     ["speed", s.imagesPerSecond !== null ? `${round2(s.imagesPerSecond)} images/s` : "unknown"],
     ["GPU", s.gpuUtilisation !== null ? s.gpuUtilisation.map((u) => `${Math.round(u)} %`).join(", ") : "no sample yet"],

@@ -1,5 +1,5 @@
 import { RUNS_PREFIX } from "./bucketLayout";
-import { RUN_SPEC_SCHEMA_VERSION, parseRunSpec, type RunSpec, type RunSpecData, type RunSpecInput, type RunSpecTracking } from "./schema";
+import { RUN_SPEC_SCHEMA_VERSION, parseRunSpec, type RunSpec, type RunSpecData, type RunSpecInput, type RunSpecSweep, type RunSpecTracking } from "./schema";
 import type { DataSource, TrackingSettings } from "./sources";
 
 /**
@@ -30,6 +30,8 @@ export interface RunSpecExperiment {
   readonly restartIfCheckpointLost: boolean;
   readonly tracking: TrackingSettings;
   readonly capacity: "spot" | "on-demand";
+  /** A sweep trial's early-stopping settings (issue 12), passed through as the spec's `sweep`. */
+  readonly sweep?: RunSpecSweep;
 }
 
 /** Where the stack put things: names only known once the stack's resources are named. */
@@ -94,6 +96,7 @@ export function buildRunSpec(config: RunSpecExperiment, places: RunSpecPlaces): 
     },
     tracking: trackingSpecOf(config.tracking, places.wandbApiKeyParameter),
     pricing: { capacity: config.capacity, usdPerHour: places.usdPerHour },
+    ...(config.sweep ? { sweep: { ...config.sweep, rungs: [...config.sweep.rungs] } } : {}),
   };
   return parseRunSpec(spec);
 }

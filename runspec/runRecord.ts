@@ -8,10 +8,46 @@ import { finiteMetrics } from "./metrics";
  * agent/runRecord.ts. Pure: no clock, no S3.
  */
 
-export const RUN_PHASES = ["starting", "training", "uploading", "completed", "interrupted", "hung", "timed-out", "failed"] as const;
+export const RUN_PHASES = ["starting", "training", "uploading", "completed", "stopped-early", "interrupted", "hung", "timed-out", "failed"] as const;
 export type RunPhase = (typeof RUN_PHASES)[number];
-/** Phases in which an agent stops. Only `completed` is final: the others are resumed by a relaunch. */
-export type EndPhase = "completed" | "interrupted" | "hung" | "timed-out" | "failed";
+/**
+ * Phases in which an agent stops. `completed` and `stopped-early` (a sweep trial that ASHA stopped
+ * at a rung, issue 12) are final: a relaunch finding them tears down; the others are resumed.
+ */
+export type EndPhase = "completed" | "stopped-early" | "interrupted" | "hung" | "timed-out" | "failed";
+/** The phases no relaunch resumes. */
+export const FINAL_PHASES: readonly RunPhase[] = ["completed", "stopped-early"];
+
+/** A sweep trial's decision at one rung (issue 12, runspec/sweep/asha.ts), as recorded. */
+export interface RungOutcome {
+  /** The rung's index k, from 0. */
+  readonly rung: number;
+  /** The epoch the value was measured after. */
+  readonly epoch: number;
+  /** The sweep's metric there (as stored in the rung record). */
+  readonly value: number;
+  /** True: the trial trained on. */
+  readonly promote: boolean;
+  /** The value it had to match; null when it was first at the rung. */
+  readonly cutoff: number | null;
+  /** How many entries it was judged against. */
+  readonly earlier: number;
+}
+
+/** What stopped a sweep trial early: the rung, the value and the cutoff it missed. */
+export interface SweepStop {
+  readonly rung: number;
+  readonly epoch: number;
+  readonly value: number;
+  readonly cutoff: number | null;
+  readonly earlier: number;
+}
+
+/** A sweep trial's rungs so far, oldest first, and what stopped it (null while it goes on). */
+export interface SweepProgress {
+  readonly rungs: readonly RungOutcome[];
+  readonly stoppedAt: SweepStop | null;
+}
 
 /** A checkpoint that is complete in S3 (the record names it only after the upload was verified). */
 export interface CheckpointRef {
@@ -113,6 +149,8 @@ export interface RunRecord {
   readonly releaseBlocked: ReleaseBlocked | null;
   readonly error: string | null;
   readonly history: readonly HistoryEntry[];
+  /** A sweep trial's rung decisions (issue 12); null for a run that is not a sweep trial (and in older records). */
+  readonly sweep: SweepProgress | null;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -209,7 +247,28 @@ export function parseStoredRecord(
     releaseBlocked: release === null && isObject(json.releaseBlocked) && typeof json.releaseBlocked.reason === "string" ? { reason: json.releaseBlocked.reason } : null,
     error: str(json.error),
     history,
+    sweep: sweepFrom(json.sweep),
   };
+}
+
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const index = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+
+function sweepStopFrom(v: unknown): SweepStop | null {
+  if (!isObject(v) || !index(v.rung) || !index(v.epoch) || !finite(v.value) || !index(v.earlier)) return null;
+  return { rung: v.rung, epoch: v.epoch, value: v.value, cutoff: finite(v.cutoff) ? v.cutoff : null, earlier: v.earlier };
+}
+
+function sweepFrom(v: unknown): SweepProgress | null {
+  if (!isObject(v)) return null;
+  const rungs = Array.isArray(v.rungs)
+    ? v.rungs.flatMap((r): RungOutcome[] => {
+        const stop = sweepStopFrom(r);
+        if (stop === null || !isObject(r) || typeof r.promote !== "boolean") return [];
+        return [{ ...stop, promote: r.promote }];
+      })
+    : [];
+  return { rungs, stoppedAt: sweepStopFrom(v.stoppedAt) };
 }
 
 function releaseFrom(v: unknown): ReleaseRef | null {

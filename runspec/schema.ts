@@ -159,6 +159,26 @@ const limitsSpec = z.strictObject({
   restartIfCheckpointLost: z.boolean({ error: "must be true or false" }).default(RESTART_IF_CHECKPOINT_LOST_DEFAULT),
 });
 
+/**
+ * A sweep trial's early stopping (issue 12): the agent records `metric` at each rung epoch in the
+ * sweep's rung records (`sweeps/<sweepId>/rungs/<k>.json`) and stops the run when ASHA says so
+ * (runspec/sweep/asha.ts). Rungs are whole epochs, strictly increasing, each before `train.epochs`.
+ */
+const sweepSpec = z.strictObject({
+  sweepId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
+  trialId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
+  /** The metric judged at each rung, as ultralytics reports it, e.g. `metrics/mAP50-95(B)`. */
+  metric: z.string().regex(METRIC_NAME_PATTERN, { error: METRIC_NAME_RULE }),
+  direction: z.enum(["maximize", "minimize"], { error: "must be \"maximize\" or \"minimize\"" }),
+  /** η: the best 1/η of the trials at a rung go on. */
+  reductionFactor: z.number({ error: "must be a number" }).min(2, { error: "must be at least 2" }),
+  /** The rung epochs (1-based), strictly increasing. */
+  rungs: z
+    .array(z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }), { error: "must be an array of epochs" })
+    .min(1, { error: "must have at least one rung" })
+    .refine((rungs) => rungs.every((epoch, i) => i === 0 || epoch > rungs[i - 1]!), { error: "must be strictly increasing epochs" }),
+});
+
 /** W&B API keys are 40 hex characters; one pasted where the parameter name goes must not reach user data. */
 const LOOKS_LIKE_WANDB_KEY = /^(?:local-)?[0-9a-f]{40}$/;
 
@@ -213,12 +233,28 @@ const RunSpecSchema = z
       capacity: z.enum(["spot", "on-demand"], { error: "must be \"spot\" or \"on-demand\"" }),
       usdPerHour: z.number({ error: "must be a number" }).min(0, { error: "must be at least 0" }),
     }),
+    /** Present for a trial of a sweep (issue 12): the agent may stop it early at a rung. */
+    sweep: sweepSpec.optional(),
   })
   .refine((spec) => typeof spec?.runId !== "string" || spec?.artifacts?.prefix === `${RUNS_PREFIX}${spec.runId}/`, {
     error: "must be \"runs/<runId>/\"",
     path: ["artifacts", "prefix"],
     // Checked even when other fields are wrong, so one parse reports every problem.
     when: () => true,
+  })
+  .superRefine((spec, ctx) => {
+    const sweep = spec?.sweep;
+    if (sweep === undefined || sweep === null) return;
+    // A sweep trial trains one phase: rungs count epochs of that one phase.
+    if (spec?.train?.progressive !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["sweep"], message: "cannot be combined with train.progressive: a sweep trial trains one phase; remove one of them" });
+    }
+    const epochs = spec?.train?.epochs;
+    if (typeof epochs === "number" && Array.isArray(sweep.rungs)) {
+      sweep.rungs.forEach((epoch, i) => {
+        if (typeof epoch === "number" && epoch >= epochs) ctx.addIssue({ code: "custom", path: ["sweep", "rungs", i], message: `must be less than train.epochs (${epochs}): the end of training is not a rung` });
+      });
+    }
   });
 
 // The types below are written out rather than inferred, so the package's public declarations do
@@ -259,6 +295,17 @@ export type RunSpec = {
   limits: { maxRuntimeHours: number; idleMinutes: number; idleGpuPercent: number; maxAttempts: number; restartIfCheckpointLost: boolean };
   tracking: RunSpecTracking;
   pricing: { capacity: "spot" | "on-demand"; usdPerHour: number };
+  sweep?: RunSpecSweep | undefined;
+};
+
+/** A sweep trial's early-stopping settings (see the schema's `sweepSpec`). */
+export type RunSpecSweep = {
+  sweepId: string;
+  trialId: string;
+  metric: string;
+  direction: "maximize" | "minimize";
+  reductionFactor: number;
+  rungs: number[];
 };
 
 /** A run spec as written: the limits with defaults may be left out. */

@@ -47,7 +47,7 @@ export function statusCommand(io: CommandIo): Command {
         "(from the training time per epoch so far, or the stack's estimate before the first epoch), the latest metrics, images/s, " +
         "attempts, spot interruptions, elapsed time, cost so far and estimated total.",
     )
-    .option("--watch", "poll until the run reaches an end phase (completed, interrupted, failed, hung, timed-out)")
+    .option("--watch", "poll until the run reaches an end phase (completed, stopped-early, interrupted, failed, hung, timed-out)")
     .option("--interval <seconds>", "seconds between polls with --watch", "30")
     .option("--json", "print the status as JSON (one object per poll with --watch)")
     .addHelpText("after", STATUS_EXIT_HELP)

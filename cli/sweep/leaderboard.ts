@@ -131,7 +131,7 @@ function rowOf(trial: LeaderboardTrial, record: LeaderboardRecord | null, metric
     outcome === "completed"
       ? "ran to its end"
       : outcome === "stopped-early" && last !== undefined
-        ? `stopped at rung ${last.rung} (epoch ${last.epoch}): ${last.value.toFixed(4)} < ${last.cutoff?.toFixed(4) ?? "?"}`
+        ? `stopped at rung ${last.rung} (epoch ${last.epoch}): ${shownValue(last.value)} < ${last.cutoff?.toFixed(4) ?? "?"}`
         : outcome === "stopped-early"
           ? "stopped early by the sweep"
           : outcome === "running"
@@ -155,6 +155,11 @@ function rowOf(trial: LeaderboardTrial, record: LeaderboardRecord | null, metric
     spentUsd: record.estimatedCostUsd,
     why,
   };
+}
+
+/** A rung value; the agent stores a metric missing at the rung as ±Number.MAX_VALUE (judged worst). */
+function shownValue(value: number): string {
+  return Math.abs(value) === Number.MAX_VALUE ? "value missing (judged worst)" : value.toFixed(4);
 }
 
 /** The leaderboard as text: one line per trial, best first, then the totals and the winner. */

@@ -13,7 +13,7 @@ import {
   S3_OBJECT_ARN_PATTERN,
   SSM_PARAMETER_ARN_PATTERN,
 } from "../../runspec/awsPatterns";
-import { KEY_PREFIX_PATTERN } from "../../runspec/bucketLayout";
+import { KEY_PREFIX_PATTERN, sweepPrefix } from "../../runspec/bucketLayout";
 
 /** One Allow statement a grant hands out: always with an id and a list of actions. */
 export interface GrantStatement {
@@ -122,6 +122,33 @@ export function runArtifactStatements(bucketArn: string, prefix: string, kmsKeyA
       Resource: `${bucketArn}/${prefix}*`,
     },
     ...(kmsKeyArn ? [bucketKeyStatement("EncryptRunArtifacts", kmsKeyArn, ["kms:Decrypt", "kms:GenerateDataKey"])] : []),
+  ];
+}
+
+/**
+ * Read and write one sweep's rung records in the artifact bucket (`sweeps/<sweepId>/`, issue 12):
+ * a sweep trial's agent appends its entry with conditional writes (`s3:PutObject` with If-Match /
+ * If-None-Match) and reads the entries of every trial; nothing else, no deletes, no other sweep.
+ * `s3:ListBucket` (limited to the sweep's prefix) makes S3 answer 404 rather than 403 for a rung
+ * no trial has reached yet. The artifact bucket's KMS key, if any, is granted by
+ * {@link runArtifactStatements} for the same bucket.
+ *
+ * Not wired into `TrainingRun` yet: the Sweep component that launches trials (next step of issue 12)
+ * adds these to each trial's node role.
+ */
+export function sweepRungStatements(bucketArn: string, sweepId: string): GrantStatement[] {
+  let prefix: string | undefined;
+  let idProblem: string | undefined;
+  try {
+    prefix = sweepPrefix(sweepId);
+  } catch (error) {
+    idProblem = `sweepId ${JSON.stringify(sweepId)} is not a sweep id: ${(error as Error).message}`;
+  }
+  throwIfGrantProblems("read and write on the sweep's rung records", [bucketArnProblem("artifactBucketArn", bucketArn), idProblem]);
+  const scoped = prefix!;
+  return [
+    { Sid: "ListSweepRungs", Effect: "Allow", Action: ["s3:ListBucket"], Resource: bucketArn, ...listCondition(scoped) },
+    { Sid: "ReadWriteSweepRungs", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject"], Resource: `${bucketArn}/${scoped}*` },
   ];
 }
 

@@ -15,7 +15,7 @@ describe("runStatus", () => {
   });
 
   it("stops watching only in phases where no agent runs", () => {
-    expect(RUN_PHASES.filter(isEndPhase)).toEqual(["completed", "interrupted", "hung", "timed-out", "failed"]);
+    expect(RUN_PHASES.filter(isEndPhase)).toEqual(["completed", "stopped-early", "interrupted", "hung", "timed-out", "failed"]);
     expect(isEndPhase(null)).toBe(false);
   });
 

@@ -53,6 +53,6 @@ describe("parseStoredRecord", () => {
 
 describe("the run record's phases", () => {
   it("are the ones docs/node-runtime.md lists", () => {
-    expect(RUN_PHASES).toEqual(["starting", "training", "uploading", "completed", "interrupted", "hung", "timed-out", "failed"]);
+    expect(RUN_PHASES).toEqual(["starting", "training", "uploading", "completed", "stopped-early", "interrupted", "hung", "timed-out", "failed"]);
   });
 });

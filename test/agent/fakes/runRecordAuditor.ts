@@ -7,7 +7,7 @@ import { zipProblem } from "./zipArchive";
 /** The run record (`runs/<runId>/run.json`) as docs/node-runtime.md defines it. */
 export interface RunRecord {
   readonly runId: string;
-  readonly phase: "starting" | "training" | "uploading" | "completed" | "interrupted" | "hung" | "timed-out" | "failed";
+  readonly phase: "starting" | "training" | "uploading" | "completed" | "stopped-early" | "interrupted" | "hung" | "timed-out" | "failed";
   readonly epoch?: number | null;
   readonly epochs?: number | null;
   readonly trainingPhase?: number | null;
@@ -28,6 +28,11 @@ export interface RunRecord {
   readonly releaseBlocked?: { reason: string } | null;
   readonly error?: string | null;
   readonly history?: ReadonlyArray<{ phase: string; at?: string; time?: string }> | null;
+  /** A sweep trial's rung decisions (issue 12). */
+  readonly sweep?: {
+    rungs: Array<{ rung: number; epoch: number; value: number; promote: boolean; cutoff: number | null; earlier: number }>;
+    stoppedAt: { rung: number; epoch: number; value: number; cutoff: number | null; earlier: number } | null;
+  } | null;
 }
 
 /**

@@ -41,6 +41,10 @@
  *   STANDIN_FINAL_MS          time the final evaluation and ONNX export take after the last epoch (default 0)
  *   STANDIN_RESAVE_LAST       1: after that, save last.pt once more with the same bytes (a new mtime,
  *                             same content: a final rewrite that changes nothing), journalled as "final-save"
+ *   STANDIN_METRIC_CURVE      JSON object {"<metric name>": [value after overall epoch 1, 2, …]}: these values
+ *                             replace the default curve's in the progress lines (a null is written as null,
+ *                             as the trainer writes a NaN, so the agent finds the metric missing); epochs
+ *                             past the end of an array keep the default value
  *   STANDIN_BEST_UNTIL        the overall epoch (1-based, over all phases) after which fitness stops
  *                             improving: best.pt is rewritten only up to it (journalled as "best"), as
  *                             ultralytics saves best.pt only when fitness improved (default: every epoch)
@@ -382,6 +386,11 @@ async function main() {
         journal("best", { phase, epoch, overall });
       }
       const { metrics, losses } = metricsAt(overall);
+      if (env.STANDIN_METRIC_CURVE) {
+        for (const [name, values] of Object.entries(JSON.parse(env.STANDIN_METRIC_CURVE))) {
+          if (Array.isArray(values) && overall - 1 < values.length) metrics[name] = values[overall - 1];
+        }
+      }
       const line = {
         type: "epoch",
         phase,

@@ -57,6 +57,16 @@ describe("yolo-train status", () => {
     if (phase !== "completed") expect(io.text()).toContain(`error     stopped: ${phase}`);
   });
 
+  it("exits 12 for a sweep trial stopped early, saying at which rung and against what cutoff", async () => {
+    const base = recordAt({ epoch: 3 });
+    const stoppedAt = { rung: 1, epoch: 3, value: 0.15, cutoff: 0.2125, earlier: 4 };
+    await world.putRecord({ ...base, phase: "stopped-early", sweep: { rungs: [{ ...stoppedAt, promote: false }], stoppedAt }, history: [...base.history, { phase: "stopped-early", at: base.updatedAt, attempt: 1 }] });
+    const io = memoryIo();
+    expect(await runCli(["status", "--outputs-file", world.outputsFile], io)).toBe(12);
+    expect(io.text()).toMatch(/^phase {5}stopped-early: stopped early by the sweep at rung 1 \(epoch 3\): value 0\.15 < cutoff 0\.2125/m);
+    expect(io.text()).not.toMatch(/^error /m);
+  });
+
   it("exits 4 and says so when the node has not written a record yet", async () => {
     await world.deleteRecord();
     const io = memoryIo();
