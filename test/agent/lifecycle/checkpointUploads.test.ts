@@ -86,7 +86,9 @@ describe("a checkpoint older than the durable one", () => {
   afterAll(async () => world?.close());
 
   it("(the first node is interrupted with epoch 3 durable)", async () => {
-    const first = world.runAgent({ env: { STANDIN_EPOCH_MS: "300" } });
+    // Epochs long enough that the notice, sent as epoch 4 starts, stops the trainer before it
+    // writes epoch 4 even on a loaded CI machine (at 300 ms it sometimes did not).
+    const first = world.runAgent({ env: { STANDIN_EPOCH_MS: "1500" } });
     await first.waitForStandIn((e) => e.event === "epoch-start" && e.overall === 4);
     world.imds.triggerSpotNotice();
     await expectExit(first, EXIT.interrupted);
