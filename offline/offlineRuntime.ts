@@ -82,11 +82,11 @@ export class OfflineRuntime {
     return this.resources.filter((r) => r.type === type);
   }
 
-  /** The one resource of a type; fails when there are none or several. */
-  single(type: string): RecordedResource {
-    const found = this.ofType(type);
+  /** The one resource of a type (with that name, when given); fails when there are none or several. */
+  single(type: string, name?: string): RecordedResource {
+    const found = this.ofType(type).filter((r) => name === undefined || r.name === name);
     if (found.length !== 1) {
-      throw new Error(`expected one ${type}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+      throw new Error(`expected one ${type}${name === undefined ? "" : ` named ${name}`}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
     }
     return found[0]!;
   }

@@ -1,9 +1,7 @@
-import * as fs from "fs";
 import * as path from "path";
 import type { Command } from "commander";
-import { parse as parseYaml } from "yaml";
 import { formatProblem } from "../../runspec/problems";
-import { readStackConfigFile, StackFileError } from "../plan/stackConfigFile";
+import { readProjectFile, readStackConfigFile, StackFileError } from "../plan/stackConfigFile";
 import { renderSweepPlan, sweepPlanOf } from "../sweep/sweepPlan";
 import type { CommandIo } from "./operateContext";
 
@@ -40,7 +38,7 @@ export function registerSweepCommands(program: Command, io: CommandIo): Command 
     .action((flags: SweepPlanFlags) => {
       try {
         const cwd = path.resolve(io.cwd, flags.cwd ?? ".");
-        const project = projectName(cwd);
+        const project = readProjectFile(cwd).name;
         const { values, secretKeys } = readStackConfigFile(cwd, flags.stack);
         const result = sweepPlanOf(values, { project, stack: flags.stack, secretKeys });
         if (!result.declared) {
@@ -86,17 +84,4 @@ export function registerSweepCommands(program: Command, io: CommandIo): Command 
       }
     });
   return sweep;
-}
-
-/** The project's name from Pulumi.yaml in `cwd`. */
-function projectName(cwd: string): string {
-  const file = path.join(cwd, "Pulumi.yaml");
-  let name: unknown;
-  try {
-    name = (parseYaml(fs.readFileSync(file, "utf8")) as { name?: unknown } | null)?.name;
-  } catch (error) {
-    throw new StackFileError(`Cannot read ${file}: ${(error as Error).message}. Run it in the project folder (holding Pulumi.yaml).`);
-  }
-  if (typeof name !== "string" || name === "") throw new StackFileError(`${file} has no \`name\``);
-  return name;
 }

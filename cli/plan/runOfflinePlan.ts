@@ -1,11 +1,9 @@
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse as parseYaml } from "yaml";
 import { InvalidInputError } from "../../runspec/problems";
 import type { RecordedResource } from "../../offline/fakeAws";
 import { OfflineRuntime, valueOf } from "../../offline/offlineRuntime";
-import { readStackConfigFile, StackFileError } from "./stackConfigFile";
+import { readProjectFile, readStackConfigFile } from "./stackConfigFile";
 
 export interface OfflinePlan {
   readonly project: string;
@@ -38,14 +36,7 @@ export function isInputRefusal(error: unknown): error is Error {
  * (an invalid config), once: nothing else is left to reject unhandled.
  */
 export async function runOfflinePlan(projectDir: string, stack: string): Promise<OfflinePlan> {
-  const projectFilePath = path.join(projectDir, "Pulumi.yaml");
-  let projectFile: { name: string; main?: string };
-  try {
-    projectFile = parseYaml(fs.readFileSync(projectFilePath, "utf8")) as { name: string; main?: string };
-  } catch (error) {
-    throw new StackFileError(`Cannot read ${projectFilePath}: ${(error as Error).message}. Pass --cwd with the project folder (holding Pulumi.yaml).`);
-  }
-  if (typeof projectFile?.name !== "string" || projectFile.name === "") throw new StackFileError(`${projectFilePath} has no \`name\``);
+  const projectFile = readProjectFile(projectDir);
   const { values, secretKeys } = readStackConfigFile(projectDir, stack);
   const runtime = await OfflineRuntime.start({ project: projectFile.name, stack, config: values, secretKeys });
   const program = path.resolve(projectDir, projectFile.main ?? "index.ts");

@@ -92,3 +92,22 @@ export function readStackConfigFile(projectDir: string, stack: string): StackCon
   }
   return parseStackConfigFile(fs.readFileSync(file, "utf8"), fileName);
 }
+
+/** The project file (`Pulumi.yaml`) of a project folder: its name, and the program it runs. */
+export interface ProjectFile {
+  readonly name: string;
+  readonly main?: string;
+}
+
+/** Reads `<projectDir>/Pulumi.yaml`; a missing or nameless one is a StackFileError saying what to pass. */
+export function readProjectFile(projectDir: string): ProjectFile {
+  const file = path.join(projectDir, "Pulumi.yaml");
+  let project: { name?: unknown; main?: unknown } | null;
+  try {
+    project = parseYaml(fs.readFileSync(file, "utf8")) as { name?: unknown; main?: unknown } | null;
+  } catch (error) {
+    throw new StackFileError(`Cannot read ${file}: ${(error as Error).message}. Pass --cwd with the project folder (holding Pulumi.yaml).`);
+  }
+  if (typeof project?.name !== "string" || project.name === "") throw new StackFileError(`${file} has no \`name\``);
+  return { name: project.name, ...(typeof project.main === "string" ? { main: project.main } : {}) };
+}

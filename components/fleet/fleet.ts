@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ProblemList, type Problem } from "../../runspec/problems";
 import { DatasetBucket, datasetBucketArgsProblems, type DatasetBucketArgs } from "../storage/datasetBucket";
 import type { FleetOutputs, FleetParts } from "./fleetParts";
-import { costAllocationFilterValue, emailBudgetNotifications } from "../guardrails/guardrailPlan";
+import { emailBudgetNotifications, isAlertEmail, isBudgetUsd, monthlyTagBudget } from "../guardrails/guardrailPlan";
 import { Network, type NetworkArgs } from "../network/network";
 import { networkArgsProblems } from "../network/networkArgs";
 import { OtaBucket, otaBucketArgsProblems, type OtaBucketArgs } from "../ota/otaBucket";
@@ -12,8 +12,6 @@ import { TrainingImage, trainingImageProblems, type TrainingImageArgs } from "..
 
 /** The cost allocation tag every GPU instance of an experiment on a fleet carries. */
 export const FLEET_COST_TAG_KEY = "yolo-train:fleet";
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface FleetArgs {
   /**
@@ -103,11 +101,7 @@ export class Fleet extends pulumi.ComponentResource implements FleetParts {
         ? new aws.budgets.Budget(
             autoName(NAME_RULES.budget, `${name}-budget`),
             {
-              budgetType: "COST",
-              timeUnit: "MONTHLY",
-              limitAmount: String(args.monthlyBudgetUsd),
-              limitUnit: "USD",
-              costFilters: [{ name: "TagKeyValue", values: [costAllocationFilterValue({ key: FLEET_COST_TAG_KEY, value: this.costTagValue })] }],
+              ...monthlyTagBudget(args.monthlyBudgetUsd, { key: FLEET_COST_TAG_KEY, value: this.costTagValue }),
               notifications: emailBudgetNotifications(args.alertEmail!),
               tags,
             },
@@ -178,11 +172,11 @@ export function fleetArgsProblems(args: FleetArgs): Problem[] {
     ...under("ota", "OtaBucket", otaBucketArgsProblems(args.ota ?? {})),
   ];
   const budget = args.monthlyBudgetUsd;
-  if (budget !== undefined && (typeof budget !== "number" || !Number.isFinite(budget) || budget <= 0)) {
+  if (budget !== undefined && !isBudgetUsd(budget)) {
     problems.push({ key: "Fleet.monthlyBudgetUsd", value: budget, allowed: "an amount in US dollars greater than 0", fix: "e.g. 2000, or omit it for no fleet budget" });
   }
   const email = args.alertEmail;
-  if (email !== undefined && (typeof email !== "string" || email.length > 254 || !EMAIL.test(email))) {
+  if (email !== undefined && !isAlertEmail(email)) {
     problems.push({ key: "Fleet.alertEmail", value: email, allowed: "an email address", fix: "e.g. ml-platform@example.com" });
   } else if (budget !== undefined && email === undefined) {
     problems.push({ key: "Fleet.alertEmail", value: undefined, allowed: "an email address when monthlyBudgetUsd is set", fix: "name who gets the budget's alerts, or omit monthlyBudgetUsd" });

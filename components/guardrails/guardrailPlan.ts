@@ -114,6 +114,16 @@ export const BUDGET_FORECAST_THRESHOLDS = [100] as const;
 
 /** Pragmatic address check: one `@`, a dot in the domain, no spaces; SES/SNS do the rest. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** An address AWS can send alerts to: one `@`, a dotted domain, at most 254 characters. */
+export function isAlertEmail(value: unknown): value is string {
+  return typeof value === "string" && value.length <= 254 && EMAIL.test(value);
+}
+
+/** A budget limit: a finite amount of US dollars above 0. */
+export function isBudgetUsd(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0;
+}
 /** AWS tag keys: letters, digits, spaces and `_ . : / = + - @`; `$` would break the budget filter. */
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
@@ -167,10 +177,10 @@ export function resolveGuardrailSettings(
   if (!(launchTime instanceof Date) || Number.isNaN(launchTime.getTime())) {
     problems.add({ key: key("launchTime"), value: String(launchTime), allowed: "a valid Date", fix: "omit it to use the current time" });
   }
-  if (input.budgetUsd !== undefined && (typeof input.budgetUsd !== "number" || !Number.isFinite(input.budgetUsd) || input.budgetUsd <= 0)) {
+  if (input.budgetUsd !== undefined && !isBudgetUsd(input.budgetUsd)) {
     problems.add({ key: key("budgetUsd"), value: input.budgetUsd, allowed: "an amount in US dollars greater than 0", fix: "e.g. 50, or omit it for no budget" });
   }
-  if (input.alertEmail !== undefined && (typeof input.alertEmail !== "string" || input.alertEmail.length > 254 || !EMAIL.test(input.alertEmail))) {
+  if (input.alertEmail !== undefined && !isAlertEmail(input.alertEmail)) {
     problems.add({ key: key("alertEmail"), value: input.alertEmail, allowed: "an email address", fix: "e.g. ml-team@example.com, or omit it" });
   }
   const tag = input.costAllocationTag;
@@ -367,6 +377,20 @@ export function schedulerRolePolicy(groupArn: string): string {
  */
 export function costAllocationFilterValue(tag: CostAllocationTag): string {
   return `user:${tag.key}$${tag.value}`;
+}
+
+/** The fixed part of a monthly AWS Budgets cost budget over the costs carrying `tag`. */
+export function monthlyTagBudget(
+  limitUsd: number,
+  tag: CostAllocationTag,
+): { budgetType: "COST"; timeUnit: "MONTHLY"; limitAmount: string; limitUnit: "USD"; costFilters: { name: string; values: string[] }[] } {
+  return {
+    budgetType: "COST",
+    timeUnit: "MONTHLY",
+    limitAmount: String(limitUsd),
+    limitUnit: "USD",
+    costFilters: [{ name: "TagKeyValue", values: [costAllocationFilterValue(tag)] }],
+  };
 }
 
 export interface BudgetNotificationSpec {

@@ -8,8 +8,7 @@ import {
   backstopTargetArn,
   backstopTime,
   budgetNotifications,
-  costAllocationFilterValue,
-  type CostAllocationTag,
+  monthlyTagBudget,
   type GpuAlarmSpec,
   type GuardrailSettingsInput,
   idleAlarmSpec,
@@ -162,11 +161,7 @@ export class Guardrails extends pulumi.ComponentResource {
       const budget = new aws.budgets.Budget(
         autoName(NAME_RULES.budget, `${name}-budget`),
         {
-          budgetType: "COST",
-          timeUnit: "MONTHLY",
-          limitAmount: String(settings.budgetUsd),
-          limitUnit: "USD",
-          costFilters: [{ name: "TagKeyValue", values: [costAllocationFilterValue(settings.costAllocationTag)] }],
+          ...monthlyTagBudget(settings.budgetUsd, settings.costAllocationTag),
           notifications: pulumi.all([topic.arn, alertEmail]).apply(([arn, email]) => budgetNotifications(arn, email)),
           tags,
         },

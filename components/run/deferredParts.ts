@@ -9,6 +9,7 @@ import type { DeferredExperimentInputs } from "../../config/types";
 import { InvalidInputError, type Problem } from "../../runspec/problems";
 import type { ImagePart, OtaPart } from "../fleet/fleetParts";
 import { ecrRepositoryOf, parseImageReference } from "../image/imageReference";
+import { parseArn } from "../../runspec/awsPatterns";
 
 /**
  * `value` once known, refused with the same problems a plain config value would get: the
@@ -48,7 +49,7 @@ export function deferredOtaPart(shared: NonNullable<DeferredExperimentInputs["ot
   return {
     bucketName: checked.bucket,
     // The bucket's partition is the key's: both belong to the same account setup.
-    bucketArn: checked.apply((s) => `arn:${s.signingKeyArn.split(":")[1]}:s3:::${s.bucket}`),
+    bucketArn: checked.apply((s) => `arn:${parseArn(s.signingKeyArn).partition}:s3:::${s.bucket}`),
     modelsPrefix: shared.modelsPrefix,
     signingKeyArn: checked.signingKeyArn,
   };

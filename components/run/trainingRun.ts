@@ -24,6 +24,7 @@ import { RunDashboard } from "../observability/runDashboard";
 import { autoName, NAME_RULES } from "../naming/physicalNames";
 import { TrainingImage, trainingImageProblems, type TrainingImageArgs } from "../image/trainingImage";
 import { runNameProblems, runResourceNames, type RunResourceNames } from "./trainingRunNames";
+import { parseArn } from "../../runspec/awsPatterns";
 
 export type { OtaDestination };
 
@@ -345,7 +346,7 @@ export class TrainingRun extends pulumi.ComponentResource {
         // Mountpoint's --prefix and the IAM prefix both want "" or a prefix ending in "/".
         return {
           bucketName: source.bucket,
-          bucketArn: this.ota.bucketArn.apply((arn) => `arn:${arn.split(":")[1]}:s3:::${source.bucket}`),
+          bucketArn: this.ota.bucketArn.apply((arn) => `arn:${parseArn(arn).partition}:s3:::${source.bucket}`),
           prefix: source.prefix === "" || source.prefix.endsWith("/") ? source.prefix : `${source.prefix}/`,
         };
       case "dataset-bucket":
@@ -376,7 +377,7 @@ export class TrainingRun extends pulumi.ComponentResource {
     if (wandbParameter) role.addToPolicy(wandbParameter.arn.apply(parameterReadStatements));
     if (config.modelSource.kind === "s3") {
       const { bucket, key } = config.modelSource;
-      role.addToPolicy(this.ota.bucketArn.apply((arn) => initialWeightsStatements(`arn:${arn.split(":")[1]}:s3:::${bucket}/${key}`)));
+      role.addToPolicy(this.ota.bucketArn.apply((arn) => initialWeightsStatements(`arn:${parseArn(arn).partition}:s3:::${bucket}/${key}`)));
     }
   }
 
@@ -385,7 +386,7 @@ export class TrainingRun extends pulumi.ComponentResource {
     if (this.otaBucket) return otaDestination(this.otaBucket, false, "OtaBucket.signingKeyArn", this);
     const shared = this.experiment.ota.shared!;
     // The bucket's partition is the key's: both belong to the same account setup.
-    const partition = shared.signingKeyArn.split(":")[1]!;
+    const { partition } = parseArn(shared.signingKeyArn);
     return otaDestination(
       { bucketName: shared.bucket, bucketArn: `arn:${partition}:s3:::${shared.bucket}`, modelsPrefix: shared.modelsPrefix, signingKeyArn: shared.signingKeyArn },
       true,

@@ -55,11 +55,7 @@ beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
 });
 
-function one(type: string, name: string) {
-  const found = runtime.ofType(type).filter((r) => r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-}
+const one = (type: string, name: string) => runtime.single(type, name);
 
 /** Builds the group; a role left out (`UNUSED_ROLE`) is a NodeRole `<name>-role` with the run's grants. */
 async function build(name: string, args: GpuNodeGroupArgs): Promise<GpuNodeGroup> {

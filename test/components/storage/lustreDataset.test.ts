@@ -17,11 +17,7 @@ beforeAll(async () => {
   runtime = await OfflineRuntime.start({ region: "us-east-1", stack: "test" });
 });
 
-function one(type: string, name: string) {
-  const found = runtime.ofType(type).filter((r) => r.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
-  return found[0]!;
-}
+const one = (type: string, name: string) => runtime.single(type, name);
 
 describe("LustreDataset", () => {
   let dataset: LustreDataset;
