@@ -110,6 +110,32 @@ export function rungRecordKey(sweepId: string, rung: number): string {
   return `${sweepPrefix(sweepId)}rungs/${rung}.json`;
 }
 
+/** The sweep's manifest, written by the `Sweep` component: `sweeps/<sweepId>/sweep.json` (runspec/sweep/sweepManifest.ts). */
+export function sweepManifestKey(sweepId: string): string {
+  return `${sweepPrefix(sweepId)}sweep.json`;
+}
+
+/** A trial's start, written once by whoever gave it capacity: `sweeps/<sweepId>/starts/<trialId>.json`. */
+export function sweepTrialStartKey(sweepId: string, trialId: string): string {
+  assertIdentifier(trialId, "trial id");
+  return `${sweepPrefix(sweepId)}starts/${trialId}.json`;
+}
+
+/** The prefix of a sweep's starts, for listing them: `sweeps/<sweepId>/starts/`. */
+export function sweepStartsPrefix(sweepId: string): string {
+  return `${sweepPrefix(sweepId)}starts/`;
+}
+
+/** The keeper's last round: `sweeps/<sweepId>/state.json`. */
+export function sweepStateKey(sweepId: string): string {
+  return `${sweepPrefix(sweepId)}state.json`;
+}
+
+/** The sweep's winner and its release, written once: `sweeps/<sweepId>/winner.json`. */
+export function sweepWinnerKey(sweepId: string): string {
+  return `${sweepPrefix(sweepId)}winner.json`;
+}
+
 /**
  * The prefix of one model's releases in the OTA bucket: `<modelsPrefix><modelName>/`
  * (`models/widgets/`). `modelsPrefix` follows the key-prefix rule (`""` allowed: models at the

@@ -19,3 +19,4 @@ export * from "./runRecord";
 export * from "./sweep/asha";
 export * from "./sweep/rungRecord";
 export * from "./sweep/trialScheduler";
+export * from "./sweep/sweepManifest";
