@@ -8,6 +8,7 @@
  *   config/       the stack config                                  → runspec, catalog
  *   ota/          OTA manifests, signing, trust, the edge runtime   → runspec
  *   agent/        the run agent on the GPU node                     → runspec, ota
+ *   keeper/       the sweep keeper function (Lambda)                → runspec, ota, agent
  *   components/   the Pulumi components                             → anything but agent, cli
  *   cli/, offline/, testing/, index.ts, bench/                      → anything (bench also → test/)
  *
@@ -16,7 +17,7 @@
  */
 
 /** Every top-level place of the code, as the start of a path relative to the repository root. */
-const PLACES = ["runspec", "catalog", "config", "ota", "agent", "components", "cli", "offline", "testing", "bench", "test", "index.ts"];
+const PLACES = ["runspec", "catalog", "config", "ota", "agent", "keeper", "components", "cli", "offline", "testing", "bench", "test", "index.ts"];
 
 /** A path pattern for the given places: folders (`runspec/…`) or the root file `index.ts`. */
 function placesPattern(places) {
@@ -41,12 +42,13 @@ module.exports = {
     onlyImports("config", ["runspec", "catalog"], "config/ checks the stack config against the contracts and the catalog; never against components."),
     onlyImports("ota", ["runspec"], "ota/ is shipped to the node and to edge devices: it builds on the contracts only."),
     onlyImports("agent", ["runspec", "ota"], "agent/ is bundled from runspec/, ota/ and agent/ alone (docker/Dockerfile)."),
+    onlyImports("keeper", ["runspec", "ota", "agent"], "keeper/ is bundled into the sweep keeper Lambda: it builds on the contracts, OTA publishing and the agent's pure readers, never on components or the CLI."),
     {
       name: "components-not-to-agent-or-cli",
       severity: "error",
-      comment: "The components run in `pulumi up`; the agent runs on the node and the CLI on a workstation, both on top of them.",
+      comment: "The components run in `pulumi up`; the agent runs on the node, the keeper in Lambda and the CLI on a workstation, all on top of them (a component names the keeper's bundle and environment, keeper/keeperEnv.ts, only).",
       from: { path: "^components/" },
-      to: { path: placesPattern(["agent", "cli"]) },
+      to: { path: placesPattern(["agent", "cli", "keeper"]), pathNot: "^keeper/keeperEnv\\.ts$" },
     },
     {
       name: "no-imports-of-tests-or-benchmarks",

@@ -1,7 +1,7 @@
 /**
  * The architecture (issue 11, item 6), as .dependency-cruiser.cjs states it: runspec/ is the floor
  * and imports nothing of ours; catalog/ builds on runspec/ only, config/ on runspec/ and catalog/,
- * ota/ on runspec/, agent/ on runspec/ and ota/; components/ never import agent/ or cli/, nothing
+ * ota/ on runspec/, agent/ on runspec/ and ota/, keeper/ on those three; components/ never import agent/, keeper/ (but its environment names) or cli/, nothing
  * shipped imports test/ or bench/, and the components have no cycles. `npm run arch` prints the
  * same report from the depcruise CLI.
  */

@@ -7,7 +7,7 @@ import extractDepcruiseOptions from "dependency-cruiser/config-utl/extract-depcr
 import extractTSConfig from "dependency-cruiser/config-utl/extract-ts-config";
 
 /** What the architecture covers: the stack program and every folder of code. */
-const ROOTS = ["index.ts", "runspec", "catalog", "config", "components", "agent", "ota", "cli", "offline", "testing", "bench"];
+const ROOTS = ["index.ts", "runspec", "catalog", "config", "components", "agent", "keeper", "ota", "cli", "offline", "testing", "bench"];
 
 const options = await extractDepcruiseOptions("./.dependency-cruiser.cjs");
 const result = await cruise(ROOTS, { ...options, outputType: "json" }, {}, { tsConfig: extractTSConfig("./tsconfig.json") });
