@@ -111,20 +111,36 @@ export class FileStackOutputs implements StackOutputsSource {
   }
 
   async read(): Promise<StackOutputs> {
-    let text: string;
-    try {
-      text = await fs.promises.readFile(this.file, "utf8");
-    } catch (error) {
-      throw new StackOutputsError(`Cannot read --outputs-file ${this.file}: ${(error as Error).message}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      throw new StackOutputsError(`${this.file} is not JSON: ${(error as Error).message}`);
-    }
-    return parseStackOutputs(json, this.file);
+    return parseStackOutputs(await readOutputsFileJson(this.file), this.file);
   }
+}
+
+/** The JSON of an outputs file (`pulumi stack output --json`), unchecked; what is wrong with the file is said as such. */
+export async function readOutputsFileJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, "utf8");
+  } catch (error) {
+    throw new StackOutputsError(`Cannot read --outputs-file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new StackOutputsError(`${file} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A deployed stack's outputs as plain values, unchecked, through the Automation API (needs the Pulumi CLI). */
+export async function readStackOutputValues(stackName: string, workDir: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+  return withPulumiCli(env, OUTPUTS_FILE_ALTERNATIVE, async () => {
+    // Loaded lazily: the Automation API is heavy and not needed with --outputs-file.
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    const stack = await LocalWorkspace.selectStack({ stackName, workDir });
+    const outputs = await stack.outputs();
+    const values: Record<string, unknown> = {};
+    for (const [key, output] of Object.entries(outputs)) values[key] = output.value;
+    return values;
+  });
 }
 
 /**
@@ -144,16 +160,7 @@ export class AutomationStackOutputs implements StackOutputsSource {
   }
 
   async read(): Promise<StackOutputs> {
-    const plain = await withPulumiCli(this.env, OUTPUTS_FILE_ALTERNATIVE, async () => {
-      // Loaded lazily: the Automation API is heavy and not needed with --outputs-file.
-      const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-      const stack = await LocalWorkspace.selectStack({ stackName: this.stackName, workDir: this.workDir });
-      const outputs = await stack.outputs();
-      const values: Record<string, unknown> = {};
-      for (const [key, output] of Object.entries(outputs)) values[key] = output.value;
-      return values;
-    });
-    return parseStackOutputs(plain, this.origin);
+    return parseStackOutputs(await readStackOutputValues(this.stackName, this.workDir, this.env), this.origin);
   }
 }
 

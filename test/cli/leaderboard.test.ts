@@ -1,4 +1,4 @@
-import { leaderboard, leaderboardCsv, renderLeaderboard, type LeaderboardRecord } from "../../cli/sweep/leaderboard";
+import { leaderboard, leaderboardCsv, renderLeaderboard, rungsCsv, type LeaderboardRecord } from "../../cli/sweep/leaderboard";
 
 const METRIC = "metrics/mAP50-95(B)";
 
@@ -46,7 +46,7 @@ describe("the sweep leaderboard", () => {
     // t01 its own cost; t02 and t03 scaled to all 27 epochs; t04 the plan's estimate.
     expect(board.allToEndUsd).toBeCloseTo(1.8 + (0.6 * 27) / 3 + (0.9 * 27) / 9 + 4);
     expect(board.winner?.trialId).toBe("t01");
-    expect(board.counts).toEqual({ pending: 1, running: 1, completed: 1, "stopped-early": 1, failed: 0 });
+    expect(board.counts).toEqual({ pending: 1, running: 1, completed: 1, "stopped-early": 1, failed: 0, unreadable: 0 });
   });
 
   it("ranks a minimised metric lowest first", () => {
@@ -83,5 +83,46 @@ describe("the sweep leaderboard", () => {
     expect(partial.winner).toBeUndefined();
     expect(partial.allToEndUsd).toBeUndefined();
     expect(renderLeaderboard(partial, METRIC)).toContain("Winner: none completed yet");
+  });
+
+  it("says what a trial without a record waits for, from the keeper's state, its start, or its unreadable record", () => {
+    const input = { metric: METRIC, direction: "maximize" as const, trials, records: new Map<string, LeaderboardRecord | null>() };
+    const why = (extra: Partial<Parameters<typeof leaderboard>[0]>): Record<string, [string, string, string]> =>
+      Object.fromEntries(leaderboard({ ...input, ...extra }).rows.map((r) => [r.trialId, [r.phase, r.outcome, r.why]]));
+    const waiting = new Map([["t01", "max-parallel"], ["t02", "budget"]] as const);
+    expect(why({ waiting, started: new Map([["t03", "2026-03-01T11:00:00.000Z"]]), unreadable: new Map([[trials[3]!.runId, "not JSON"]]) })).toEqual({
+      t01: ["pending", "pending", "waiting for a free slot (maxParallel)"],
+      t02: ["pending", "pending", "waiting for the budget: its cost would pass budgetUsd"],
+      t03: ["pending", "running", "started at 2026-03-01T11:00:00.000Z; its node has not written a run record yet"],
+      t04: ["unreadable", "unreadable", "run record unreadable: not JSON"],
+    });
+    const ended = why({ waiting, ended: true });
+    expect(ended.t02![2]).toBe("never started: the budget ran out (spent + committed + its cost would pass budgetUsd)");
+    expect(ended.t03![2]).toBe("never started: the sweep ended");
+  });
+
+  it("says > for a minimised metric's stop", () => {
+    const losses = leaderboard({ metric: METRIC, direction: "minimize", trials, records });
+    expect(losses.rows.find((r) => r.trialId === "t02")!.why).toBe("stopped at rung 0 (epoch 3): 0.1200 > 0.2000");
+  });
+
+  it("exports the metric against epochs: a row per rung, the latest point past the last rung, a missing value as a gap", () => {
+    const curves = leaderboard({
+      metric: METRIC,
+      direction: "maximize",
+      trials: trials.slice(0, 2),
+      records: new Map([
+        [trials[0]!.runId, record({ epoch: 10, metrics: { [METRIC]: 0.3 }, sweep: { rungs: [{ rung: 0, epoch: 3, value: 0.2, promote: true, cutoff: null }, { rung: 1, epoch: 9, value: 0.28, promote: true, cutoff: 0.25 }] } })],
+        [trials[1]!.runId, record({ phase: "stopped-early", epoch: 3, metrics: {}, sweep: { rungs: [{ rung: 0, epoch: 3, value: -Number.MAX_VALUE, promote: false, cutoff: 0.2 }] } })],
+      ]),
+    });
+    expect(rungsCsv(curves).split("\r\n")).toEqual([
+      "trial,runId,model,imgsz,point,rung,epoch,value,promoted,cutoff,outcome",
+      "t01,yolov8n-coco-0000000001,yolov8n.pt,416,rung,0,3,0.2,true,,running",
+      "t01,yolov8n-coco-0000000001,yolov8n.pt,416,rung,1,9,0.28,true,0.25,running",
+      "t01,yolov8n-coco-0000000001,yolov8n.pt,416,latest,,10,0.3,,,running",
+      "t02,yolov8s-coco-0000000002,yolov8s.pt,640,rung,0,3,,false,0.2,stopped-early",
+      "",
+    ]);
   });
 });
