@@ -10,17 +10,17 @@ export interface Logger {
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
-/** Formats one log line; pure so its shape can be tested. */
-export function formatLogLine(level: LogLevel, event: string, fields: Record<string, unknown>, now: Date): string {
-  const base = { time: now.toISOString(), level, source: "yolo-train-agent", event };
+/** Formats one log line; pure so its shape can be tested. `source` names the program (the sweep keeper shares this format). */
+export function formatLogLine(level: LogLevel, event: string, fields: Record<string, unknown>, now: Date, source = "yolo-train-agent"): string {
+  const base = { time: now.toISOString(), level, source, event };
   // Standard fields first for reading, and assigned again last so a caller's field of the same name cannot replace them.
   return JSON.stringify(Object.assign({ ...base }, fields, base), (_key, value: unknown) =>
     value instanceof Error ? { name: value.name, message: value.message } : value,
   );
 }
 
-export function createLogger(write: (line: string) => void = (line) => process.stdout.write(line + "\n")): Logger {
-  const log = (level: LogLevel) => (event: string, fields: Record<string, unknown> = {}) => write(formatLogLine(level, event, fields, new Date()));
+export function createLogger(write: (line: string) => void = (line) => process.stdout.write(line + "\n"), source?: string): Logger {
+  const log = (level: LogLevel) => (event: string, fields: Record<string, unknown> = {}) => write(formatLogLine(level, event, fields, new Date(), source));
   return { info: log("info"), warn: log("warn"), error: log("error") };
 }
 

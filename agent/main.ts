@@ -112,7 +112,8 @@ async function main(): Promise<ExitCode> {
     teardown: () => terminateSelf(autoScaling, () => imds.instanceId(), log),
     fetchModel: (uri, path, signal) => downloadModel(s3, uri, path, log, signal),
     readSecret: (name) => readSecureParameter({ name, region: spec.region, log }),
-    publishModel: createOtaPublisher({ s3, signer: new KmsSigner({ keyId: spec.ota.signingKeyId, client: kms }), log }),
+    // A sweep trial's model is released only if it wins, by the sweep keeper (issue 12).
+    ...(spec.sweep === undefined ? { publishModel: createOtaPublisher({ s3, signer: new KmsSigner({ keyId: spec.ota.signingKeyId, client: kms }), log }) } : {}),
     publishMetrics: (record, atMs) => metrics.publish(trainingMetricData(record, spec.autoScalingGroupName, atMs)),
     ...(rungs !== undefined ? { rungs } : {}),
   });

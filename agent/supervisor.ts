@@ -28,6 +28,9 @@ import { CheckpointVersions, sameSignature, scanCheckpoints, signatureOf, type W
 export const EXIT = { done: 0, invalidInput: 64, internalError: 70, interrupted: 75 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** The history note of a completed sweep trial: its model stays in the artifact bucket, and the sweep keeper releases only the sweep's winner (issue 12). */
+export const SWEEP_TRIAL_RELEASE_NOTE = "a sweep trial: not released on its own; the sweep releases its winner";
+
 /** What a completed run hands to the OTA publisher (issue 4) once its model files are in S3. */
 export interface CompletedModel {
   readonly spec: RunSpec;
@@ -921,7 +924,12 @@ export class Supervisor {
     const artifacts: ModelArtifacts = { best: keys.best, onnx: keys.onnx, result: keys.result };
     let note: string | undefined;
     const verdict = exportVerdict(result.onnxExport);
-    if (this.deps.publishModel && !verdict.release) {
+    if (spec.sweep !== undefined && verdict.release) {
+      // One model among the sweep's: the sweep keeper releases the winner once the sweep has ended
+      // (keeper/sweepKeeper.ts), so no trial's model reaches the edge boxes on its own.
+      note = SWEEP_TRIAL_RELEASE_NOTE;
+      log.info("release-left-to-sweep", { sweepId: spec.sweep.sweepId, trialId: spec.sweep.trialId, artifacts });
+    } else if ((this.deps.publishModel || spec.sweep !== undefined) && !verdict.release) {
       // Not a failure of the run: the model is safe in the artifact bucket, but boxes get only a
       // model whose ONNX export was shown to behave like the PyTorch weights it came from.
       log.warn("release-blocked", { reason: verdict.reason, artifacts });

@@ -71,6 +71,19 @@ describe("AutoScalingFake", () => {
     expect(answer.AutoScalingGroups![0]!.Instances).toEqual([expect.objectContaining({ InstanceId: "i-0aaaaaaaaaaaaaaa1", LifecycleState: "InService" })]);
   });
 
+  it("keeps the MaxSize an update sets, reports it, and refuses a desired capacity above it as the service does", async () => {
+    asg.addGroup("yolo-train-dev-t01", []);
+    await client.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: "yolo-train-dev-t01", MaxSize: 1, DesiredCapacity: 1 }));
+    expect([asg.desiredCapacity("yolo-train-dev-t01"), asg.maxSize("yolo-train-dev-t01")]).toEqual([1, 1]);
+    const described = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["yolo-train-dev-t01"] }));
+    expect(described.AutoScalingGroups?.[0]).toMatchObject({ MinSize: 0, MaxSize: 1, DesiredCapacity: 1, Instances: [] });
+    await expect(client.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: "yolo-train-dev-t01", DesiredCapacity: 2 }))).rejects.toMatchObject({
+      name: "ValidationError",
+      message: "Desired capacity:2 must be between the specified min size:0 and max size:1",
+    });
+    expect(asg.desiredCapacity("yolo-train-dev-t01")).toBe(1);
+  });
+
   it("lists scaled-in instances as Terminating for a few describes when termination is slow", async () => {
     asg.slowTermination("yolo-train-dev-run", 2);
     await client.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: "yolo-train-dev-run", MinSize: 0, DesiredCapacity: 0 }));

@@ -17,6 +17,8 @@ export interface AutoScalingCall {
 interface Group {
   desiredCapacity: number;
   minSize: number;
+  /** Set by an `UpdateAutoScalingGroup` with `MaxSize`; until then the group reports max(1, desired). */
+  maxSize: number | undefined;
   readonly instances: Set<string>;
   /** Instances scaled in but not yet gone: how many more describes still list them as Terminating. */
   readonly terminating: Map<string, number>;
@@ -56,7 +58,7 @@ export class AutoScalingFake {
 
   /** Declares a group with these in-service instances; desired capacity = their number. */
   addGroup(name: string, instanceIds: readonly string[]): void {
-    this.groups.set(name, { desiredCapacity: instanceIds.length, minSize: 0, instances: new Set(instanceIds), terminating: new Map(), terminationDescribes: 0 });
+    this.groups.set(name, { desiredCapacity: instanceIds.length, minSize: 0, maxSize: undefined, instances: new Set(instanceIds), terminating: new Map(), terminationDescribes: 0 });
   }
 
   /**
@@ -89,6 +91,16 @@ export class AutoScalingFake {
     return this.groups.get(groupName)?.minSize;
   }
 
+  maxSize(groupName: string): number | undefined {
+    const group = this.groups.get(groupName);
+    return group === undefined ? undefined : (group.maxSize ?? Math.max(1, group.desiredCapacity));
+  }
+
+  /** Instances in service in the group now. */
+  instances(groupName: string): string[] {
+    return [...(this.groups.get(groupName)?.instances ?? [])];
+  }
+
   /** The next `count` calls fail with this error (e.g. 500 `ResourceContention`), then calls succeed. */
   failNext(count: number, status = 500, code = "ResourceContention"): void {
     this.failures = { count, status, code };
@@ -104,7 +116,8 @@ export class AutoScalingFake {
   }
 
   /**
-   * `UpdateAutoScalingGroup` with `MinSize` / `DesiredCapacity`: lowering desired capacity takes
+   * `UpdateAutoScalingGroup` with `MinSize` / `MaxSize` / `DesiredCapacity` (desired must lie between
+   * the two, as the service checks): lowering desired capacity takes
    * instances out of the group at once (the real service terminates them shortly after).
    * @see https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html
    */
@@ -114,10 +127,12 @@ export class AutoScalingFake {
     if (!group) return send(400, errorXml("Sender", "ValidationError", `AutoScalingGroup name not found - AutoScalingGroup ${name ?? "null"} not found`));
     const minSize = params.MinSize === undefined ? group.minSize : Number(params.MinSize);
     const desired = params.DesiredCapacity === undefined ? group.desiredCapacity : Number(params.DesiredCapacity);
-    if (!Number.isInteger(minSize) || !Number.isInteger(desired) || desired < minSize) {
-      return send(400, errorXml("Sender", "ValidationError", `Desired capacity:${desired} must be between the specified min size:${minSize} and max size`));
+    const maxSize = params.MaxSize === undefined ? group.maxSize : Number(params.MaxSize);
+    if (!Number.isInteger(minSize) || !Number.isInteger(desired) || desired < minSize || (maxSize !== undefined && (!Number.isInteger(maxSize) || desired > maxSize))) {
+      return send(400, errorXml("Sender", "ValidationError", `Desired capacity:${desired} must be between the specified min size:${minSize} and max size:${maxSize ?? "(unchanged)"}`));
     }
     group.minSize = minSize;
+    group.maxSize = maxSize;
     group.desiredCapacity = desired;
     for (const id of [...group.instances].slice(desired)) {
       group.instances.delete(id);
@@ -154,7 +169,7 @@ export class AutoScalingFake {
         else group.terminating.set(id, left - 1);
       }
       return [
-        `<member><AutoScalingGroupName>${escapeXml(name)}</AutoScalingGroupName><MinSize>${group.minSize}</MinSize><MaxSize>${Math.max(1, group.desiredCapacity)}</MaxSize>` +
+        `<member><AutoScalingGroupName>${escapeXml(name)}</AutoScalingGroupName><MinSize>${group.minSize}</MinSize><MaxSize>${group.maxSize ?? Math.max(1, group.desiredCapacity)}</MaxSize>` +
           `<DesiredCapacity>${group.desiredCapacity}</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>us-east-1a</member></AvailabilityZones>` +
           `<HealthCheckType>EC2</HealthCheckType><CreatedTime>2026-11-29T12:00:00Z</CreatedTime><Instances>${instances.join("")}</Instances></member>`,
       ];

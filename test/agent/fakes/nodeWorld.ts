@@ -70,6 +70,52 @@ const FAST_POLLS = {
   YOLO_TRAIN_WATCH_MS: "100",
 } as const;
 
+/** Where one node's agent finds its world: the loopback endpoints and its files. */
+export interface AgentEnvironmentOptions {
+  /** A folder for the node's (absent) AWS config files. */
+  readonly root: string;
+  readonly s3Endpoint: string;
+  readonly autoScalingEndpoint: string;
+  readonly kmsEndpoint: string;
+  readonly cloudWatchEndpoint: string;
+  readonly imdsEndpoint: string;
+  readonly specPath: string;
+  readonly scratch: string;
+  readonly gpuFile: string;
+  readonly standInLogPath: string;
+  /** Agent and stand-in environment on top (STANDIN_*, YOLO_TRAIN_* overrides). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The environment a node's container gives the agent bundle, with the stand-in trainer and fast polls. */
+export function agentEnvironment(o: AgentEnvironmentOptions): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? o.root,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: o.s3Endpoint,
+    AWS_ENDPOINT_URL_AUTO_SCALING: o.autoScalingEndpoint,
+    AWS_ENDPOINT_URL_KMS: o.kmsEndpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH: o.cloudWatchEndpoint,
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: o.imdsEndpoint,
+    // No shared config or credentials files of whoever runs the tests.
+    AWS_CONFIG_FILE: join(o.root, "no-aws-config"),
+    AWS_SHARED_CREDENTIALS_FILE: join(o.root, "no-aws-credentials"),
+    YOLO_TRAIN_S3_FORCE_PATH_STYLE: "true",
+    YOLO_TRAIN_RUN_SPEC: o.specPath,
+    YOLO_TRAIN_SCRATCH: o.scratch,
+    YOLO_TRAIN_TRAINER: `'${process.execPath}' '${STAND_IN_TRAINER}'`,
+    YOLO_TRAIN_GPU_QUERY: `cat '${o.gpuFile}'`,
+    ...FAST_POLLS,
+    STANDIN_LOG: o.standInLogPath,
+    STANDIN_GPU_FILE: o.gpuFile,
+    STANDIN_EPOCH_MS: "150",
+    ...o.env,
+  };
+}
+
 /**
  * One training run's world on loopback: s3rver behind a fault proxy, an IMDSv2, an Auto Scaling
  * endpoint, a stand-in trainer and a GPU query that reads a file. {@link NodeWorld.runAgent}
@@ -155,31 +201,19 @@ export class NodeWorld {
     const node = this.nodes;
     const scratch = options.scratch ?? join(this.root, `node-${node}-scratch`);
     mkdirSync(scratch, { recursive: true });
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? this.root,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_S3: this.proxy.endpoint,
-      AWS_ENDPOINT_URL_AUTO_SCALING: this.asg.endpoint,
-      AWS_ENDPOINT_URL_KMS: this.kms.endpoint,
-      AWS_ENDPOINT_URL_CLOUDWATCH: this.cloudWatch.endpoint,
-      AWS_EC2_METADATA_SERVICE_ENDPOINT: (options.imds ?? this.imds).endpoint,
-      // No shared config or credentials files of whoever runs the tests.
-      AWS_CONFIG_FILE: join(this.root, "no-aws-config"),
-      AWS_SHARED_CREDENTIALS_FILE: join(this.root, "no-aws-credentials"),
-      YOLO_TRAIN_S3_FORCE_PATH_STYLE: "true",
-      YOLO_TRAIN_RUN_SPEC: this.specPath,
-      YOLO_TRAIN_SCRATCH: scratch,
-      YOLO_TRAIN_TRAINER: `'${process.execPath}' '${STAND_IN_TRAINER}'`,
-      YOLO_TRAIN_GPU_QUERY: `cat '${this.gpuFile}'`,
-      ...FAST_POLLS,
-      STANDIN_LOG: this.standInLogPath,
-      STANDIN_GPU_FILE: this.gpuFile,
-      STANDIN_EPOCH_MS: "150",
-      ...options.env,
-    };
+    const env = agentEnvironment({
+      root: this.root,
+      s3Endpoint: this.proxy.endpoint,
+      autoScalingEndpoint: this.asg.endpoint,
+      kmsEndpoint: this.kms.endpoint,
+      cloudWatchEndpoint: this.cloudWatch.endpoint,
+      imdsEndpoint: (options.imds ?? this.imds).endpoint,
+      specPath: this.specPath,
+      scratch,
+      gpuFile: this.gpuFile,
+      standInLogPath: this.standInLogPath,
+      env: options.env,
+    });
     return new AgentRun(node, env, join(this.root, `node-${node}-agent`), options.timeoutMs ?? 45_000, this.standInLogPath);
   }
 

@@ -42,7 +42,7 @@
  *   STANDIN_RESAVE_LAST       1: after that, save last.pt once more with the same bytes (a new mtime,
  *                             same content: a final rewrite that changes nothing), journalled as "final-save"
  *   STANDIN_METRIC_CURVE      JSON object {"<metric name>": [value after overall epoch 1, 2, …]}: these values
- *                             replace the default curve's in the progress lines (a null is written as null,
+ *                             replace the default curve's in the progress lines and result.json's metrics (a null is written as null,
  *                             as the trainer writes a NaN, so the agent finds the metric missing); epochs
  *                             past the end of an array keep the default value
  *   STANDIN_BEST_UNTIL        the overall epoch (1-based, over all phases) after which fitness stops
@@ -191,17 +191,24 @@ function readCheckpointHeader(file) {
   return { header, sha256: sha256(bytes), bytes: bytes.length };
 }
 
-/** Deterministic metrics that improve with the overall epoch number. */
+/** Deterministic metrics that improve with the overall epoch number, or follow STANDIN_METRIC_CURVE where it gives a value. */
 function metricsAt(overallEpoch) {
   const progress = 1 - 1 / (1 + overallEpoch / 4);
   const round = (x) => Math.round(x * 1e5) / 1e5;
+  const metrics = {
+    "metrics/precision(B)": round(0.3 + 0.6 * progress),
+    "metrics/recall(B)": round(0.25 + 0.6 * progress),
+    "metrics/mAP50(B)": round(0.2 + 0.7 * progress),
+    "metrics/mAP50-95(B)": round(0.1 + 0.5 * progress),
+  };
+  // The progress lines and result.json's final evaluation alike: a sweep's winner is judged on the latter.
+  if (env.STANDIN_METRIC_CURVE) {
+    for (const [name, values] of Object.entries(JSON.parse(env.STANDIN_METRIC_CURVE))) {
+      if (Array.isArray(values) && overallEpoch - 1 < values.length) metrics[name] = values[overallEpoch - 1];
+    }
+  }
   return {
-    metrics: {
-      "metrics/precision(B)": round(0.3 + 0.6 * progress),
-      "metrics/recall(B)": round(0.25 + 0.6 * progress),
-      "metrics/mAP50(B)": round(0.2 + 0.7 * progress),
-      "metrics/mAP50-95(B)": round(0.1 + 0.5 * progress),
-    },
+    metrics,
     losses: {
       "train/box_loss": round(1.6 - progress),
       "train/cls_loss": round(2.4 - 1.5 * progress),
@@ -386,11 +393,6 @@ async function main() {
         journal("best", { phase, epoch, overall });
       }
       const { metrics, losses } = metricsAt(overall);
-      if (env.STANDIN_METRIC_CURVE) {
-        for (const [name, values] of Object.entries(JSON.parse(env.STANDIN_METRIC_CURVE))) {
-          if (Array.isArray(values) && overall - 1 < values.length) metrics[name] = values[overall - 1];
-        }
-      }
       const line = {
         type: "epoch",
         phase,

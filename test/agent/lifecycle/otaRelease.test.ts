@@ -167,4 +167,17 @@ describe("a completed run's OTA release", () => {
     expect(logged).toEqual([expect.objectContaining({ level: "warn", reason })]);
     await expectCleanRun(world);
   }, 60_000);
+
+  it("of a sweep trial is left to the sweep: the trial publishes nothing, even past the gate, and an unverified export is still recorded as blocked", async () => {
+    const sweep = { sweepId: "sweep-widgets", trialId: "t01", metric: METRIC, direction: "maximize" as const, reductionFactor: 2, rungs: [1] };
+    world = await NodeWorld.start({
+      spec: { sweep, ota: { bucket: "yolo-train-dev-ota", prefix: "models/widgets/", modelName: "widgets", channel: "stable", signingKeyId: "alias/yolo-train-dev-ota" } },
+    });
+    await expectExit(world.runAgent({ env: { STANDIN_ONNX_CHECK: "missing" } }), EXIT.done);
+    const record = await storedRecord(world);
+    expect(record).toMatchObject({ phase: "completed", error: null, release: null, releaseBlocked: { reason: expect.stringMatching(/^result\.json has no onnxExport/) } });
+    expect(await otaKeys(world)).toEqual([]);
+    expect(world.kms.calls).toEqual([]);
+    await expectCleanRun(world);
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { SWEEP_TRIAL_RELEASE_NOTE } from "../../../agent/supervisor";
 import { EXIT, NodeWorld } from "../fakes/nodeWorld";
 import { autoScalingCalls, eventsOfStart, expectCleanRun, expectExit, historyPhases, otaKeys, runKeys, storedRecord, teardownOf, waitForRecord } from "../fakes/runExpectations";
 
@@ -49,11 +50,19 @@ async function interruptAfterRungZero(): Promise<void> {
 }
 
 describe("a sweep trial", () => {
-  it("that is first at its rungs continues and completes", async () => {
+  it("that is first at its rungs continues and completes, leaving its release to the sweep", async () => {
     const agent = world.runAgent({ env: CURVE([0.3, 0.35, 0.4, 0.45]) });
-    await expectExit(agent, EXIT.done);
+    const { stdout } = await expectExit(agent, EXIT.done);
     const record = await storedRecord(world);
     expect(record.phase).toBe("completed");
+    // Only the sweep's winner is released, by the sweep keeper: the model stays in the artifact bucket.
+    expect(record.release).toBeNull();
+    expect(record.releaseBlocked).toBeNull();
+    expect(record.history?.at(-1)).toMatchObject({ phase: "completed", note: SWEEP_TRIAL_RELEASE_NOTE });
+    expect(await otaKeys(world)).toEqual([]);
+    expect((await runKeys(world)).filter((k) => k.startsWith("model/")).sort()).toEqual(["model/best.onnx", "model/best.pt", "model/result.json"]);
+    expect(stdout).toContain('"event":"release-left-to-sweep"');
+    expect(world.kms.calls).toEqual([]);
     expect(record.sweep).toEqual({
       rungs: [
         { rung: 0, epoch: 1, value: 0.3, promote: true, cutoff: null, earlier: 0 },
