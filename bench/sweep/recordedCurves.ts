@@ -14,7 +14,7 @@
  */
 import { readFileSync } from "fs";
 import { epochHoursFor, type SimTrial } from "./learningCurves";
-import { normal, stream } from "./prng";
+import { normal, stream, type Random } from "./prng";
 
 /** One recorded training run. */
 export interface RecordedTrial {
@@ -149,6 +149,12 @@ export interface RerunSpread {
    * mosaic) reruns differ by several points, in the last epochs (LR decayed, close_mosaic) by ~1.
    */
   readonly byEpoch: readonly number[];
+  /**
+   * Correlation of a run's deviation from its group's mean at one epoch with its deviation at the
+   * next, pooled over runs and epochs: 0 if reruns differ epoch by epoch independently, near 1 if a
+   * seed shifts whole stretches of the trajectory.
+   */
+  readonly lag1: number;
   /** Configurations run more than once, and the runs among them. */
   readonly groups: number;
   readonly runs: number;
@@ -177,7 +183,31 @@ export function rerunSpread(file: CurveFile): RerunSpread | null {
   });
   const meanOf = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
   const byEpoch = variance.map((_, e) => Math.sqrt(meanOf(variance.slice(Math.max(0, e - SPREAD_WINDOW), e + SPREAD_WINDOW + 1))));
-  return { sd: Math.sqrt(meanOf(variance)), byEpoch, groups: groups.length, runs: groups.reduce((s, g) => s + g.length, 0) };
+  const pairs: Array<[number, number]> = [];
+  for (const group of groups) {
+    const means = Array.from({ length: file.epochs }, (_, e) => meanOf(group.map((t) => t.map5095[e]!)));
+    for (const t of group) {
+      const deviation = t.map5095.map((x, e) => x - means[e]!);
+      for (let e = 0; e + 1 < file.epochs; e++) pairs.push([deviation[e]!, deviation[e + 1]!]);
+    }
+  }
+  return { sd: Math.sqrt(meanOf(variance)), byEpoch, lag1: correlation(pairs), groups: groups.length, runs: groups.reduce((s, g) => s + g.length, 0) };
+}
+
+/** Pearson's correlation of the pairs; 0 when either side does not vary. */
+function correlation(pairs: ReadonlyArray<readonly [number, number]>): number {
+  const n = pairs.length;
+  const mx = pairs.reduce((s, [x]) => s + x, 0) / n;
+  const my = pairs.reduce((s, [, y]) => s + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (const [x, y] of pairs) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+    syy += (y - my) ** 2;
+  }
+  return sxx === 0 || syy === 0 ? 0 : sxy / Math.sqrt(sxx * syy);
 }
 
 export interface RecordedSweepOptions {
@@ -186,9 +216,26 @@ export interface RecordedSweepOptions {
   readonly replica: number;
   /** sd of the noise added to the recorded values (mAP50-95): one for every epoch, or per epoch (index e − 1). */
   readonly noise: number | readonly number[];
+  /**
+   * Correlation of one trial's noise from one epoch to the next (AR(1), each epoch's sd kept): 0 =
+   * independent per epoch; above 0, a seed shifts a stretch of the trajectory, as real reruns do
+   * (rerunSpread's lag1). A steadier rung value (the mean of 3 epochs) gains less from averaging then.
+   * @default 0
+   */
+  readonly noiseCorrelation?: number;
   /** Training images per epoch and the GPU the epoch cost is computed for. */
   readonly images: number;
   readonly gpu: Parameters<typeof epochHoursFor>[3];
+}
+
+/** n standard normals, each correlated `rho` with the one before (AR(1)); at rho 0 exactly the independent draws. */
+function correlatedNormals(random: Random, n: number, rho: number): number[] {
+  const out: number[] = [];
+  for (let e = 0; e < n; e++) {
+    const z = normal(random);
+    out.push(e === 0 || rho === 0 ? z : rho * out[e - 1]! + Math.sqrt(1 - rho * rho) * z);
+  }
+  return out;
 }
 
 /**
@@ -206,6 +253,8 @@ export function recordedSweep(file: CurveFile, options: RecordedSweepOptions): S
   const { noise } = options;
   if (typeof noise !== "number" && noise.length < file.epochs) throw new RangeError(`noise: ${noise.length} per-epoch sds for ${file.epochs} epochs`);
   const sdAt = (e: number): number => (typeof noise === "number" ? noise : noise[e]!);
+  const rho = options.noiseCorrelation ?? 0;
+  if (!(rho >= 0 && rho < 1)) throw new RangeError(`noiseCorrelation must be a number in [0, 1), got ${rho}`);
   return configs.map((t, index) => {
     const random = stream(options.seed, file.name, "noise", options.replica, index);
     const imgsz = imgszOf(t);
@@ -218,7 +267,7 @@ export function recordedSweep(file: CurveFile, options: RecordedSweepOptions): S
       lr0,
       curve: null,
       truth: Object.freeze([...t.map5095]),
-      noise: Object.freeze(t.map5095.map((_, e) => sdAt(e) * normal(random))),
+      noise: Object.freeze(correlatedNormals(random, t.map5095.length, rho).map((z, e) => sdAt(e) * z)),
       epochHours: base * (imgsz / median) ** 2,
     });
   });

@@ -15,7 +15,11 @@
  * Flags: --seeds N (20), --json, --trials N (27, synthetic families), --parallel N (4),
  * --min-epochs 1,3 (both), --eta N (3), --interruptions-per-gpu-hour X (0.1),
  * --curves FILE,… (every bench/sweep/curves/*.json), --no-settings-grid (skip the table of ASHA at
- * minEpochs 1/3/9 × η 2/3/4).
+ * minEpochs 1/3/9 × η 2/3/4), --rung-value epoch|best|mean3|all (epoch: the value a trial records
+ * at a rung, see rungValue.ts; all: every block under each, the summaries side by side with the
+ * true best's survival per rung), --recorded-noise-correlation X (0: how much the recorded family's
+ * replay noise carries from one epoch to the next, AR(1); the reruns' own figure is printed with
+ * the curves).
  */
 import { readdirSync } from "fs";
 import os from "os";
@@ -24,6 +28,7 @@ import { priceOf, PRICE_SNAPSHOT } from "../../catalog/prices";
 import { FINISH_HOURS, STARTUP_HOURS } from "../../catalog/trainingTime";
 import { CURVE_FAMILIES, SEARCH_SPACE } from "./learningCurves";
 import { loadCurveFile, rerunSpread, SPREAD_WINDOW, type CurveFile } from "./recordedCurves";
+import { parseRungValueRule, RUNG_VALUE_RULES, type RungValueRule } from "./rungValue";
 import { recordedFamily, runBlock, syntheticFamily, TARGET_COST_RATIO, type BlockSummary, type ExperimentOptions, type Quantiles, type RowName, type SweepFamily } from "./sweepExperiment";
 
 const INSTANCE_TYPE = "g5.xlarge";
@@ -48,6 +53,9 @@ interface Flags {
   readonly interruptionsPerGpuHour: number;
   readonly curves: readonly string[];
   readonly settingsGrid: boolean;
+  /** What ASHA's trials record at a rung; every block runs under each. */
+  readonly rungValues: readonly RungValueRule[];
+  readonly recordedNoiseCorrelation: number;
 }
 
 /** The settings the grid tries: Li et al. use η 3 or 4; minEpochs 9 puts the first rung past the curves' early wobble. */
@@ -68,7 +76,7 @@ function parseFlags(argv: readonly string[]): Flags {
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
     return n;
   };
-  const known = new Set(["--seeds", "--json", "--trials", "--parallel", "--min-epochs", "--eta", "--interruptions-per-gpu-hour", "--curves", "--no-settings-grid"]);
+  const known = new Set(["--seeds", "--json", "--trials", "--parallel", "--min-epochs", "--eta", "--interruptions-per-gpu-hour", "--curves", "--no-settings-grid", "--rung-value", "--recorded-noise-correlation"]);
   const unknown = argv.filter((a) => a.startsWith("--") && !known.has(a));
   if (unknown.length > 0) throw new UsageError(`unknown flag ${unknown.join(", ")}; known: ${[...known].join(", ")}`);
   const rate = value("--interruptions-per-gpu-hour");
@@ -79,6 +87,16 @@ function parseFlags(argv: readonly string[]): Flags {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--min-epochs takes whole numbers ≥ 1, comma-separated, got "${v}"`);
     return n;
   });
+  const rungValueFlag = value("--rung-value") ?? "epoch";
+  let rungValues: readonly RungValueRule[];
+  try {
+    rungValues = rungValueFlag === "all" ? RUNG_VALUE_RULES : [parseRungValueRule(rungValueFlag)];
+  } catch {
+    throw new UsageError(`--rung-value takes ${RUNG_VALUE_RULES.join(", ")} or all, got "${rungValueFlag}"`);
+  }
+  const correlationFlag = value("--recorded-noise-correlation");
+  const recordedNoiseCorrelation = correlationFlag === undefined ? 0 : Number(correlationFlag);
+  if (!(recordedNoiseCorrelation >= 0 && recordedNoiseCorrelation < 1)) throw new UsageError(`--recorded-noise-correlation must be a number in [0, 1), got "${correlationFlag}"`);
   const curvesFlag = value("--curves");
   const curves = curvesFlag !== undefined ? curvesFlag.split(",") : readdirSync(CURVES_DIR).filter((f) => f.endsWith(".json")).sort().map((f) => path.join(CURVES_DIR, f));
   return {
@@ -91,6 +109,8 @@ function parseFlags(argv: readonly string[]): Flags {
     interruptionsPerGpuHour,
     curves,
     settingsGrid: !argv.includes("--no-settings-grid"),
+    rungValues,
+    recordedNoiseCorrelation,
   };
 }
 
@@ -112,24 +132,30 @@ const ROW_LABEL: Readonly<Record<RowName, string>> = {
   fullRerun: "run all again, fresh noise (floor)",
 };
 
-const blockName = (b: BlockSummary): string => `${b.family.name}, minEpochs ${b.minEpochs}, η ${b.reductionFactor}`;
+/** How blocks are named and summarized: with the rung value (and the true best's survival per rung) when the run compares rules. */
+interface Printing {
+  readonly showRungValue: boolean;
+}
 
-function verdict(block: BlockSummary): string {
+const blockName = (b: BlockSummary, p: Printing): string =>
+  `${b.family.name}, minEpochs ${b.minEpochs}, η ${b.reductionFactor}${p.showRungValue ? `, rung value ${b.rungValue}` : ""}`;
+
+function verdict(block: BlockSummary, p: Printing): string {
   const n = block.seeds.length;
   const asha = block.rows.find((r) => r.row === "asha")!;
   const floor = block.rows.find((r) => r.row === "fullRerun")!;
   return (
-    `verdict (${blockName(block)}): ${block.meetsTarget ? "MEETS" : "MISSES"} the target "ASHA ≤ 1/3 of run-all's cost with the same winner in most seeds" ` +
+    `verdict (${blockName(block, p)}): ${block.meetsTarget ? "MEETS" : "MISSES"} the target "ASHA ≤ 1/3 of run-all's cost with the same winner in most seeds" ` +
     `(cost ratio median ${asha.costRatio.median.toFixed(3)}, ≤ 1/3 in ${block.seedsCheapEnough}/${n}; same winner ${asha.sameWinner}/${n}; both ${asha.meetingTarget}/${n}); ` +
     `reading "same" as within the noise (${points(block.family.noise)} pt): ${block.meetsTargetWithinNoise ? "MEETS" : "MISSES"} (${asha.meetingTargetWithinNoise}/${n}). ` +
     `Noise floor: two run-alls agree on the winner in ${floor.sameWinner}/${n} seeds.`
   );
 }
 
-function reportBlock(block: BlockSummary): string {
+function reportBlock(block: BlockSummary, p: Printing): string {
   const n = block.seeds.length;
   const out: string[] = [];
-  out.push(`\n=== ${blockName(block)}: rungs at epochs ${block.rungEpochs.join(", ")}, the end at ${block.maxEpochs} ===`);
+  out.push(`\n=== ${blockName(block, p)}: rungs at epochs ${block.rungEpochs.join(", ")}, the end at ${block.maxEpochs} ===`);
   out.push(`curves: ${block.family.description}`);
   out.push(
     `how misleading early ranks are (share of trial pairs ordered differently by true metric than at the end, median): ` +
@@ -177,16 +203,16 @@ function reportBlock(block: BlockSummary): string {
     `ASHA vs random stopping (about the same expected promotions): ASHA's regret lower in ${block.ashaVsRandom.better}/${n} seeds, ` +
       `equal in ${block.ashaVsRandom.equal}/${n}, higher in ${n - block.ashaVsRandom.better - block.ashaVsRandom.equal}/${n}.`,
   );
-  out.push(verdict(block));
+  out.push(verdict(block, p));
   return out.join("\n");
 }
 
-function summaryTable(blocks: readonly BlockSummary[]): string {
+function summaryTable(blocks: readonly BlockSummary[], p: Printing): string {
   const rows = blocks.map((b) => {
     const n = b.seeds.length;
     const row = (name: RowName) => b.rows.find((r) => r.row === name)!;
     return [
-      blockName(b),
+      blockName(b, p),
       fixed(3)(row("asha").costRatio.median),
       fixed(3)(row("asha").epochCostRatio.median),
       `${row("asha").sameWinner}/${n}`,
@@ -196,19 +222,29 @@ function summaryTable(blocks: readonly BlockSummary[]): string {
       `${row("fullRerun").sameWithinNoise}/${n}`,
       `${points(row("asha").regret.mean)} / ${points(row("asha").regret.max)}`,
       `${points(row("fullRerun").regret.mean)} / ${points(row("fullRerun").regret.max)}`,
+      ...(p.showRungValue ? [b.bestSurvivedRung.join(", ")] : []),
       b.meetsTarget ? "met" : "missed",
       b.meetsTargetWithinNoise ? "met" : "missed",
     ];
   });
+  const rungValueNote = p.showRungValue
+    ? "; best kept = seeds where the true best trial went on past each rung under ASHA; rung value = what a trial records at a rung: " +
+      "epoch = the rung epoch's metric (as the agents do), best = the best so far, mean3 = the mean of the last 3 epochs"
+    : "";
   return table(
-    "Summary (ASHA cost = median ASHA $ / run-all $; epochs only = the same for epoch GPU-hours, start-ups and finishes left out; agreement = seeds whose winner is run-all's; regret mean / max in points)",
-    ["family, rungs", "ASHA cost", "epochs only", "ASHA same", "ASHA ≈ noise", "random same", "floor same", "floor ≈ noise", "ASHA regret", "floor regret", "target (exact)", "target (≈ noise)"],
+    `Summary (ASHA cost = median ASHA $ / run-all $; epochs only = the same for epoch GPU-hours, start-ups and finishes left out; agreement = seeds whose winner is run-all's; regret mean / max in points${rungValueNote})`,
+    [
+      ...["family, rungs", "ASHA cost", "epochs only", "ASHA same", "ASHA ≈ noise", "random same", "floor same", "floor ≈ noise", "ASHA regret", "floor regret"],
+      ...(p.showRungValue ? ["best kept"] : []),
+      ...["target (exact)", "target (≈ noise)"],
+    ],
     rows,
   );
 }
 
 function main(): void {
   const flags = parseFlags(process.argv.slice(2));
+  const printing: Printing = { showRungValue: flags.rungValues.length > 1 || flags.rungValues[0] !== "epoch" };
   const price = priceOf(INSTANCE_TYPE, REGION);
   const usdPerGpuHour = price?.spotMedianUsdPerHour;
   if (usdPerGpuHour === undefined) throw new Error(`the price snapshot has no spot price for ${INSTANCE_TYPE} in ${REGION}`);
@@ -228,9 +264,9 @@ function main(): void {
       spread === null
         ? `assumed: the file has no rerun of any configuration`
         : `the sd between ${spread.runs} runs of ${spread.groups} configuration(s) with different seeds at each epoch, smoothed over ±${SPREAD_WINDOW} epochs; ` +
-          `${spread.sd.toFixed(4)} pooled over all epochs`;
+          `${spread.sd.toFixed(4)} pooled over all epochs; a run's deviation from its configuration's mean correlates ${spread.lag1.toFixed(2)} from one epoch to the next`;
     recordedNotes.push(`${path.relative(process.cwd(), file)}: ${curves.note} Dataset ${JSON.stringify(curves.dataset)}; seed ${curves.seed}.`);
-    return recordedFamily(curves, { noise, noiseSource, images: IMAGES, gpu: GPU });
+    return recordedFamily(curves, { noise, noiseSource, images: IMAGES, gpu: GPU, noiseCorrelation: flags.recordedNoiseCorrelation });
   });
   const synthetic = CURVE_FAMILIES.map((f) => syntheticFamily(f, { trials: flags.trials, maxEpochs: SYNTHETIC_MAX_EPOCHS, images: IMAGES, gpu: GPU }));
   const options: ExperimentOptions = {
@@ -250,6 +286,12 @@ function main(): void {
   const s = options.sweep;
   const assumptions = [
     `η ${s.reductionFactor}, metric mAP50-95 maximized, ${s.maxParallel} trials at once (maxParallel), started in trial order as GPUs free up.`,
+    ...(printing.showRungValue
+      ? [
+          `Rung value (what a trial records at a rung, judged by decideAtRung as built): ${flags.rungValues.join(", ")}; epoch = the metric at the rung epoch ` +
+            `(what the node agent records), best = the best metric over epochs 1..rung epoch (as ultralytics' best.pt), mean3 = the mean of the last 3 epochs up to the rung epoch.`,
+        ]
+      : []),
     `Synthetic families: ${flags.trials} trials (random search: model ${SEARCH_SPACE.model.join("/")}, imgsz ${SEARCH_SPACE.imgsz.join("/")}, ` +
       `lr0 log-uniform ${SEARCH_SPACE.lr0.min}–${SEARCH_SPACE.lr0.max}), ${SYNTHETIC_MAX_EPOCHS} epochs, metric(e) = a − b·exp(−e/τ) + noise, ` +
       `fixed in advance (bench/sweep/learningCurves.ts), no LR-decay or close_mosaic effects, no overfitting.`,
@@ -271,8 +313,10 @@ function main(): void {
   for (const family of options.families) {
     for (const minEpochs of options.minEpochsList) {
       if (minEpochs >= family.maxEpochs) continue;
-      process.stderr.write(`simulating ${family.name}, minEpochs ${minEpochs}, η ${s.reductionFactor}, ${options.seeds} seeds…\n`);
-      blocks.push(runBlock(options, family, minEpochs));
+      for (const rungValue of flags.rungValues) {
+        process.stderr.write(`simulating ${family.name}, minEpochs ${minEpochs}, η ${s.reductionFactor}, rung value ${rungValue}, ${options.seeds} seeds…\n`);
+        blocks.push(runBlock({ ...options, sweep: { ...s, rungValue } }, family, minEpochs));
+      }
     }
   }
 
@@ -283,8 +327,10 @@ function main(): void {
       for (const eta of SETTINGS_GRID.eta) {
         for (const minEpochs of SETTINGS_GRID.minEpochs) {
           if (minEpochs >= family.maxEpochs) continue;
-          process.stderr.write(`settings grid: ${family.name}, minEpochs ${minEpochs}, η ${eta}…\n`);
-          grid.push(runBlock({ ...options, sweep: { ...options.sweep, reductionFactor: eta } }, family, minEpochs));
+          for (const rungValue of flags.rungValues) {
+            process.stderr.write(`settings grid: ${family.name}, minEpochs ${minEpochs}, η ${eta}, rung value ${rungValue}…\n`);
+            grid.push(runBlock({ ...options, sweep: { ...s, reductionFactor: eta, rungValue } }, family, minEpochs));
+          }
         }
       }
     }
@@ -297,7 +343,15 @@ function main(): void {
         {
           benchmark: "bench:sweep",
           generatedAt: new Date().toISOString(),
-          settings: { ...options, families: options.families.map((f) => f.name), instanceType: INSTANCE_TYPE, region: REGION, targetCostRatio: TARGET_COST_RATIO },
+          settings: {
+            ...options,
+            families: options.families.map((f) => f.name),
+            rungValues: flags.rungValues,
+            recordedNoiseCorrelation: flags.recordedNoiseCorrelation,
+            instanceType: INSTANCE_TYPE,
+            region: REGION,
+            targetCostRatio: TARGET_COST_RATIO,
+          },
           assumptions,
           blocks: plain,
           settingsGrid: grid.map(({ family, seeds: _seeds, ...rest }) => ({ family: family.name, ...rest })),
@@ -313,14 +367,14 @@ function main(): void {
   out.push(`yolo-train sweep simulation (issue 12) — ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs, ${flags.seeds} seeds per block`);
   out.push("Simulated time and money; the curves are synthetic or replayed from tiny real CPU runs (not COCO, not a GPU). Nothing here passes or fails.");
   out.push(...assumptions.map((a) => `- ${a}`));
-  for (const block of blocks) out.push(reportBlock(block));
+  for (const block of blocks) out.push(reportBlock(block, printing));
   out.push("\n=== summary against issue 12's target ===");
-  out.push(summaryTable(blocks));
+  out.push(summaryTable(blocks, printing));
   out.push("");
-  for (const block of blocks) out.push(verdict(block));
+  for (const block of blocks) out.push(verdict(block, printing));
   if (grid.length > 0) {
     out.push("\n=== ASHA's settings (the same seeds; rows: family, minEpochs, η) ===");
-    out.push(summaryTable(grid));
+    out.push(summaryTable(grid, printing));
   }
   process.stdout.write(out.join("\n") + "\n");
 }

@@ -10,6 +10,7 @@ import type { GpuClass } from "../../catalog/types";
 import { rungEpochs } from "../../runspec/sweep/asha";
 import { generateSweep, rankDisagreement, trueMetric, type CurveFamily, type SimTrial } from "./learningCurves";
 import { recordedSweep, type CurveFile } from "./recordedCurves";
+import type { RungValueRule } from "./rungValue";
 import { calibrateRandomStopping, simulateSweep, type SweepOutcome, type SweepSettings } from "./sweepSimulation";
 
 /** Issue 12: "ASHA should cost ≤ 1/3 of running everything with the same winner in most seeds". */
@@ -50,7 +51,7 @@ export function syntheticFamily(family: CurveFamily, shape: { trials: number; ma
 
 export function recordedFamily(
   file: CurveFile,
-  options: { noise: number | readonly number[]; noiseSource: string; images: number; gpu: GpuClass },
+  options: { noise: number | readonly number[]; noiseSource: string; images: number; gpu: GpuClass; noiseCorrelation?: number },
 ): SweepFamily {
   const trials = recordedSweep(file, { seed: 0, replica: 0, ...options }).length;
   const { noise } = options;
@@ -62,7 +63,8 @@ export function recordedFamily(
     kind: "recorded",
     description:
       `recorded: ${trials} real ultralytics ${file.ultralytics} CPU runs (torch ${file.torch}), ${file.epochs} epochs each, replayed with ` +
-      `per-epoch noise sd ${noiseText} (${options.noiseSource})`,
+      `per-epoch noise sd ${noiseText} (${options.noiseSource})` +
+      `${(options.noiseCorrelation ?? 0) === 0 ? "" : `, correlated ${options.noiseCorrelation} from one epoch to the next (AR(1))`}`,
     maxEpochs: file.epochs,
     trials,
     noise: finalNoise,
@@ -145,6 +147,8 @@ export interface BlockSummary {
   readonly family: SweepFamily;
   readonly minEpochs: number;
   readonly reductionFactor: number;
+  /** What ASHA's trials recorded at a rung (rungValue.ts). */
+  readonly rungValue: RungValueRule;
   readonly rungEpochs: readonly number[];
   readonly maxEpochs: number;
   readonly seeds: readonly SeedRun[];
@@ -214,7 +218,13 @@ export function runSeed(options: ExperimentOptions, family: SweepFamily, minEpoc
   };
 }
 
-export function summarizeBlock(family: SweepFamily, minEpochs: number, reductionFactor: number, seeds: readonly SeedRun[]): BlockSummary {
+export function summarizeBlock(
+  family: SweepFamily,
+  minEpochs: number,
+  reductionFactor: number,
+  seeds: readonly SeedRun[],
+  rungValue: RungValueRule = "epoch",
+): BlockSummary {
   const rungs = rungEpochs(minEpochs, reductionFactor, family.maxEpochs);
   const count = (flags: readonly boolean[]): number => flags.filter(Boolean).length;
   const numbers = (xs: ReadonlyArray<number | null>): number[] => xs.filter((x): x is number => x !== null);
@@ -251,6 +261,7 @@ export function summarizeBlock(family: SweepFamily, minEpochs: number, reduction
     family,
     minEpochs,
     reductionFactor,
+    rungValue,
     rungEpochs: rungs,
     maxEpochs: family.maxEpochs,
     seeds,
@@ -271,5 +282,5 @@ export function summarizeBlock(family: SweepFamily, minEpochs: number, reduction
 /** Every seed (1 … options.seeds) of one family and rung setting, summarized. */
 export function runBlock(options: ExperimentOptions, family: SweepFamily, minEpochs: number): BlockSummary {
   const seeds = Array.from({ length: options.seeds }, (_, i) => runSeed(options, family, minEpochs, i + 1));
-  return summarizeBlock(family, minEpochs, options.sweep.reductionFactor, seeds);
+  return summarizeBlock(family, minEpochs, options.sweep.reductionFactor, seeds, options.sweep.rungValue ?? "epoch");
 }

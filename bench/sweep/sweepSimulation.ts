@@ -17,11 +17,14 @@
  * at a rung epoch ASHA decides again from the ledger, which must give the decision already taken
  * (decideAtRung is idempotent): the simulation throws if it does not.
  *
- * ASHA here is runspec/sweep/asha.ts as built: the same decideAtRung the agents call.
+ * ASHA here is runspec/sweep/asha.ts as built: the same decideAtRung the agents call. What a trial
+ * records at a rung is settings.rungValue (rungValue.ts): the rung epoch's value, as the agents
+ * record today, or a steadier one (the best so far, the mean of the last 3 epochs).
  */
 import { decideAtRung, rungEpochs, type RungDecision, type RungEntry } from "../../runspec/sweep/asha";
 import { observedMetric, trueMetric, type SimTrial } from "./learningCurves";
 import { exponential, stream } from "./prng";
+import { RUNG_VALUE_RULES, rungValue, type RungValueRule } from "./rungValue";
 
 export type PolicyName = "asha" | "full" | "random";
 
@@ -49,10 +52,17 @@ export interface SweepSettings {
   readonly usdPerGpuHour: number;
   /** Seed of the interruption streams (per trial, the same under every policy). */
   readonly seed: number;
+  /**
+   * What a trial records at a rung (rungValue.ts): the metric at the rung epoch ("epoch", what the
+   * agents record), the best so far ("best") or the mean of the last 3 epochs ("mean3").
+   * @default "epoch"
+   */
+  readonly rungValue?: RungValueRule;
 }
 
 export interface RecordedRung {
   readonly epoch: number;
+  /** The value recorded at the rung (settings.rungValue of the observations up to `epoch`). */
   readonly value: number;
   readonly decision: RungDecision;
 }
@@ -278,7 +288,8 @@ export function simulateSweep(trials: readonly SimTrial[], settings: SweepSettin
         const epoch = state.epochsReached;
         const k = rungIndex.get(epoch);
         if (k !== undefined) {
-          const value = observedMetric(trial, epoch);
+          const observed = Array.from({ length: epoch }, (_, e) => observedMetric(trial, e + 1));
+          const value = rungValue(observed, settings.rungValue ?? "epoch");
           ledger.get(epoch)!.push({ trialId: trial.trialId, value, epoch, recordedAt: isoAt(now) });
           const decision = decide(trial, epoch, value);
           state.rungs.push({ epoch, value, decision });
@@ -364,6 +375,7 @@ function checkSettings(trials: readonly SimTrial[], s: SweepSettings): void {
     if (t.noise.length < s.maxEpochs) problems.push(`trial ${t.trialId} has observations for ${t.noise.length} epochs, fewer than maxEpochs ${s.maxEpochs}`);
     if (!(t.epochHours > 0)) problems.push(`trial ${t.trialId} has epochHours ${t.epochHours}`);
   });
+  if (s.rungValue !== undefined && !RUNG_VALUE_RULES.includes(s.rungValue)) problems.push(`rungValue must be one of ${RUNG_VALUE_RULES.join(", ")}, got ${String(s.rungValue)}`);
   if (!Number.isInteger(s.maxParallel) || s.maxParallel < 1) problems.push(`maxParallel must be a whole number ≥ 1, got ${s.maxParallel}`);
   for (const key of ["interruptionsPerGpuHour", "restartWaitHours", "startupHours", "finishHours", "usdPerGpuHour"] as const) {
     if (!(s[key] >= 0) || !Number.isFinite(s[key])) problems.push(`${key} must be a finite number ≥ 0, got ${s[key]}`);

@@ -119,6 +119,35 @@ describe("the rerun spread and the replay", () => {
     expect(costs[1]! / costs[0]!).toBeCloseTo(4, 12);
   });
 
+  it("measures how a rerun's deviation carries from one epoch to the next", () => {
+    // A rerun shifted by a steady offset: its deviations keep their sign and size (correlation 1).
+    const shifted = parseCurveFile(file([trial("a", [0.1, 0.2, 0.3, 0.4]), trial("b", [0.2, 0.25, 0.28, 0.3]), { ...trial("a2", [0.12, 0.22, 0.32, 0.42]), rerunOf: "a" }]), "s.json");
+    expect(rerunSpread(shifted)!.lag1).toBeCloseTo(1, 12);
+    // A rerun that zigzags around the original: its deviations flip sign from epoch to epoch (negative).
+    expect(rerunSpread(withReruns)!.lag1).toBeLessThan(0);
+  });
+
+  it("replays noise independent per epoch by default, and AR(1)-correlated when asked, the per-epoch sd kept", () => {
+    const options = { seed: 5, replica: 0, noise: 0.01, images: 10_000, gpu: "a10g" as const };
+    expect(recordedSweep(withReruns, { ...options, noiseCorrelation: 0 })).toEqual(recordedSweep(withReruns, options));
+    // Many trials of a long recording: the sample correlation and sd come out near what was asked.
+    const long = parseCurveFile(
+      file(Array.from({ length: 200 }, (_, i) => trial(`t${i}`, Array.from({ length: 40 }, () => 0.5)))),
+      "long.json",
+    );
+    const lag1 = (rho: number): { corr: number; sd: number } => {
+      const noise = recordedSweep(long, { ...options, noiseCorrelation: rho }).map((t) => t.noise);
+      const pairs = noise.flatMap((n) => n.slice(1).map((x, e) => [n[e]!, x] as const));
+      const sd = Math.sqrt(noise.flat().reduce((s, x) => s + x * x, 0) / noise.flat().length);
+      const corr = pairs.reduce((s, [x, y]) => s + x * y, 0) / pairs.length / sd ** 2;
+      return { corr, sd };
+    };
+    expect(lag1(0).corr).toBeCloseTo(0, 1);
+    expect(lag1(0.6).corr).toBeCloseTo(0.6, 1);
+    expect(lag1(0.6).sd).toBeCloseTo(0.01, 3);
+    expect(() => recordedSweep(long, { ...options, noiseCorrelation: 1 })).toThrow(/noiseCorrelation must be a number in \[0, 1\), got 1/);
+  });
+
   it("runs a seed of a recorded family through every policy and the noise floor", () => {
     const family = recordedFamily(parseCurveFile(file(), "x.json"), { noise: 0.001, noiseSource: "assumed", images: 10_000, gpu: "a10g" });
     expect(family.maxEpochs).toBe(4);
