@@ -1,7 +1,9 @@
-// The stack program: one training experiment per stack. `pulumi up` runs this file.
+// The stack program: one training experiment per stack, or a sweep of its variants when the stack
+// declares `yolo-train:sweep` (docs/sweeps.md). `pulumi up` runs this file.
 import * as pulumi from "@pulumi/pulumi";
 import { TrainingRun } from "./components/run/trainingRun";
-import { CONFIG_NAMESPACE, InvalidInputError, loadExperimentConfig } from "./config";
+import { Sweep } from "./components/sweep/sweep";
+import { CONFIG_NAMESPACE, InvalidInputError, loadExperimentConfig, parseSweepConfig, type LoadedExperimentConfig } from "./config";
 
 /**
  * Runs `declare`; refused input (every problem at once) stops the program as a `RunError`,
@@ -28,107 +30,200 @@ function refusalMessage(error: unknown): string | undefined {
   return undefined;
 }
 
-// Validate every key first: an invalid config throws here, listing all problems, and
-// nothing is created.
-const { config, secrets } = refusingInvalidInput(() => {
-  const loaded = loadExperimentConfig();
-  // A declared sweep is checked and planned (`yolo-train sweep plan`); deploying it is not built
-  // yet, and deploying the base experiment alone would not be what the stack file says.
-  if (new pulumi.Config(CONFIG_NAMESPACE).get("sweep") !== undefined) {
-    throw new InvalidInputError(`Stack ${pulumi.getStack()}`, [
-      {
-        key: "sweep",
-        value: "(declared)",
-        allowed: "no sweep in a stack that `pulumi up` deploys: running sweeps on AWS is being built (issue 12)",
-        fix: `see its trials, cost and vCPU quota with \`yolo-train sweep plan --stack ${pulumi.getStack()}\`; remove yolo-train:sweep to train the base experiment`,
-      },
-    ]);
+/** The `yolo-train:sweep` key as the stack holds it (an object as JSON; text that is not JSON is passed on for the checker to name); undefined when not set. */
+function declaredSweep(): unknown {
+  const text = new pulumi.Config(CONFIG_NAMESPACE).get("sweep");
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
-  return loaded;
-});
+}
 
-const run = refusingInvalidInput(
-  () =>
-    new TrainingRun(`${config.project}-${config.stack}`, {
-      config,
-      ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
-    }),
-);
+/** One experiment: the outputs `yolo-train status|logs|down|cost` and `npm run plan` read. */
+function experimentStack({ config, secrets }: LoadedExperimentConfig) {
+  const run = refusingInvalidInput(
+    () =>
+      new TrainingRun(`${config.project}-${config.stack}`, {
+        config,
+        ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
+      }),
+  );
+  const dashboard = run.dashboard!;
+  return {
+    runId: run.runId,
+    region: config.region,
+    imageUri: run.image.imageUri,
+    autoScalingGroupName: run.nodeGroup.groupName,
+    datasetBucketName: run.datasetBucket.bucketName,
+    artifactBucketName: run.artifactBucket.bucketName,
+    artifactPrefix: run.artifactPrefix,
+    otaBucketName: run.ota.bucketName,
+    otaPrefix: run.otaPrefix,
+    otaPublicKeyPem: run.ota.publicKeyPem,
+    /** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
+    edgeReadPolicyArn: run.otaBucket?.edgeReadPolicyArn ?? null,
+    // The OTA root of trust and timestamps (docs/ota.md). Null for a shared OTA bucket: the outputs of
+    // the stack that owns it apply.
+    /** The root key, for `yolo-train ota root sign` on an administrator's workstation; no role of this stack may use it. */
+    otaRootKeyArn: run.otaBucket?.rootKeyArn ?? null,
+    /** The root key's public half (PEM): what boxes pin as their root of trust. */
+    otaRootPublicKeyPem: run.otaBucket?.rootPublicKeyPem ?? null,
+    /** The timestamp key's public half (PEM), named as the timestamp key in root documents. */
+    otaTimestampPublicKeyPem: run.otaBucket?.timestampPublicKeyPem ?? null,
+    /** The Lambda function that re-signs each model's timestamp.json on a schedule. */
+    otaTimestampFunctionName: run.otaBucket?.timestampFunctionName ?? null,
+    /** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
+    ownedBucketNames: pulumi.all([run.artifactBucket.bucketName, run.ownDatasetBucket?.bucketName ?? null, run.otaBucket?.bucketName ?? null]).apply((names) =>
+      names.filter((n): n is string => n !== null),
+    ),
+    logGroupName: run.nodeGroup.logGroupName,
+    dashboardUrl: dashboard.dashboardUrl,
+    logsUrl: dashboard.logsUrl,
+    alertTopicArn: run.guardrails.alertTopicArn,
 
-export const runId = run.runId;
-export const region = config.region;
-export const imageUri = run.image.imageUri;
-export const autoScalingGroupName = run.nodeGroup.groupName;
-export const datasetBucketName = run.datasetBucket.bucketName;
-export const artifactBucketName = run.artifactBucket.bucketName;
-export const artifactPrefix = run.artifactPrefix;
-export const otaBucketName = run.ota.bucketName;
-export const otaPrefix = run.otaPrefix;
-export const otaPublicKeyPem = run.ota.publicKeyPem;
-/** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
-export const edgeReadPolicyArn = run.otaBucket?.edgeReadPolicyArn ?? null;
-// The OTA root of trust and timestamps (docs/ota.md). Null for a shared OTA bucket: the outputs of
-// the stack that owns it apply.
-/** The root key, for `yolo-train ota root sign` on an administrator's workstation; no role of this stack may use it. */
-export const otaRootKeyArn = run.otaBucket?.rootKeyArn ?? null;
-/** The root key's public half (PEM): what boxes pin as their root of trust. */
-export const otaRootPublicKeyPem = run.otaBucket?.rootPublicKeyPem ?? null;
-/** The timestamp key's public half (PEM), named as the timestamp key in root documents. */
-export const otaTimestampPublicKeyPem = run.otaBucket?.timestampPublicKeyPem ?? null;
-/** The Lambda function that re-signs each model's timestamp.json on a schedule. */
-export const otaTimestampFunctionName = run.otaBucket?.timestampFunctionName ?? null;
-/** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
-export const ownedBucketNames = pulumi.all([run.artifactBucket.bucketName, run.ownDatasetBucket?.bucketName ?? null, run.otaBucket?.bucketName ?? null]).apply((names) =>
-  names.filter((n): n is string => n !== null),
-);
-export const logGroupName = run.nodeGroup.logGroupName;
-export const dashboardUrl = run.dashboard.dashboardUrl;
-export const logsUrl = run.dashboard.logsUrl;
-export const alertTopicArn = run.guardrails.alertTopicArn;
+    /** What the run is expected to cost, and the guardrails bounding it: shown by `npm run plan`. */
+    estimate: {
+      gpu: config.gpu,
+      gpusPerNode: config.gpusPerNode,
+      capacity: config.capacity,
+      maxSpotPrice: config.maxSpotPrice ?? null,
+      instanceTypes: run.estimate.capacityRates.perInstance,
+      chosenInstanceType: run.estimate.capacityRates.chosen,
+      hours: run.estimate.hours ?? null,
+      imagesPerSecond: run.estimate.imagesPerSecond ?? null,
+      estimatedUsd: run.estimate.cost?.estimatedUsd ?? null,
+      onDemandUsd: run.estimate.cost?.onDemandUsd ?? null,
+      savingUsd: run.estimate.cost?.savingUsd ?? null,
+      savingPercent: run.estimate.cost?.savingPercent ?? null,
+      capUsd: run.estimate.capUsd,
+      assumptions: run.estimate.assumptions,
+    },
 
-/** What the run is expected to cost, and the guardrails bounding it: shown by `npm run plan`. */
-export const estimate = {
-  gpu: config.gpu,
-  gpusPerNode: config.gpusPerNode,
-  capacity: config.capacity,
-  maxSpotPrice: config.maxSpotPrice ?? null,
-  instanceTypes: run.estimate.capacityRates.perInstance,
-  chosenInstanceType: run.estimate.capacityRates.chosen,
-  hours: run.estimate.hours ?? null,
-  imagesPerSecond: run.estimate.imagesPerSecond ?? null,
-  estimatedUsd: run.estimate.cost?.estimatedUsd ?? null,
-  onDemandUsd: run.estimate.cost?.onDemandUsd ?? null,
-  savingUsd: run.estimate.cost?.savingUsd ?? null,
-  savingPercent: run.estimate.cost?.savingPercent ?? null,
-  capUsd: run.estimate.capUsd,
-  assumptions: run.estimate.assumptions,
-};
+    /** Where and how releases go: shown by `npm run plan`, so a pull request shows it too. */
+    delivery: {
+      modelName: config.ota.modelName,
+      bucketName: run.ota.bucketName,
+      prefix: run.otaPrefix,
+      sharedBucket: run.ota.shared,
+      signingKeyArn: run.ota.signingKeyArn,
+      channel: config.ota.channel,
+      promote: config.ota.promote ?? null,
+      /** How often this stack's function re-signs the timestamps; null for a shared bucket (its owner's function does). */
+      timestamp: run.otaBucket
+        ? {
+            functionName: run.otaBucket.timestampFunctionName,
+            refreshHours: run.otaBucket.timestampFunction.refreshHours,
+            expiresHours: run.otaBucket.timestampFunction.expiresHours,
+          }
+        : null,
+    },
 
-/** Where and how releases go: shown by `npm run plan`, so a pull request shows it too. */
-export const delivery = {
-  modelName: config.ota.modelName,
-  bucketName: run.ota.bucketName,
-  prefix: run.otaPrefix,
-  sharedBucket: run.ota.shared,
-  signingKeyArn: run.ota.signingKeyArn,
-  channel: config.ota.channel,
-  promote: config.ota.promote ?? null,
-  /** How often this stack's function re-signs the timestamps; null for a shared bucket (its owner's function does). */
-  timestamp: run.otaBucket
-    ? {
-        functionName: run.otaBucket.timestampFunctionName,
-        refreshHours: run.otaBucket.timestampFunction.refreshHours,
-        expiresHours: run.otaBucket.timestampFunction.expiresHours,
-      }
-    : null,
-};
+    guardrails: {
+      idleMinutes: config.idleMinutes,
+      idleGpuPercent: config.idleGpuPercent,
+      maxRuntimeHours: config.maxRuntimeHours,
+      restartIfCheckpointLost: config.restartIfCheckpointLost,
+      backstopAt: run.guardrails.backstopAt,
+      budgetUsd: config.budgetUsd ?? null,
+      alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,
+    },
+  };
+}
 
-export const guardrails = {
-  idleMinutes: config.idleMinutes,
-  idleGpuPercent: config.idleGpuPercent,
-  maxRuntimeHours: config.maxRuntimeHours,
-  restartIfCheckpointLost: config.restartIfCheckpointLost,
-  backstopAt: run.guardrails.backstopAt,
-  budgetUsd: config.budgetUsd ?? null,
-  alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,
-};
+/**
+ * A sweep of the stack's experiment (issue 12): its trials on shared parts, the keeper that starts
+ * them, the dashboard. The outputs `yolo-train sweep status|leaderboard` read (`sweepId`,
+ * `artifactBucketName`, `region`), what edge boxes pin (the OTA outputs), and what `npm run plan`
+ * shows (`sweep`, `sweepEstimate`, `delivery`, `guardrails`).
+ */
+function sweepStack({ config, secrets }: LoadedExperimentConfig, raw: unknown) {
+  const plan = refusingInvalidInput(() => parseSweepConfig(raw, config, { project: config.project, stack: config.stack, region: config.region }));
+  const sweep = refusingInvalidInput(
+    () =>
+      new Sweep(`${config.project}-${config.stack}`, {
+        plan,
+        ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
+      }),
+  );
+  const own = sweep.otaBucket;
+  return {
+    sweepId: sweep.sweepId,
+    region: config.region,
+    artifactBucketName: sweep.artifactBucketName,
+    /** `sweeps/<sweepId>/sweep.json` in the artifact bucket: the trials as deployed. */
+    manifestKey: sweep.manifestKey,
+    /** `{ trialId, runId, groupName }` of every trial, in the order they start. */
+    trials: sweep.trialOutputs,
+    keeperFunctionName: sweep.keeperFunctionName,
+    keeperLogGroupName: sweep.keeper.logGroupName,
+    dashboardUrl: sweep.dashboardUrl,
+    alertTopicArn: sweep.alertTopicArn,
+    imageUri: pulumi.output(sweep.parts.image.imageUri),
+    datasetBucketName: pulumi.output(sweep.parts.datasetBucket.bucketName),
+    otaBucketName: sweep.ota.bucketName,
+    otaPrefix: sweep.otaPrefix,
+    otaPublicKeyPem: sweep.ota.publicKeyPem,
+    /** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
+    edgeReadPolicyArn: own?.edgeReadPolicyArn ?? null,
+    otaRootKeyArn: own?.rootKeyArn ?? null,
+    /** The root key's public half (PEM): what boxes pin as their root of trust. */
+    otaRootPublicKeyPem: own?.rootPublicKeyPem ?? null,
+    otaTimestampPublicKeyPem: own?.timestampPublicKeyPem ?? null,
+    otaTimestampFunctionName: own?.timestampFunctionName ?? null,
+    /** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
+    ownedBucketNames: pulumi.all([sweep.artifactBucket.bucketName, sweep.ownDatasetBucket?.bucketName ?? null, own?.bucketName ?? null]).apply((names) =>
+      names.filter((n): n is string => n !== null),
+    ),
+
+    /** The sweep as deployed: shown by `npm run plan`. */
+    sweep: {
+      method: plan.method,
+      trialCount: plan.trials.length,
+      dimensions: plan.space.map((d) => d.key),
+      metric: plan.metric,
+      direction: plan.direction,
+      maxParallel: plan.maxParallel,
+      asha: plan.asha ? { minEpochs: plan.asha.minEpochs, reductionFactor: plan.asha.reductionFactor, maxEpochs: plan.asha.maxEpochs, rungs: [...plan.asha.rungs] } : null,
+      budgetUsd: plan.budgetUsd ?? null,
+      keeperSchedule: sweep.keeper.scheduleExpression,
+    },
+    /** The plan's numbers (catalog/sweepEstimate.ts): per trial $/h and cap, the most it can cost, expected costs, vCPU quotas. */
+    sweepEstimate: {
+      trials: plan.trials.map((trial, i) => ({ trialId: trial.id, runId: trial.runId, params: { ...trial.params }, ...sweep.estimate.trials[i]! })),
+      most: sweep.estimate.most,
+      expected: sweep.estimate.expected ?? null,
+      quotas: sweep.estimate.quotas,
+      assumptions: sweep.estimate.assumptions,
+    },
+    delivery: {
+      modelName: config.ota.modelName,
+      bucketName: sweep.ota.bucketName,
+      prefix: sweep.otaPrefix,
+      // The trials take every part from the sweep, so theirs reads "shared": the bucket is the stack's own when the sweep made it.
+      sharedBucket: own === undefined,
+      signingKeyArn: sweep.ota.signingKeyArn,
+      channel: config.ota.channel,
+      promote: config.ota.promote ?? null,
+      timestamp: own
+        ? { functionName: own.timestampFunctionName, refreshHours: own.timestampFunction.refreshHours, expiresHours: own.timestampFunction.expiresHours }
+        : null,
+    },
+    guardrails: {
+      idleMinutes: config.idleMinutes,
+      idleGpuPercent: config.idleGpuPercent,
+      maxRuntimeHours: config.maxRuntimeHours,
+      restartIfCheckpointLost: config.restartIfCheckpointLost,
+      budgetUsd: config.budgetUsd ?? null,
+      alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,
+    },
+  };
+}
+
+// Validate every key first: an invalid config throws here, listing all problems, and nothing is
+// created. A declared sweep is checked against the valid base (every trial as a config of its own).
+const loaded = refusingInvalidInput(() => loadExperimentConfig());
+const raw = declaredSweep();
+
+export = raw === undefined ? experimentStack(loaded) : sweepStack(loaded, raw);

@@ -4,13 +4,24 @@
  */
 export {
   TrainingRun,
+  trainingRunPartConflicts,
+  sweepTrialProblems,
   type TrainingRunArgs,
+  type TrainingRunSweep,
   type OtaDestination,
   type ResolvedNetwork,
   type ResolvedImage,
   type ResolvedDatasetBucket,
 } from "./run/trainingRun";
 export { Fleet, fleetArgsProblems, FLEET_COST_TAG_KEY, type FleetArgs } from "./fleet/fleet";
+export { Sweep, trialRunConfig, type SweepArgs, type SweepTrialOutput } from "./sweep/sweep";
+export { sweepArgsProblems } from "./sweep/sweepArgs";
+export { SweepKeeper, sweepKeeperArgsProblems, keeperFunctionArchive, keeperFunctionBundlePath, type SweepKeeperArgs } from "./sweep/sweepKeeper";
+export { keeperPolicyDocument, type KeeperPolicyInput, type KeeperPolicyDocument } from "./sweep/keeperPolicy";
+export { sweepManifestOf, sweepManifestJson, type SweepManifestInput, type SweepManifestTrialInput } from "./sweep/sweepManifestBody";
+export { sweepTrialNaming, type SweepTrialNaming } from "./sweep/sweepNames";
+export { renderSweepDashboardBody, sweepDashboardWidgets, type SweepDashboardInput, type SweepDashboardTrial } from "./sweep/sweepDashboardBody";
+export { SWEEP_TAG_KEY, TRIAL_TAG_KEY } from "./sweep/sweepTags";
 export type { FleetParts, FleetOutputs, NetworkPart, ImagePart, DatasetBucketPart, OtaPart } from "./fleet/fleetParts";
 export { NodeRole, sumOfGrants, type NodeRoleArgs } from "./compute/nodeRole";
 export {

@@ -160,24 +160,36 @@ const limitsSpec = z.strictObject({
 });
 
 /**
- * A sweep trial's early stopping (issue 12): the agent records `metric` at each rung epoch in the
- * sweep's rung records (`sweeps/<sweepId>/rungs/<k>.json`) and stops the run when ASHA says so
- * (runspec/sweep/asha.ts). Rungs are whole epochs, strictly increasing, each before `train.epochs`.
+ * A sweep trial (issue 12): the trial's ids and the sweep's ranking, which tell the agent that the
+ * sweep (not the trial) releases a model, and ASHA's early stopping: the agent records `metric` at
+ * each rung epoch in the sweep's rung records (`sweeps/<sweepId>/rungs/<k>.json`) and stops the run
+ * when ASHA says so (runspec/sweep/asha.ts). Rungs are whole epochs, strictly increasing, each
+ * before `train.epochs`; none (and `reductionFactor` null) when the trial is not stopped early
+ * (ASHA off, or every rung at or past the trial's epochs).
  */
-const sweepSpec = z.strictObject({
-  sweepId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
-  trialId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
-  /** The metric judged at each rung, as ultralytics reports it, e.g. `metrics/mAP50-95(B)`. */
-  metric: z.string().regex(METRIC_NAME_PATTERN, { error: METRIC_NAME_RULE }),
-  direction: z.enum(["maximize", "minimize"], { error: "must be \"maximize\" or \"minimize\"" }),
-  /** η: the best 1/η of the trials at a rung go on. */
-  reductionFactor: z.number({ error: "must be a number" }).min(2, { error: "must be at least 2" }),
-  /** The rung epochs (1-based), strictly increasing. */
-  rungs: z
-    .array(z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }), { error: "must be an array of epochs" })
-    .min(1, { error: "must have at least one rung" })
-    .refine((rungs) => rungs.every((epoch, i) => i === 0 || epoch > rungs[i - 1]!), { error: "must be strictly increasing epochs" }),
-});
+const sweepSpec = z
+  .strictObject({
+    sweepId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
+    trialId: z.string().regex(RUN_ID_PATTERN, { error: "must be 1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit" }),
+    /** The metric judged at each rung, as ultralytics reports it, e.g. `metrics/mAP50-95(B)`. */
+    metric: z.string().regex(METRIC_NAME_PATTERN, { error: METRIC_NAME_RULE }),
+    direction: z.enum(["maximize", "minimize"], { error: "must be \"maximize\" or \"minimize\"" }),
+    /** η: the best 1/η of the trials at a rung go on; null without rungs. */
+    reductionFactor: z.number({ error: "must be a number or null" }).min(2, { error: "must be at least 2" }).nullable(),
+    /** The rung epochs (1-based), strictly increasing; empty when the trial is not stopped early. */
+    rungs: z
+      .array(z.int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }), { error: "must be an array of epochs" })
+      .refine((rungs) => rungs.every((epoch, i) => i === 0 || epoch > rungs[i - 1]!), { error: "must be strictly increasing epochs" }),
+  })
+  .superRefine((sweep, ctx) => {
+    // η means something only with rungs, and rungs cannot be judged without it.
+    if (sweep.rungs.length > 0 && sweep.reductionFactor === null) {
+      ctx.addIssue({ code: "custom", path: ["reductionFactor"], message: "must be a number of at least 2 when there are rungs" });
+    }
+    if (sweep.rungs.length === 0 && sweep.reductionFactor !== null) {
+      ctx.addIssue({ code: "custom", path: ["reductionFactor"], message: "must be null without rungs (the trial is not stopped early)" });
+    }
+  });
 
 /** W&B API keys are 40 hex characters; one pasted where the parameter name goes must not reach user data. */
 const LOOKS_LIKE_WANDB_KEY = /^(?:local-)?[0-9a-f]{40}$/;
@@ -245,9 +257,9 @@ const RunSpecSchema = z
   .superRefine((spec, ctx) => {
     const sweep = spec?.sweep;
     if (sweep === undefined || sweep === null) return;
-    // A sweep trial trains one phase: rungs count epochs of that one phase.
-    if (spec?.train?.progressive !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["sweep"], message: "cannot be combined with train.progressive: a sweep trial trains one phase; remove one of them" });
+    // Rungs count the epochs of one phase: a trial stopped early trains one phase.
+    if (spec?.train?.progressive !== undefined && Array.isArray(sweep.rungs) && sweep.rungs.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["sweep"], message: "rungs cannot be combined with train.progressive: a trial stopped early trains one phase; remove one of them" });
     }
     const epochs = spec?.train?.epochs;
     if (typeof epochs === "number" && Array.isArray(sweep.rungs)) {
@@ -304,7 +316,7 @@ export type RunSpecSweep = {
   trialId: string;
   metric: string;
   direction: "maximize" | "minimize";
-  reductionFactor: number;
+  reductionFactor: number | null;
   rungs: number[];
 };
 

@@ -128,3 +128,57 @@ describe("the stack program's run spec", () => {
     expect((outputs.guardrails as Record<string, unknown>).restartIfCheckpointLost).toBe(expected);
   });
 });
+
+describe("the stack program with a declared sweep", () => {
+  const SWEEP = {
+    "yolo-train:stage": "debug",
+    "yolo-train:epochs": "27",
+    "yolo-train:hyperparameters": JSON.stringify({ optimizer: "SGD" }),
+    "yolo-train:sweep": JSON.stringify({ method: "grid", space: { imgsz: [320, 640], lr0: [0.01, 0.02] }, maxParallel: 2, asha: { minEpochs: 3 }, budgetUsd: 40 }),
+  };
+
+  it("deploys the sweep instead of refusing it: one Sweep, a TrainingRun per trial on groups created empty, and the keeper", async () => {
+    const { thrown, resources } = await runStackProgram(SWEEP);
+    expect(thrown).toBeUndefined();
+    const count = (type: string) => resources.filter((r) => r.type === type).length;
+    expect(count("yolo-train:sweep:Sweep")).toBe(1);
+    expect(count("yolo-train:run:TrainingRun")).toBe(4);
+    expect(count("yolo-train:sweep:SweepKeeper")).toBe(1);
+    expect(count("awsx:ec2:Vpc")).toBe(1);
+    expect(count("yolo-train:ota:OtaBucket")).toBe(1);
+    for (const group of resources.filter((r) => r.type === "aws:autoscaling/group:Group")) expect(group.inputs).toMatchObject({ desiredCapacity: 0, maxSize: 1 });
+  });
+
+  it("exports what `yolo-train sweep status` reads, what edge boxes pin, and the plan's figures", async () => {
+    const { outputs } = await runStackProgram(SWEEP);
+    expect(outputs.sweepId).toEqual(expect.stringMatching(/^sweep-[0-9a-f]{12}$/));
+    expect(outputs.region).toBe("us-east-1");
+    expect(outputs.artifactBucketName).toEqual(expect.stringMatching(/artifacts/));
+    expect(outputs.manifestKey).toBe(`sweeps/${outputs.sweepId}/sweep.json`);
+    expect((outputs.trials as { trialId: string }[]).map((t) => t.trialId)).toEqual(["t01", "t02", "t03", "t04"]);
+    expect(outputs.keeperFunctionName).toEqual(expect.stringMatching(/keeper/));
+    expect(outputs.dashboardUrl).toEqual(expect.stringContaining("#dashboards:name="));
+    for (const pem of [outputs.otaPublicKeyPem, outputs.otaRootPublicKeyPem, outputs.otaTimestampPublicKeyPem]) expect(pem).toEqual(expect.stringContaining("BEGIN PUBLIC KEY"));
+    expect(outputs.ownedBucketNames).toEqual([outputs.artifactBucketName, outputs.datasetBucketName, outputs.otaBucketName]);
+    expect(outputs.sweep).toMatchObject({ trialCount: 4, maxParallel: 2, budgetUsd: 40, keeperSchedule: "rate(1 minute)" });
+    expect((outputs.sweepEstimate as { most: { usd: number } }).most.usd).toBeGreaterThan(0);
+    expect(outputs.delivery).toMatchObject({ sharedBucket: false, prefix: "models/exp/" });
+    // The single-run outputs do not apply to a sweep.
+    expect(outputs.runId).toBeUndefined();
+  });
+
+  it("refuses an invalid sweep, naming each key, and registers no resource", async () => {
+    const { thrown, resources } = await runStackProgram({ ...SWEEP, "yolo-train:sweep": JSON.stringify({ method: "random", space: { imgsz: [320, 333] }, maxParallel: 99 }) });
+    expect(thrown).toBeInstanceOf(Error);
+    const message = (thrown as Error).message;
+    expect(message).toContain("nothing was created");
+    for (const key of ["sweep.trials", "sweep.space.imgsz[1]", "sweep.maxParallel"]) expect(message).toContain(`\`${key}\``);
+    expect(resources).toEqual([]);
+  });
+
+  it("refuses an invalid base config first, naming its keys, and registers no resource", async () => {
+    const { thrown, resources } = await runStackProgram({ ...SWEEP, "yolo-train:imgsz": "650" });
+    expect((thrown as Error).message).toContain("`imgsz`");
+    expect(resources).toEqual([]);
+  });
+});

@@ -46,6 +46,9 @@ export function rungAt(sweep: RunSpecSweep, epoch: number): number {
 export async function decideRung(access: RungAccess, sweep: RunSpecSweep, measured: RungMeasurement, recordedAt: string): Promise<RungVerdict> {
   const rungEpoch = sweep.rungs[measured.rung];
   if (rungEpoch === undefined) throw new RangeError(`rung ${measured.rung} is not one of the sweep's ${sweep.rungs.length} rungs`);
+  // The run spec's schema gives every spec with rungs an η.
+  const reductionFactor = sweep.reductionFactor;
+  if (reductionFactor === null) throw new RangeError("the sweep has rungs but no reductionFactor");
   const trialId = sweep.trialId;
   const measuredValue = measured.value !== undefined && Number.isFinite(measured.value) ? measured.value : undefined;
   const entries =
@@ -55,7 +58,7 @@ export async function decideRung(access: RungAccess, sweep: RunSpecSweep, measur
   const own = entries.find((entry) => entry.trialId === trialId);
   const worst = sweep.direction === "maximize" ? -Number.MAX_VALUE : Number.MAX_VALUE;
   const value = own?.value ?? measuredValue ?? worst;
-  const decision = decideAtRung(entries, { trialId, value }, sweep.direction, sweep.reductionFactor);
+  const decision = decideAtRung(entries, { trialId, value }, sweep.direction, reductionFactor);
   return {
     outcome: { rung: measured.rung, epoch: own?.epoch ?? measured.epoch, value, promote: decision.promote, cutoff: decision.cutoff, earlier: decision.earlier },
     reason: decision.reason,

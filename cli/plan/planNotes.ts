@@ -66,8 +66,12 @@ function createdBuckets(plan: OfflinePlan): Set<string> {
   return names;
 }
 
-/** True when the planned node group launches a node as soon as it is created. */
+/**
+ * True when the planned node group launches a node as soon as it is created, or a sweep's keeper
+ * (a stack exporting `sweepId`) gives the first trials' groups capacity within its first round.
+ */
 function startsNodeAtOnce(plan: OfflinePlan): boolean {
+  if (typeof plan.outputs.sweepId === "string") return true;
   return plan.resources.some((r) => r.type === "aws:autoscaling/group:Group" && Number(r.inputs.desiredCapacity ?? r.inputs.minSize ?? 0) > 0);
 }
 

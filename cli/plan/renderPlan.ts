@@ -3,6 +3,7 @@ import { GUARDRAIL_DEFAULTS } from "../../components/guardrails/guardrailPlan";
 import { firstUpWarnings, phaseEstimates, type PhaseEstimate } from "./planNotes";
 import { countByType, renderResourceTree } from "./resourceTree";
 import type { OfflinePlan } from "./runOfflinePlan";
+import { isSweepPlan, renderSweepStackPlan } from "./renderSweepStackPlan";
 import { standingCosts } from "./standingCosts";
 
 /** The stack outputs the plan reads (see index.ts). */
@@ -66,6 +67,10 @@ const rate = (n: number | undefined) => (n === undefined ? "—" : `$${n.toFixed
 
 /** The offline plan as text: what `pulumi up` would create, what it would cost, what bounds it. Pure. */
 export function renderPlan(plan: OfflinePlan): string {
+  if (isSweepPlan(plan)) {
+    const delivery = plan.outputs.delivery as PlannedDelivery | undefined;
+    return renderSweepStackPlan(plan, REMOTE_COMPONENT_CONTENTS, shortType, delivery ? renderDelivery(delivery, "the sweep's winner (the best completed trial) is released") : []);
+  }
   const estimate = plan.outputs.estimate as PlannedEstimate;
   const guardrails = plan.outputs.guardrails as PlannedGuardrails;
   const lines: string[] = [];
@@ -180,8 +185,8 @@ function renderPhase(p: PhaseEstimate): string {
   return `${head}, ~${p.hours.toFixed(2)} h${cost}${p.pastMaxRuntime ? " (does not finish within maxRuntimeHours: the backstop stops the run first)" : ""}`;
 }
 
-/** Where a completed run's model goes, and what moves it to `stable`. */
-function renderDelivery(d: PlannedDelivery): string[] {
+/** Where a completed run's model goes (or, for a sweep, its winner's), and what moves it to `stable`. */
+function renderDelivery(d: PlannedDelivery, who = "every completed run publishes a release"): string[] {
   const where = d.sharedBucket
     ? `the shared bucket s3://${d.bucketName}/${d.prefix} (another stack owns it), signed with ${d.signingKeyArn}`
     : `this stack's bucket s3://${d.bucketName}/${d.prefix}, signed with its own KMS key`;
@@ -192,7 +197,7 @@ function renderDelivery(d: PlannedDelivery): string[] {
       : "never automatically (set ota.promote for a quality gate)";
   const lines = [
     `Model delivery (OTA): model "${d.modelName}"`,
-    `  - every completed run publishes a release to ${where}, channel candidate`,
+    `  - ${who} to ${where}, channel candidate`,
     `  - promotion to stable: ${stable}`,
   ];
   if (d.timestamp) {

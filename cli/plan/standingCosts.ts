@@ -24,6 +24,22 @@ const MONTHLY_USD_BY_TYPE: Record<string, { usd: (r: RecordedResource) => number
   },
 };
 
+/**
+ * The sweep keeper (components/sweep/sweepKeeper.ts): a round every N minutes until `pulumi destroy`.
+ * A round is about a second at 512 MB on arm64 (≈ $0.000007), its request ($0.0000002), some ten S3
+ * GETs and one PUT (≈ $0.000009): about $0.000016 a round, so about $0.70 a month at one round a
+ * minute (43,200 rounds), less where Lambda's free tier applies.
+ */
+const KEEPER_ROUND_USD = 0.000016;
+const MINUTES_PER_MONTH = 43_200;
+
+/** The keeper's minutes between rounds, read off its description (`… one round every 1 min`); undefined for any other function. */
+function keeperEveryMinutes(resource: RecordedResource): number | undefined {
+  if (resource.type !== "aws:lambda/function:Function") return undefined;
+  const match = /^yolo-train sweep keeper .*every (\d+) min/.exec(String(resource.inputs.description ?? ""));
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Usage-priced storage worth naming: it costs nothing until data is written. */
 const USAGE_PRICED: Record<string, string> = {
   "aws:s3/bucket:Bucket": "S3 bucket: $0.023 per GB-month stored",
@@ -42,6 +58,13 @@ export function standingCosts(resources: readonly RecordedResource[]): { fixed: 
   const fixed = new Map<string, StandingCost>();
   const usage = new Set<string>();
   for (const resource of resources) {
+    const every = keeperEveryMinutes(resource);
+    if (every !== undefined) {
+      const what = `Lambda function (sweep keeper, a round every ${every} min, until \`pulumi destroy\`) with its schedule and S3 requests, about $${((MINUTES_PER_MONTH / every) * KEEPER_ROUND_USD).toFixed(2)}/month`;
+      const previous = fixed.get("keeper") ?? { what, count: 0, monthlyUsd: 0 };
+      fixed.set("keeper", { what, count: previous.count + 1, monthlyUsd: previous.monthlyUsd + (MINUTES_PER_MONTH / every) * KEEPER_ROUND_USD });
+      continue;
+    }
     const price = MONTHLY_USD_BY_TYPE[resource.type];
     if (price) {
       const previous = fixed.get(resource.type) ?? { what: price.what, count: 0, monthlyUsd: 0 };

@@ -89,7 +89,10 @@ export function renderSweepPlan(plan: SweepPlan): string {
     lines.push(...estimate.assumptions.map((a) => `  - ${a}`));
   }
   lines.push("");
-  lines.push("Running a sweep on AWS (trials launched at most maxParallel at once, stopped at the rungs) is being built (issue 12): `pulumi up` refuses a stack that declares one.");
+  lines.push(
+    "`pulumi up` deploys the sweep: every trial's node group waits at 0 nodes, and the sweep's keeper (a function run every minute) " +
+      "starts at most maxParallel at once, within the budget; `npm run plan` shows the resources. Follow it with `yolo-train sweep status` and `sweep leaderboard`.",
+  );
   return lines.join("\n");
 }
 

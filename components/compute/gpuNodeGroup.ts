@@ -19,7 +19,7 @@ export type { GpuNodeDatasetMount, GpuNodeGroupArgs };
 /**
  * The GPU node group of one run: a launch template (Deep Learning AMI, IMDSv2, encrypted gp3
  * root, no key pair, user data that mounts the dataset, starts GPU metrics and runs the image)
- * and an Auto Scaling group (min 0, desired = max = nodes, spot or on-demand over several
+ * and an Auto Scaling group (min 0, max = nodes, desired = nodes or `initialCapacity`, spot or on-demand over several
  * instance types), with the run's log group. The nodes' role is a {@link NodeRole} the caller
  * grants first; the group adds the node's own permissions, attaches the role's policy and
  * launches nothing before it is attached.
@@ -157,7 +157,8 @@ export class GpuNodeGroup extends pulumi.ComponentResource {
         // the guardrails take the group to 0 without fighting a floor.
         minSize: 0,
         maxSize: settings.desiredNodes,
-        desiredCapacity: settings.desiredNodes,
+        // desiredNodes unless told to wait at 0 (a sweep trial, which its keeper starts).
+        desiredCapacity: settings.initialCapacity,
         capacityRebalance: settings.capacity === "spot",
         mixedInstancesPolicy: {
           instancesDistribution: instancesDistributionOf(settings.capacity, settings.maxSpotPrice),

@@ -54,6 +54,15 @@ export interface GpuNodeGroupArgs {
    */
   readonly desiredNodes?: number;
   /**
+   * The group's desired capacity when it is created: `desiredNodes` (start at once), or fewer
+   * down to 0 (a group that waits until something else gives it capacity, e.g. a sweep's keeper
+   * starting a trial). A whole number from 0 to `desiredNodes`; the maximum size stays
+   * `desiredNodes`. Later `pulumi up`s never set the desired capacity again (the group ignores
+   * changes of it), so a waiting trial that was started is not stopped by a redeploy.
+   * @default desiredNodes
+   */
+  readonly initialCapacity?: number;
+  /**
    * Subnets to launch in: public subnets (the node gets a public IP; there is no NAT gateway to
    * pay for). With FSx for Lustre, pass only the file system's subnet.
    */

@@ -23,6 +23,8 @@ export interface GpuNodeGroupSettings {
   /** Only for spot; dropped (with a warning) for on-demand. */
   readonly maxSpotPrice?: number;
   readonly desiredNodes: number;
+  /** The desired capacity the group is created with: 0 to `desiredNodes`. */
+  readonly initialCapacity: number;
   readonly rootVolumeGiB: number;
   readonly logRetentionDays: number;
   readonly logGroupName: string;
@@ -90,6 +92,16 @@ export function resolveGpuNodeGroupSettings(args: GpuNodeGroupArgs): GpuNodeGrou
     warnings.push(`GpuNodeGroup.desiredNodes is ${desiredNodes}: every node runs the same run spec.`);
   }
 
+  const initialCapacity = args.initialCapacity ?? desiredNodes;
+  if (args.initialCapacity !== undefined && (!Number.isInteger(initialCapacity) || initialCapacity < 0 || (Number.isInteger(desiredNodes) && initialCapacity > desiredNodes))) {
+    problems.add({
+      key: key("initialCapacity"),
+      value: args.initialCapacity,
+      allowed: `a whole number from 0 to desiredNodes (${desiredNodes}): the nodes launched when the group is created`,
+      fix: "0 for a group that waits to be given capacity, or leave it out to launch desiredNodes at once",
+    });
+  }
+
   checkNonEmptyList(problems, key("subnetIds"), args.subnetIds, "public subnet ids of the VPC", 'e.g. ["subnet-0123456789abcdef0"]; for FSx for Lustre, only the file system\'s subnet');
   checkNonEmptyList(problems, key("securityGroupIds"), args.securityGroupIds, "security group ids", 'e.g. ["sg-0123456789abcdef0"]');
 
@@ -129,6 +141,7 @@ export function resolveGpuNodeGroupSettings(args: GpuNodeGroupArgs): GpuNodeGrou
     capacity: args.capacity,
     ...(maxSpotPrice !== undefined ? { maxSpotPrice } : {}),
     desiredNodes,
+    initialCapacity,
     rootVolumeGiB,
     logRetentionDays,
     logGroupName: logGroupNameOf(args.groupName),

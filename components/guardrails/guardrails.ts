@@ -20,6 +20,7 @@ import {
   starvedAlarmSpec,
 } from "./guardrailPlan";
 import { autoName, NAME_RULES } from "../naming/physicalNames";
+import { InvalidInputError, type Problem } from "../../runspec/problems";
 
 export interface GuardrailsArgs extends Omit<GuardrailSettingsInput, "alertEmail"> {
   /**
@@ -28,6 +29,15 @@ export interface GuardrailsArgs extends Omit<GuardrailSettingsInput, "alertEmail
    * @default alerts go to the SNS topic only
    */
   readonly alertEmail?: pulumi.Input<string>;
+  /**
+   * An SNS topic of someone else's to report to instead of a topic of the guardrails' own: a
+   * sweep's, shared by all its trials, so one email subscription covers them. Its policy must let
+   * CloudWatch alarms (and, with `budgetUsd`, AWS Budgets) of this account publish
+   * (`alertTopicPolicy` in guardrailPlan.ts). Mutually exclusive with `alertEmail`: subscribe the
+   * email to the given topic.
+   * @default a new topic of the guardrails' own
+   */
+  readonly alertTopicArn?: pulumi.Input<string>;
   /** Name of the Auto Scaling group the guardrails watch and scale to zero. */
   readonly groupName: pulumi.Input<string>;
   /** ARN of that group; the backstop's IAM role may update this group only. */
@@ -42,8 +52,14 @@ export interface GuardrailsArgs extends Omit<GuardrailSettingsInput, "alertEmail
 /**
  * The off-node guardrails of one run: an idle-GPU alarm that scales the group to zero, a
  * starved-GPU alarm that notifies, a max-runtime backstop schedule, an optional monthly budget,
- * and the SNS topic they all report to. Every child's physical name fits AWS's rules for any
- * component name (see `autoName` in `physicalNames.ts`).
+ * and the SNS topic they all report to (its own, or `alertTopicArn`). Every child's physical name
+ * fits AWS's rules for any component name (see `autoName` in `physicalNames.ts`).
+ *
+ * A group that waits at 0 nodes (a sweep trial not started yet) is never alarmed: it publishes no
+ * GPU metrics, and both alarms treat missing data as not breaching. Its backstop fires at
+ * `launchTime + maxRuntimeHours` and sets an empty group to 0 again, which changes nothing; whoever
+ * starts it later moves the backstop (`scheduler:UpdateSchedule`, passing {@link backstopRoleArn}),
+ * and later `pulumi up`s keep the moved time (the schedule ignores changes of its expression).
  */
 export class Guardrails extends pulumi.ComponentResource {
   readonly alertTopicArn: pulumi.Output<string>;
@@ -52,15 +68,25 @@ export class Guardrails extends pulumi.ComponentResource {
   readonly starvedAlarmArn: pulumi.Output<string>;
   readonly starvedAlarmName: pulumi.Output<string>;
   readonly scaleToZeroPolicyArn: pulumi.Output<string>;
+  /** The backstop's EventBridge Scheduler schedule (group `default`). */
   readonly backstopScheduleName: pulumi.Output<string>;
+  readonly backstopScheduleArn: pulumi.Output<string>;
+  /**
+   * The role the backstop schedule runs as. Whoever moves the backstop (`scheduler:UpdateSchedule`,
+   * e.g. a sweep's keeper when it starts a waiting trial) must be allowed `iam:PassRole` on it.
+   */
+  readonly backstopRoleArn: pulumi.Output<string>;
+  readonly backstopRoleName: pulumi.Output<string>;
   /** When the backstop fires, ISO 8601 UTC; read from the schedule, so it stays the first time. */
   readonly backstopAt: pulumi.Output<string>;
   /** The budget's name; undefined when `budgetUsd` is not set. */
   readonly budgetName?: pulumi.Output<string>;
 
   constructor(name: string, args: GuardrailsArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { alertEmail: givenEmail, ...plainArgs } = args;
-    const settings = resolveGuardrailSettings(typeof givenEmail === "string" ? { ...plainArgs, alertEmail: givenEmail } : plainArgs, "Guardrails");
+    const { alertEmail: givenEmail, alertTopicArn: givenTopic, ...plainArgs } = args;
+    const settings = resolvedWithTopic(givenTopic, givenEmail, () =>
+      resolveGuardrailSettings(typeof givenEmail === "string" ? { ...plainArgs, alertEmail: givenEmail } : plainArgs, "Guardrails"),
+    );
     super("yolo-train:guardrails:Guardrails", name, {}, opts);
     // An email from an output is checked as a plain one would be, once known.
     const alertEmail: pulumi.Input<string> | undefined =
@@ -75,12 +101,11 @@ export class Guardrails extends pulumi.ComponentResource {
     // not let cloudwatch.amazonaws.com use it and cannot be edited); a customer managed key
     // would cost a key per stack for no gain here.
     // https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
-    const topic = new aws.sns.Topic(autoName(NAME_RULES.snsTopic, `${name}-alerts`), { tags }, { parent: this });
-    const topicPolicy = new aws.sns.TopicPolicy(
-      `${name}-alerts`,
-      { arn: topic.arn, policy: topic.arn.apply(alertTopicPolicy) },
-      { parent: this },
-    );
+    const ownTopic = givenTopic === undefined ? new aws.sns.Topic(autoName(NAME_RULES.snsTopic, `${name}-alerts`), { tags }, { parent: this }) : undefined;
+    const topic = { arn: ownTopic?.arn ?? pulumi.output(givenTopic!) };
+    const topicPolicy = ownTopic
+      ? new aws.sns.TopicPolicy(`${name}-alerts`, { arn: ownTopic.arn, policy: ownTopic.arn.apply(alertTopicPolicy) }, { parent: this })
+      : undefined;
     if (alertEmail !== undefined) {
       new aws.sns.TopicSubscription(
         `${name}-alerts-email`,
@@ -166,7 +191,7 @@ export class Guardrails extends pulumi.ComponentResource {
           tags,
         },
         // Budgets checks it may publish to the topic when the notification is created.
-        { parent: this, dependsOn: [topicPolicy] },
+        { parent: this, dependsOn: topicPolicy ? [topicPolicy] : [] },
       );
       this.budgetName = budget.name;
     }
@@ -178,6 +203,9 @@ export class Guardrails extends pulumi.ComponentResource {
     this.starvedAlarmName = starved.name;
     this.scaleToZeroPolicyArn = scaleToZero.arn;
     this.backstopScheduleName = schedule.name;
+    this.backstopScheduleArn = schedule.arn;
+    this.backstopRoleArn = schedulerRole.arn;
+    this.backstopRoleName = schedulerRole.name;
     this.backstopAt = schedule.scheduleExpression.apply(parseAtExpression);
 
     this.registerOutputs({
@@ -188,8 +216,39 @@ export class Guardrails extends pulumi.ComponentResource {
       starvedAlarmName: this.starvedAlarmName,
       scaleToZeroPolicyArn: this.scaleToZeroPolicyArn,
       backstopScheduleName: this.backstopScheduleName,
+      backstopScheduleArn: this.backstopScheduleArn,
+      backstopRoleArn: this.backstopRoleArn,
+      backstopRoleName: this.backstopRoleName,
       backstopAt: this.backstopAt,
       budgetName: this.budgetName,
     });
   }
+}
+
+/**
+ * The settings `resolve` gives, with one more rule: a given topic and an email do not go together
+ * (the email would be subscribed to someone else's topic behind its owner's back). Every problem
+ * at once: the settings' own and this one.
+ */
+function resolvedWithTopic<T>(topic: unknown, email: unknown, resolve: () => T): T {
+  const topicProblems: Problem[] =
+    topic !== undefined && email !== undefined
+      ? [
+          {
+            key: "Guardrails.alertEmail",
+            value: typeof email === "string" ? email : "(an output)",
+            allowed: "not set together with alertTopicArn: the alerts go to that topic, whose owner subscribes who gets them",
+            fix: "subscribe the email to the given topic, or leave alertTopicArn out for a topic of the guardrails' own",
+          },
+        ]
+      : [];
+  let settings: T;
+  try {
+    settings = resolve();
+  } catch (error) {
+    if (error instanceof InvalidInputError && topicProblems.length > 0) throw new InvalidInputError("Guardrails", [...error.problems, ...topicProblems]);
+    throw error;
+  }
+  if (topicProblems.length > 0) throw new InvalidInputError("Guardrails", topicProblems);
+  return settings;
 }

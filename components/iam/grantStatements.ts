@@ -133,8 +133,8 @@ export function runArtifactStatements(bucketArn: string, prefix: string, kmsKeyA
  * no trial has reached yet. The artifact bucket's KMS key, if any, is granted by
  * {@link runArtifactStatements} for the same bucket.
  *
- * Not wired into `TrainingRun` yet: the Sweep component that launches trials (next step of issue 12)
- * adds these to each trial's node role.
+ * A sweep trial's `TrainingRun` (`args.sweep` with `earlyStopping`, as the `Sweep` component makes
+ * them) adds these to its node role; a trial that runs to its end gets nothing under `sweeps/`.
  */
 export function sweepRungStatements(bucketArn: string, sweepId: string): GrantStatement[] {
   let prefix: string | undefined;

@@ -11,7 +11,7 @@ import { DatasetBucket } from "../storage/datasetBucket";
 import { FLEET_COST_TAG_KEY } from "../fleet/fleet";
 import type { DatasetBucketPart, FleetParts, ImagePart, NetworkPart, OtaPart } from "../fleet/fleetParts";
 import { grantDatasetRead, grantImagePull, type Grantee } from "../iam/grants";
-import { initialWeightsStatements, parameterReadStatements } from "../iam/grantStatements";
+import { initialWeightsStatements, parameterReadStatements, sweepRungStatements } from "../iam/grantStatements";
 import { GpuNodeGroup, type GpuNodeDatasetMount } from "../compute/gpuNodeGroup";
 import { Guardrails } from "../guardrails/guardrails";
 import { timestampFailureAlarmSpec } from "../ota/otaTimestampPolicies";
@@ -25,6 +25,9 @@ import { autoName, NAME_RULES } from "../naming/physicalNames";
 import { TrainingImage, trainingImageProblems, type TrainingImageArgs } from "../image/trainingImage";
 import { runNameProblems, runResourceNames, type RunResourceNames } from "./trainingRunNames";
 import { parseArn } from "../../runspec/awsPatterns";
+import { RUN_ID_PATTERN, type RunSpecSweep } from "../../runspec/schema";
+import { METRIC_NAME_PATTERN, METRIC_NAME_RULE } from "../../runspec/metrics";
+import { SWEEP_TAG_KEY, TRIAL_TAG_KEY } from "../sweep/sweepTags";
 
 export type { OtaDestination };
 
@@ -79,6 +82,52 @@ export interface TrainingRunArgs {
    * @default the fleet's, else config `ota.shared`, else a new `OtaBucket` with its keys
    */
   readonly ota?: OtaPart;
+  /**
+   * The artifact bucket to keep the run's checkpoints, record and model in (under
+   * `runs/<runId>/`), instead of a bucket of the run's own: a sweep's, shared by its trials. The
+   * node role is still granted the run's own prefix only.
+   * @default a new `ArtifactBucket` of the run's own
+   */
+  readonly artifactBucket?: ArtifactBucket;
+  /**
+   * Makes the run a trial of a sweep (issue 12; the `Sweep` component sets it). The trial's node
+   * group is created **empty** (desired capacity 0, max 1): the sweep's keeper gives it capacity
+   * when its turn comes, and moves its max-runtime backstop then. Every child is tagged
+   * `yolo-train:sweep = <sweepId>` (the keeper may set the capacity of groups with its own sweep's
+   * tag only) and `yolo-train:trial = <trialId>`. The trial gets no dashboard of its own (the
+   * sweep has one; a dashboard costs $3 a month past the account's free three) and no AWS Budget
+   * (`config.budgetUsd` is the sweep's to apply, over the sweep's tag). Its node role gets no
+   * right to publish or sign releases: a trial's model stays in the artifact bucket, and the
+   * sweep's keeper releases the winner.
+   * @default none: an ordinary run, started at once
+   */
+  readonly sweep?: TrainingRunSweep;
+}
+
+/** A sweep trial's settings (see {@link TrainingRunArgs.sweep}). */
+export interface TrainingRunSweep {
+  /** The sweep's id (`deriveSweepId`, runspec/sweep/sweepManifest.ts): the value of the `yolo-train:sweep` tag, and the prefix `sweeps/<sweepId>/` of its rung records. */
+  readonly sweepId: string;
+  /** The trial's id in the sweep: `t01` …. */
+  readonly trialId: string;
+  /** The metric the sweep ranks its trials by, as ultralytics reports it (`metrics/mAP50-95(B)`). */
+  readonly metric: string;
+  readonly direction: "maximize" | "minimize";
+  /**
+   * ASHA early stopping, passed to the run spec's `sweep` section with the ids and the metric: the
+   * agent records `metric` at each rung epoch (each below the trial's epochs, strictly increasing)
+   * and stops the trial outside the best 1/`reductionFactor`. The node role may then read and write
+   * the sweep's rung records (`sweeps/<sweepId>/`, `sweepRungStatements`), nothing else of the sweep.
+   * @default none: the trial trains to its end (its run spec's sweep section has no rungs), and its role gets nothing under `sweeps/`
+   */
+  readonly earlyStopping?: { readonly reductionFactor: number; readonly rungs: readonly number[] };
+  /**
+   * The sweep's SNS topic: the trial's guardrail alarms report there rather than to a topic of
+   * their own (one email subscription for the whole sweep); `config.alertEmail` is then the
+   * topic owner's to subscribe.
+   * @default a topic of the trial's own, with `config.alertEmail` subscribed
+   */
+  readonly alertTopicArn?: pulumi.Input<string>;
 }
 
 /**
@@ -139,9 +188,12 @@ export class TrainingRun extends pulumi.ComponentResource {
   readonly nodeRole: NodeRole;
   readonly nodeGroup: GpuNodeGroup;
   readonly guardrails: Guardrails;
+  /** The sweep this run is a trial of (`args.sweep`); undefined for an ordinary run. */
+  readonly sweep: TrainingRunSweep | undefined;
   /** Alarm on the OTA timestamp function's failed runs, to the guardrails' alert topic; undefined unless this run owns its OTA bucket. */
   readonly timestampFailureAlarm: aws.cloudwatch.MetricAlarm | undefined;
-  readonly dashboard: RunDashboard;
+  /** The run's dashboard; undefined for a sweep trial (the sweep's dashboard shows it). */
+  readonly dashboard: RunDashboard | undefined;
   readonly lustre: LustreDataset | undefined;
   /** `runs/<runId>/` in the artifact bucket: checkpoints, run record, exported model. */
   readonly artifactPrefix: string;
@@ -165,7 +217,8 @@ export class TrainingRun extends pulumi.ComponentResource {
     const configImage = deferred.image !== undefined ? deferredImagePart(deferred.image) : undefined;
     const problems = new ProblemList();
     for (const p of runNameProblems(names, identity)) problems.add(p);
-    for (const p of partConflicts(args, config, deferred, parts)) problems.add(p);
+    for (const p of trainingRunPartConflicts(args, config, deferred, parts)) problems.add(p);
+    for (const p of sweepTrialProblems(args.sweep, config)) problems.add(p);
     if (!parts.image && !configImage) {
       for (const p of trainingImageProblems(imageArgs)) {
         problems.add(p.key === "TrainingImage.context" ? { ...p, key: "TrainingRun.dockerContext" } : p);
@@ -178,11 +231,13 @@ export class TrainingRun extends pulumi.ComponentResource {
     this.runId = runId;
     this.names = names;
     this.estimate = estimate;
+    this.sweep = args.sweep;
     const parent = { parent: this };
-    const tags = {
+    const tags: Record<string, string> = {
       "yolo-train:project": config.project,
       "yolo-train:stack": names.costAllocationValue,
       "yolo-train:run-id": runId,
+      ...(args.sweep ? { [SWEEP_TAG_KEY]: args.sweep.sweepId, [TRIAL_TAG_KEY]: args.sweep.trialId } : {}),
     };
 
     this.ownNetwork = parts.network
@@ -199,7 +254,7 @@ export class TrainingRun extends pulumi.ComponentResource {
     this.network = resolvedNetwork(parts.network ?? this.ownNetwork!);
     this.ownDatasetBucket = parts.datasetBucket ? undefined : new DatasetBucket(`${name}-datasets`, { tags }, parent);
     this.datasetBucket = resolvedDatasetBucket(parts.datasetBucket ?? this.ownDatasetBucket!);
-    this.artifactBucket = new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
+    this.artifactBucket = args.artifactBucket ?? new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
     this.otaBucket = parts.ota || config.ota.shared || deferred.otaShared ? undefined : new OtaBucket(`${name}-ota`, { tags }, parent);
     this.ota = this.otaDestinationOf(parts.ota ?? (deferred.otaShared ? deferredOtaPart(deferred.otaShared, config.region) : undefined), parts.ota !== undefined);
     this.ownImage = parts.image || configImage ? undefined : new TrainingImage(`${name}-image`, { ...imageArgs, tags }, parent);
@@ -239,6 +294,18 @@ export class TrainingRun extends pulumi.ComponentResource {
           )
         : undefined;
 
+    // Every trial carries the section, rungs or not: it is what tells the agent the sweep releases the model.
+    const early = args.sweep?.earlyStopping;
+    const runSpecSweep: RunSpecSweep | undefined = args.sweep
+      ? {
+          sweepId: args.sweep.sweepId,
+          trialId: args.sweep.trialId,
+          metric: args.sweep.metric,
+          direction: args.sweep.direction,
+          reductionFactor: early ? early.reductionFactor : null,
+          rungs: early ? [...early.rungs] : [],
+        }
+      : undefined;
     const runSpec = pulumi
       .all([
         this.artifactBucket.bucketName,
@@ -248,7 +315,7 @@ export class TrainingRun extends pulumi.ComponentResource {
         wandbParameter?.name ?? pulumi.output(undefined),
       ])
       .apply(([artifactBucket, otaBucket, signingKeyId, otaPrefix, wandbApiKeyParameter]) =>
-        buildRunSpec(config, {
+        buildRunSpec(runSpecSweep ? { ...config, sweep: runSpecSweep } : config, {
           runId,
           autoScalingGroupName: names.groupName,
           artifactBucket,
@@ -263,6 +330,10 @@ export class TrainingRun extends pulumi.ComponentResource {
     // The node role's policy is the sum of what each resource grants it, nothing more.
     this.nodeRole = new NodeRole(`${name}-gpu-role`, { description: `yolo-train GPU node of ${names.groupName}`, tags }, parent);
     this.grantNodeAccess(this.nodeRole, dataset, wandbParameter);
+    if (runSpecSweep && runSpecSweep.rungs.length > 0) {
+      const sweepId = runSpecSweep.sweepId;
+      this.nodeRole.addToPolicy(this.artifactBucket.bucketArn.apply((arn) => sweepRungStatements(arn, sweepId)));
+    }
 
     this.nodeGroup = new GpuNodeGroup(
       `${name}-gpu`,
@@ -278,6 +349,8 @@ export class TrainingRun extends pulumi.ComponentResource {
         runSpec,
         datasetMount: this.datasetMount(dataset),
         role: this.nodeRole,
+        // A sweep trial waits at 0 until the sweep's keeper gives it capacity.
+        ...(args.sweep ? { initialCapacity: 0 } : {}),
         tags,
         ...(parts.costTagValue !== undefined
           ? { instanceTags: pulumi.output(parts.costTagValue).apply((value) => ({ [FLEET_COST_TAG_KEY]: value })) }
@@ -295,8 +368,15 @@ export class TrainingRun extends pulumi.ComponentResource {
         idleGpuPercent: config.idleGpuPercent,
         maxRuntimeHours: config.maxRuntimeHours,
         ...(args.launchTime ? { launchTime: args.launchTime } : {}),
-        ...(config.budgetUsd !== undefined ? { budgetUsd: config.budgetUsd } : {}),
-        ...(config.alertEmail !== undefined ? { alertEmail: config.alertEmail } : deferred.alertEmail !== undefined ? { alertEmail: deferred.alertEmail } : {}),
+        // A sweep's budget is the sweep's, over its tag: none per trial.
+        ...(config.budgetUsd !== undefined && !args.sweep ? { budgetUsd: config.budgetUsd } : {}),
+        ...(args.sweep?.alertTopicArn !== undefined
+          ? { alertTopicArn: args.sweep.alertTopicArn }
+          : config.alertEmail !== undefined
+            ? { alertEmail: config.alertEmail }
+            : deferred.alertEmail !== undefined
+              ? { alertEmail: deferred.alertEmail }
+              : {}),
         costAllocationTag: { key: "yolo-train:stack", value: names.costAllocationValue },
         tags,
       },
@@ -313,24 +393,27 @@ export class TrainingRun extends pulumi.ComponentResource {
         )
       : undefined;
 
-    this.dashboard = new RunDashboard(
-      `${name}-dashboard`,
-      {
-        autoScalingGroupName: this.nodeGroup.groupName,
-        logGroupName: this.nodeGroup.logGroupName,
-        alarmArns: [this.guardrails.idleAlarmArn, this.guardrails.starvedAlarmArn],
-        runId,
-        dashboardName: names.dashboardName,
-        idleGpuPercent: config.idleGpuPercent,
-      },
-      parent,
-    );
+    // A sweep's trials share the sweep's dashboard.
+    this.dashboard = args.sweep
+      ? undefined
+      : new RunDashboard(
+          `${name}-dashboard`,
+          {
+            autoScalingGroupName: this.nodeGroup.groupName,
+            logGroupName: this.nodeGroup.logGroupName,
+            alarmArns: [this.guardrails.idleAlarmArn, this.guardrails.starvedAlarmArn],
+            runId,
+            dashboardName: names.dashboardName,
+            idleGpuPercent: config.idleGpuPercent,
+          },
+          parent,
+        );
 
     this.registerOutputs({
       runId,
       imageUri: this.image.imageUri,
       groupName: this.nodeGroup.groupName,
-      dashboardUrl: this.dashboard.dashboardUrl,
+      dashboardUrl: this.dashboard?.dashboardUrl,
       // Registered so a shared signing key that cannot sign fails the deployment of any program.
       otaPublicKeyPem: this.ota.publicKeyPem,
     });
@@ -371,8 +454,11 @@ export class TrainingRun extends pulumi.ComponentResource {
     const config = this.experiment;
     if (dataset) grantDatasetRead(role, dataset, dataset.prefix);
     this.artifactBucket.grantReadWrite(role, this.artifactPrefix);
-    this.ota.grantWrite(role, this.otaPrefix);
-    this.ota.grantSign(role);
+    // A sweep trial never releases its own model (the sweep's keeper releases the winner): no OTA rights.
+    if (!this.sweep) {
+      this.ota.grantWrite(role, this.otaPrefix);
+      this.ota.grantSign(role);
+    }
     this.image.grantPull(role);
     if (wandbParameter) role.addToPolicy(wandbParameter.arn.apply(parameterReadStatements));
     if (config.modelSource.kind === "s3") {
@@ -464,10 +550,17 @@ function chosenParts(args: TrainingRunArgs): FleetParts {
 
 /**
  * A part the program gives (directly or through a fleet) that the stack config also names: which
- * one would win is a guess, so neither does.
+ * one would win is a guess, so neither does. Keys are the stack config's (`network`, `image`,
+ * `ota.bucket`) and `TrainingRun.dockerContext`; a caller composing runs (a `Sweep`) checks its
+ * parts with this before creating any.
  */
-function partConflicts(args: TrainingRunArgs, config: ExperimentConfig, deferred: DeferredExperimentInputs, parts: FleetParts): Problem[] {
-  const from = (part: keyof TrainingRunArgs): string => (args[part] !== undefined ? `TrainingRun.${part}` : `TrainingRun.fleet.${part}`);
+export function trainingRunPartConflicts(
+  args: Pick<TrainingRunArgs, "network" | "image" | "datasetBucket" | "ota" | "dockerContext">,
+  config: ExperimentConfig,
+  deferred: DeferredExperimentInputs,
+  parts: FleetParts,
+): Problem[] {
+  const from = (part: "network" | "image" | "ota"): string => (args[part] !== undefined ? `TrainingRun.${part}` : `TrainingRun.fleet.${part}`);
   const shown = (plain: unknown, later: unknown): unknown => plain ?? (later !== undefined ? "(an output)" : undefined);
   const problems: Problem[] = [];
   if (parts.network && (config.network || deferred.network)) {
@@ -488,4 +581,54 @@ function partConflicts(args: TrainingRunArgs, config: ExperimentConfig, deferred
 /** The experiment and the values of it that were outputs (none for a plain `ExperimentConfig`). */
 function experimentOf(given: ExperimentConfig | ParsedExperimentInput): ParsedExperimentInput {
   return "deferred" in given && "config" in given ? given : { config: given, deferred: {} };
+}
+
+/**
+ * Problems with a sweep trial's settings, before anything is created: ids the run spec takes (one
+ * key segment each), and early stopping the agent can follow (whole, strictly increasing rung
+ * epochs below the trial's epochs, η ≥ 2, a one-phase trial). Keys are `TrainingRun.sweep.<field>`.
+ */
+export function sweepTrialProblems(sweep: TrainingRunSweep | undefined, config: Pick<ExperimentConfig, "epochs" | "progressive">): Problem[] {
+  if (sweep === undefined) return [];
+  const problems: Problem[] = [];
+  for (const field of ["sweepId", "trialId"] as const) {
+    if (typeof sweep[field] !== "string" || !RUN_ID_PATTERN.test(sweep[field])) {
+      problems.push({
+        key: `TrainingRun.sweep.${field}`,
+        value: sweep[field],
+        allowed: "1-48 characters of a-z, 0-9 and '-', starting and ending with a letter or digit (one key segment of the bucket layout)",
+        fix: field === "sweepId" ? "derive it with deriveSweepId (runspec/sweep/sweepManifest.ts)" : "e.g. t01",
+      });
+    }
+  }
+  if (typeof sweep.metric !== "string" || !METRIC_NAME_PATTERN.test(sweep.metric)) {
+    problems.push({ key: "TrainingRun.sweep.metric", value: sweep.metric, allowed: `a metric name that ${METRIC_NAME_RULE}`, fix: "e.g. metrics/mAP50-95(B)" });
+  }
+  if (sweep.direction !== "maximize" && sweep.direction !== "minimize") {
+    problems.push({ key: "TrainingRun.sweep.direction", value: sweep.direction, allowed: '"maximize" or "minimize"', fix: "maximize for mAP, minimize for a loss" });
+  }
+  const early = sweep.earlyStopping;
+  if (early === undefined) return problems;
+  const rungs = early.rungs;
+  const wholeIncreasing = Array.isArray(rungs) && rungs.length > 0 && rungs.every((epoch, i) => Number.isInteger(epoch) && epoch >= 1 && (i === 0 || epoch > rungs[i - 1]!));
+  if (!wholeIncreasing || rungs.some((epoch) => epoch >= config.epochs)) {
+    problems.push({
+      key: "TrainingRun.sweep.earlyStopping.rungs",
+      value: rungs,
+      allowed: `whole, strictly increasing epochs from 1, each below the trial's epochs (${config.epochs}): the end of training is not a rung`,
+      fix: "leave out the rungs at or past the trial's epochs, or earlyStopping altogether when none is left",
+    });
+  }
+  if (!(typeof early.reductionFactor === "number" && early.reductionFactor >= 2)) {
+    problems.push({ key: "TrainingRun.sweep.earlyStopping.reductionFactor", value: early.reductionFactor, allowed: "η, a number of at least 2", fix: "e.g. 3" });
+  }
+  if (config.progressive !== undefined) {
+    problems.push({
+      key: "TrainingRun.sweep.earlyStopping",
+      value: "(set)",
+      allowed: "not with progressive phases: a trial's rungs count the epochs of one phase",
+      fix: "remove progressive from the trial's config, or early stopping from the sweep",
+    });
+  }
+  return problems;
 }

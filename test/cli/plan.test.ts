@@ -124,16 +124,45 @@ describe("npm run plan", () => {
     expect(stdout).toContain("  - timestamps and root key: the stack that owns the bucket signs them");
   });
 
-  it("refuses a stack that declares a sweep, pointing to `yolo-train sweep plan`, and exits 2", () => {
+  it("plans a stack that declares a sweep: what `pulumi up` would create and cost, pointing to `yolo-train sweep plan` for the trials", () => {
     const dir = projectWithStack(
       "sweep",
-      ["config:", "  aws:region: us-east-1", "  yolo-train:sweep:", "    method: grid", "    space:", "      imgsz: [320, 640]"].join("\n"),
+      [
+        "config:",
+        "  aws:region: us-east-1",
+        "  yolo-train:epochs: 27",
+        "  yolo-train:sweep:",
+        "    method: grid",
+        "    space:",
+        "      imgsz: [320, 640]",
+        "    maxParallel: 2",
+        "    asha: { minEpochs: 3 }",
+        "    budgetUsd: 20",
+      ].join("\n"),
     );
     const { status, stdout, stderr } = plan(["--cwd", dir, "--stack", "sweep"]);
+    expect(stderr).toBe("");
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^Sweep sweep-[0-9a-f]{12}: 2 trials \(grid over imgsz\), maximize metrics\/mAP50-95\(B\), 2 at once, ASHA at epochs 3, 9/m);
+    expect(stdout).toContain("yolo-train sweep plan --stack sweep");
+    for (const type of ["yolo-train:sweep:Sweep", "yolo-train:sweep:SweepKeeper", "yolo-train:run:TrainingRun", "aws:s3/bucketObjectv2:BucketObjectv2"]) expect(stdout).toContain(type);
+    expect(stdout).toContain("every trial's node group is created empty (desired 0, max 1); the keeper (a Lambda function, rate(1 minute))");
+    expect(stdout).toMatch(/Most it can cost: \$\d/);
+    expect(stdout).toContain("sweep budget: $20: the keeper starts no trial once spent + committed would pass it");
+    expect(stdout).toMatch(/Lambda function \(sweep keeper, a round every 1 min/);
+    expect(stdout).toContain("the sweep's winner (the best completed trial) is released to this stack's bucket");
+  });
+
+  it("refuses an invalid sweep, naming each key, and exits 2", () => {
+    const dir = projectWithStack(
+      "badsweep",
+      ["config:", "  aws:region: us-east-1", "  yolo-train:sweep:", "    method: grid", "    space:", "      imgsz: [320, 333]", "    maxParallel: 99"].join("\n"),
+    );
+    const { status, stdout, stderr } = plan(["--cwd", dir, "--stack", "badsweep"]);
     expect(status).toBe(2);
     expect(stdout).toBe("");
-    expect(stderr).toMatch(/^Stack sweep has 1 problem; nothing was created:\n  - `sweep` is "\(declared\)"; it must be no sweep in a stack that `pulumi up` deploys/);
-    expect(stderr).toContain("yolo-train sweep plan --stack sweep");
+    expect(stderr).toMatch(/^Stack config yolo-train\/badsweep has 2 problems; nothing was created:/);
+    for (const key of ["sweep.space.imgsz[1]", "sweep.maxParallel"]) expect(stderr).toContain(`\`${key}\``);
   });
 
   it("reports every config problem once, without a stack trace, names each key, and exits 2", () => {

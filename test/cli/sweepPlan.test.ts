@@ -41,7 +41,8 @@ describe("yolo-train sweep plan", () => {
     expect(text).toMatch(/Most it can cost: \$\d+\.\d\d/);
     expect(text).toMatch(/Expected with ASHA: \$\d+\.\d\d/);
     expect(text).toMatch(/Quota: All G and VT Spot Instance Requests \(L-3819A6DF, spot\) must allow \d+ vCPUs: 3 × g4dn\.\w+/);
-    expect(text).toContain("`pulumi up` refuses a stack that declares one");
+    expect(text).toContain("`pulumi up` deploys the sweep");
+    expect(text).toContain("starts at most maxParallel at once, within the budget");
   });
 
   it("prints the same as JSON", async () => {

@@ -30,7 +30,8 @@ describe("the run spec's sweep section", () => {
     ["a metric name with spaces", { metric: "map 50" }, /^sweep\.metric: /],
     ["an unknown direction", { direction: "up" }, /^sweep\.direction: must be "maximize" or "minimize"/],
     ["η below 2", { reductionFactor: 1 }, /^sweep\.reductionFactor: must be at least 2/],
-    ["no rungs", { rungs: [] }, /^sweep\.rungs: must have at least one rung/],
+    ["no rungs with an η", { rungs: [] }, /^sweep\.reductionFactor: must be null without rungs/],
+    ["rungs without an η", { reductionFactor: null }, /^sweep\.reductionFactor: must be a number of at least 2 when there are rungs/],
     ["rungs that are not increasing", { rungs: [3, 3] }, /^sweep\.rungs: must be strictly increasing epochs/],
     ["a rung that is not a whole epoch", { rungs: [1.5] }, /^sweep\.rungs\[0\]: must be an integer/],
     ["a rung at epoch 0", { rungs: [0, 2] }, /^sweep\.rungs\[0\]: must be at least 1/],
@@ -49,9 +50,16 @@ describe("the run spec's sweep section", () => {
     expect(problemsOf(withSweep({ ...SWEEP, minEpochs: 1 }))).toEqual([expect.stringMatching(/^sweep: .*minEpochs/)]);
   });
 
-  it("refuses a sweep together with progressive phases: a sweep trial trains one phase", () => {
+  it("refuses rungs together with progressive phases: a trial stopped early trains one phase", () => {
     const train = { ...TRAIN, progressive: [{ imgsz: 320, epochs: 10 }, { imgsz: 640, epochs: 17 }] };
-    expect(problemsOf(withSweep(SWEEP, train))).toEqual([expect.stringMatching(/^sweep: cannot be combined with train\.progressive/)]);
+    expect(problemsOf(withSweep(SWEEP, train))).toEqual([expect.stringMatching(/^sweep: rungs cannot be combined with train\.progressive/)]);
+  });
+
+  it("takes a trial that is not stopped early (no rungs, η null), progressive phases and all: it still tells the agent the sweep releases the model", () => {
+    const plain = { ...SWEEP, reductionFactor: null, rungs: [] };
+    expect(parseRunSpec(withSweep(plain)).sweep).toEqual(plain);
+    const train = { ...TRAIN, progressive: [{ imgsz: 320, epochs: 10 }, { imgsz: 640, epochs: 17 }] };
+    expect(parseRunSpec(withSweep(plain, train)).sweep).toEqual(plain);
   });
 
   it("passes through buildRunSpec", () => {

@@ -46,7 +46,7 @@ describe("a TrainingRun under installAwsMocks", () => {
     mocks = installAwsMocks({ stack: "widgets" });
     const config = parseExperimentConfig({ stage: "debug" }, { project: mocks.project, stack: mocks.stack, region: mocks.region });
     run = new TrainingRun("yt", { config, launchTime: LAUNCH });
-    await valueOf(pulumi.all([run.nodeGroup.groupArn, run.dashboard.dashboardUrl, run.image.imageUri]));
+    await valueOf(pulumi.all([run.nodeGroup.groupArn, run.dashboard!.dashboardUrl, run.image.imageUri]));
     await mocks.settle();
   });
 

@@ -214,3 +214,26 @@ describe("a sweep trial", () => {
     expect(autoScalingCalls(world)).toEqual([teardownOf(REPLACEMENT)]);
   }, 60_000);
 });
+
+describe("a sweep trial that is not stopped early (ASHA off: no rungs, η null)", () => {
+  let plain: NodeWorld;
+  beforeEach(async () => {
+    plain = await NodeWorld.start({ spec: { sweep: { ...SWEEP, reductionFactor: null, rungs: [] } } });
+  }, 120_000);
+  afterEach(async () => plain?.close());
+
+  it("trains to its end and still leaves its release to the sweep, touching no rung record", async () => {
+    const agent = plain.runAgent({ env: CURVE([0.3, 0.35, 0.4, 0.45]) });
+    const { stdout } = await expectExit(agent, EXIT.done);
+    const record = await storedRecord(plain);
+    expect(record.phase).toBe("completed");
+    expect(record.epoch).toBe(4);
+    expect(record.release).toBeNull();
+    expect(record.history?.at(-1)).toMatchObject({ phase: "completed", note: SWEEP_TRIAL_RELEASE_NOTE });
+    expect(await otaKeys(plain)).toEqual([]);
+    expect(plain.kms.calls).toEqual([]);
+    expect(stdout).not.toContain('"event":"rung-decision"');
+    expect(await plain.s3.listKeys(plain.bucket, "sweeps/")).toEqual([]);
+    expect(autoScalingCalls(plain)).toEqual([teardownOf(plain.imds.instanceId)]);
+  }, 60_000);
+});

@@ -34,6 +34,7 @@ describe("resolveGpuNodeGroupSettings", () => {
       instanceTypes: ["g5.xlarge"],
       capacity: "spot",
       desiredNodes: 1,
+      initialCapacity: 1,
       rootVolumeGiB: 100,
       logRetentionDays: 30,
       logGroupName: `/yolo-train/g-${runId}`,
@@ -58,6 +59,15 @@ describe("resolveGpuNodeGroupSettings", () => {
       "GpuNodeGroup.rootVolumeGiB",
     ]);
     expect((error as Error).message).toMatch(/^GpuNodeGroup has 4 problems; nothing was created:/);
+  });
+
+  it("creates a group that waits at 0 nodes when told (a sweep trial), its maximum still desiredNodes", () => {
+    expect(resolveGpuNodeGroupSettings(args({ initialCapacity: 0 }))).toMatchObject({ desiredNodes: 1, initialCapacity: 0 });
+    expect(resolveGpuNodeGroupSettings(args({ desiredNodes: 2, initialCapacity: 1 }))).toMatchObject({ desiredNodes: 2, initialCapacity: 1 });
+  });
+
+  it.each([-1, 0.5, 2, Number.NaN])("refuses an initial capacity of %s, naming GpuNodeGroup.initialCapacity", (initialCapacity) => {
+    expect(() => resolveGpuNodeGroupSettings(args({ initialCapacity }))).toThrow(/GpuNodeGroup\.initialCapacity[\s\S]*a whole number from 0 to desiredNodes \(1\)/);
   });
 
   it("accepts at most 40 instance types (the mixed instances policy limit)", () => {

@@ -35,7 +35,7 @@ beforeAll(async () => {
 
 /** Waits until the run's deepest outputs resolved, so every child has registered. */
 async function settle(run: TrainingRun): Promise<void> {
-  await valueOf(pulumi.all([run.dashboard.dashboardUrl, run.guardrails.backstopAt, run.nodeGroup.groupArn, run.image.imageUri, run.ota.publicKeyPem]));
+  await valueOf(pulumi.all([run.dashboard!.dashboardUrl, run.guardrails.backstopAt, run.nodeGroup.groupArn, run.image.imageUri, run.ota.publicKeyPem]));
 }
 
 function count(type: string, prefix: string): number {

@@ -298,6 +298,54 @@ describe("Guardrails with a budget but no email", () => {
   });
 });
 
+describe("Guardrails of a sweep trial: a given topic, a group waiting at 0", () => {
+  const TOPIC = `arn:aws:sns:us-east-1:${FAKE_ACCOUNT_ID}:sweep-alerts`;
+  let g: Guardrails;
+  beforeAll(async () => {
+    g = make("trial", { alertTopicArn: TOPIC, budgetUsd: 10 });
+    // scaling policy, 2 alarms, role, role policy, schedule, budget: no topic, policy or subscription
+    await built(g, 7);
+  });
+
+  it("creates no topic of its own: every alarm and the budget report to the given one", async () => {
+    expect(mine("trial", TYPES.topic)).toEqual([]);
+    expect(mine("trial", TYPES.topicPolicy)).toEqual([]);
+    expect(mine("trial", TYPES.subscription)).toEqual([]);
+    expect(await valueOf(g.alertTopicArn)).toBe(TOPIC);
+    expect(alarm("trial", "gpu-idle").inputs.alarmActions).toEqual([await valueOf(g.scaleToZeroPolicyArn), TOPIC]);
+    expect(alarm("trial", "gpu-starved").inputs.alarmActions).toEqual([TOPIC]);
+    for (const n of one("trial", TYPES.budget).inputs.notifications as { subscriberSnsTopicArns: string[] }[]) expect(n.subscriberSnsTopicArns).toEqual([TOPIC]);
+  });
+
+  it("never alarms a group that waits at 0 nodes: it publishes no GPU metrics, and missing data is not breaching", () => {
+    for (const suffix of ["gpu-idle", "gpu-starved"] as const) {
+      const inputs = alarm("trial", suffix).inputs;
+      expect([suffix, inputs.treatMissingData]).toEqual([suffix, "notBreaching"]);
+      expect(inputs.insufficientDataActions ?? []).toEqual([]);
+    }
+  });
+
+  it("exports the backstop's schedule and role, which whoever starts the trial moves and passes", async () => {
+    const role = mine("trial", TYPES.role)[0]!;
+    const schedule = one("trial", TYPES.schedule);
+    expect(await valueOf(g.backstopRoleArn)).toBe(role.outputs!.arn);
+    expect(await valueOf(g.backstopRoleName)).toBe(role.outputs!.name);
+    expect(await valueOf(g.backstopScheduleArn)).toBe(schedule.outputs!.arn);
+    expect(schedule.inputs.target.roleArn).toBe(await valueOf(g.backstopRoleArn));
+  });
+
+  it("refuses an email with a given topic, naming it, with the other problems", () => {
+    let error: unknown;
+    try {
+      make("trial-email", { alertTopicArn: TOPIC, alertEmail: "ml-team@example.com", idleMinutes: 0 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).problems.map((p) => p.key).sort()).toEqual(["Guardrails.alertEmail", "Guardrails.idleMinutes"]);
+  });
+});
+
 describe("Guardrails with invalid arguments", () => {
   it.each<[string, Partial<GuardrailsArgs>, string]>([
     ["idleMinutes", { idleMinutes: 0 }, "Guardrails.idleMinutes"],

@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 /** Waits until the run's deepest outputs resolved, so every child has registered. */
 async function settle(run: TrainingRun): Promise<void> {
-  await valueOf(pulumi.all([run.dashboard.dashboardUrl, run.guardrails.backstopAt, run.nodeGroup.groupArn, run.image.imageUri]));
+  await valueOf(pulumi.all([run.dashboard!.dashboardUrl, run.guardrails.backstopAt, run.nodeGroup.groupArn, run.image.imageUri]));
 }
 
 /** Resources of `type` under the run named `runName`. */
