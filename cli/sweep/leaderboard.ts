@@ -67,7 +67,11 @@ export interface LeaderboardRow {
   readonly outcome: TrialOutcome;
   readonly epoch: number;
   readonly epochs: number;
-  /** The sweep's metric: the record's latest value; null before the first validation. */
+  /**
+   * The trial's best value of the sweep's metric: a completed trial's final one (its best.pt's, what
+   * the winner is chosen by); otherwise the best of its latest value and its rung values. Null
+   * before the first validation.
+   */
   readonly metric: number | null;
   /** 1-based rank among trials with a metric, best first; null without one. */
   readonly rank: number | null;
@@ -188,7 +192,7 @@ function rowOf(trial: LeaderboardTrial, record: LeaderboardRecord | null, input:
     outcome,
     epoch: record.epoch,
     epochs: record.epochs,
-    metric: typeof value === "number" && Number.isFinite(value) ? value : null,
+    metric: bestValue(outcome === "completed" ? [value] : [value, ...rungs.map((r) => r.value)], input.direction),
     rank: null,
     rung: last?.rung ?? null,
     attempts: record.attempts,
@@ -197,6 +201,13 @@ function rowOf(trial: LeaderboardTrial, record: LeaderboardRecord | null, input:
     why,
     rungs: rungs.map((r) => ({ rung: r.rung, epoch: r.epoch, value: r.value, promote: r.promote, cutoff: r.cutoff })),
   };
+}
+
+/** The best of the finite values (a rung's ±Number.MAX_VALUE stands for a missing metric: left out); null when none. */
+function bestValue(values: readonly (number | undefined)[], direction: Direction): number | null {
+  const known = values.filter((v): v is number => typeof v === "number" && Number.isFinite(v) && Math.abs(v) !== Number.MAX_VALUE);
+  if (known.length === 0) return null;
+  return direction === "maximize" ? Math.max(...known) : Math.min(...known);
 }
 
 /** A rung value; the agent stores a metric missing at the rung as ±Number.MAX_VALUE (judged worst). */

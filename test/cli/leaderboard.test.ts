@@ -49,6 +49,17 @@ describe("the sweep leaderboard", () => {
     expect(board.counts).toEqual({ pending: 1, running: 1, completed: 1, "stopped-early": 1, failed: 0, unreadable: 0 });
   });
 
+  it("shows a trial's best value: a running trial's best rung beats a worse latest epoch, a completed trial's final value stands", () => {
+    const dipped = new Map<string, LeaderboardRecord | null>([
+      ["yolov8n-coco-0000000001", record({ phase: "completed", epoch: 27, metrics: { [METRIC]: 0.41 }, sweep: { rungs: [{ rung: 0, epoch: 3, value: 0.45, promote: true, cutoff: null }] } })],
+      ["yolov8s-coco-0000000002", record({ phase: "training", epoch: 11, metrics: { [METRIC]: 0.3 }, sweep: { rungs: [{ rung: 0, epoch: 3, value: 0.2, promote: true, cutoff: null }, { rung: 1, epoch: 9, value: 0.38, promote: true, cutoff: null }] } })],
+      ["yolov8n-coco-0000000003", record({ phase: "training", epoch: 4, metrics: {}, sweep: { rungs: [{ rung: 0, epoch: 3, value: -Number.MAX_VALUE, promote: true, cutoff: null }] } })],
+    ]);
+    const rows = Object.fromEntries(leaderboard({ metric: METRIC, direction: "maximize", trials, records: dipped }).rows.map((r) => [r.trialId, r.metric]));
+    // The winner is chosen by the final value, so that is the one shown; a missing rung metric is no value.
+    expect(rows).toEqual({ t01: 0.41, t02: 0.38, t03: null, t04: null });
+  });
+
   it("ranks a minimised metric lowest first", () => {
     const losses = leaderboard({ metric: METRIC, direction: "minimize", trials, records });
     expect(losses.rows.filter((r) => r.rank !== null).map((r) => r.trialId)).toEqual(["t02", "t03", "t01"]);
