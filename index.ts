@@ -2,8 +2,12 @@
 // declares `yolo-train:sweep` (docs/sweeps.md). `pulumi up` runs this file.
 import * as pulumi from "@pulumi/pulumi";
 import { TrainingRun } from "./components/run/trainingRun";
+import type { OtaBucket } from "./components/ota/otaBucket";
+import type { OtaDestination } from "./components/ota/otaDestination";
 import { Sweep } from "./components/sweep/sweep";
 import { CONFIG_NAMESPACE, InvalidInputError, loadExperimentConfig, parseSweepConfig, type LoadedExperimentConfig } from "./config";
+
+type ExperimentConfig = LoadedExperimentConfig["config"];
 
 /**
  * Runs `declare`; refused input (every problem at once) stops the program as a `RunError`,
@@ -41,6 +45,73 @@ function declaredSweep(): unknown {
   }
 }
 
+/** What both stacks deploy of OTA and buckets: a TrainingRun's or a Sweep's. */
+interface DeployedParts {
+  readonly ota: OtaDestination;
+  readonly otaPrefix: pulumi.Output<string>;
+  /** The stack's own OTA bucket; undefined for a shared one. */
+  readonly otaBucket: OtaBucket | undefined;
+  readonly artifactBucket: { readonly bucketName: pulumi.Output<string> };
+  readonly ownDatasetBucket: { readonly bucketName: pulumi.Output<string> } | undefined;
+}
+
+/** The OTA outputs both stacks export (what edge boxes pin), and the buckets the stack owns. */
+function otaAndOwnedBucketOutputs(parts: DeployedParts) {
+  const own = parts.otaBucket;
+  return {
+    otaBucketName: parts.ota.bucketName,
+    otaPrefix: parts.otaPrefix,
+    otaPublicKeyPem: parts.ota.publicKeyPem,
+    /** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
+    edgeReadPolicyArn: own?.edgeReadPolicyArn ?? null,
+    // The OTA root of trust and timestamps (docs/ota.md). Null for a shared OTA bucket: the outputs of
+    // the stack that owns it apply.
+    /** The root key, for `yolo-train ota root sign` on an administrator's workstation; no role of this stack may use it. */
+    otaRootKeyArn: own?.rootKeyArn ?? null,
+    /** The root key's public half (PEM): what boxes pin as their root of trust. */
+    otaRootPublicKeyPem: own?.rootPublicKeyPem ?? null,
+    /** The timestamp key's public half (PEM), named as the timestamp key in root documents. */
+    otaTimestampPublicKeyPem: own?.timestampPublicKeyPem ?? null,
+    /** The Lambda function that re-signs each model's timestamp.json on a schedule. */
+    otaTimestampFunctionName: own?.timestampFunctionName ?? null,
+    /** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
+    ownedBucketNames: pulumi.all([parts.artifactBucket.bucketName, parts.ownDatasetBucket?.bucketName ?? null, own?.bucketName ?? null]).apply((names) =>
+      names.filter((n): n is string => n !== null),
+    ),
+  };
+}
+
+/** Where and how releases go (`npm run plan` shows it). `sharedBucket`: whether the stack does not own the OTA bucket. */
+function deliveryOutput(config: ExperimentConfig, parts: DeployedParts, sharedBucket: boolean) {
+  const own = parts.otaBucket;
+  return {
+    modelName: config.ota.modelName,
+    bucketName: parts.ota.bucketName,
+    prefix: parts.otaPrefix,
+    sharedBucket,
+    signingKeyArn: parts.ota.signingKeyArn,
+    channel: config.ota.channel,
+    promote: config.ota.promote ?? null,
+    /** How often this stack's function re-signs the timestamps; null for a shared bucket (its owner's function does). */
+    timestamp: own
+      ? { functionName: own.timestampFunctionName, refreshHours: own.timestampFunction.refreshHours, expiresHours: own.timestampFunction.expiresHours }
+      : null,
+  };
+}
+
+/** The guardrails bounding the stack (`npm run plan` shows them); `backstopAt` for an experiment (a sweep's trials each have their own). */
+function guardrailsOutput(config: ExperimentConfig, backstopAt?: pulumi.Output<string>) {
+  return {
+    idleMinutes: config.idleMinutes,
+    idleGpuPercent: config.idleGpuPercent,
+    maxRuntimeHours: config.maxRuntimeHours,
+    restartIfCheckpointLost: config.restartIfCheckpointLost,
+    ...(backstopAt !== undefined ? { backstopAt } : {}),
+    budgetUsd: config.budgetUsd ?? null,
+    alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,
+  };
+}
+
 /** One experiment: the outputs `yolo-train status|logs|down|cost` and `npm run plan` read. */
 function experimentStack({ config, secrets }: LoadedExperimentConfig) {
   const run = refusingInvalidInput(
@@ -59,25 +130,7 @@ function experimentStack({ config, secrets }: LoadedExperimentConfig) {
     datasetBucketName: run.datasetBucket.bucketName,
     artifactBucketName: run.artifactBucket.bucketName,
     artifactPrefix: run.artifactPrefix,
-    otaBucketName: run.ota.bucketName,
-    otaPrefix: run.otaPrefix,
-    otaPublicKeyPem: run.ota.publicKeyPem,
-    /** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
-    edgeReadPolicyArn: run.otaBucket?.edgeReadPolicyArn ?? null,
-    // The OTA root of trust and timestamps (docs/ota.md). Null for a shared OTA bucket: the outputs of
-    // the stack that owns it apply.
-    /** The root key, for `yolo-train ota root sign` on an administrator's workstation; no role of this stack may use it. */
-    otaRootKeyArn: run.otaBucket?.rootKeyArn ?? null,
-    /** The root key's public half (PEM): what boxes pin as their root of trust. */
-    otaRootPublicKeyPem: run.otaBucket?.rootPublicKeyPem ?? null,
-    /** The timestamp key's public half (PEM), named as the timestamp key in root documents. */
-    otaTimestampPublicKeyPem: run.otaBucket?.timestampPublicKeyPem ?? null,
-    /** The Lambda function that re-signs each model's timestamp.json on a schedule. */
-    otaTimestampFunctionName: run.otaBucket?.timestampFunctionName ?? null,
-    /** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
-    ownedBucketNames: pulumi.all([run.artifactBucket.bucketName, run.ownDatasetBucket?.bucketName ?? null, run.otaBucket?.bucketName ?? null]).apply((names) =>
-      names.filter((n): n is string => n !== null),
-    ),
+    ...otaAndOwnedBucketOutputs(run),
     logGroupName: run.nodeGroup.logGroupName,
     dashboardUrl: dashboard.dashboardUrl,
     logsUrl: dashboard.logsUrl,
@@ -102,33 +155,9 @@ function experimentStack({ config, secrets }: LoadedExperimentConfig) {
     },
 
     /** Where and how releases go: shown by `npm run plan`, so a pull request shows it too. */
-    delivery: {
-      modelName: config.ota.modelName,
-      bucketName: run.ota.bucketName,
-      prefix: run.otaPrefix,
-      sharedBucket: run.ota.shared,
-      signingKeyArn: run.ota.signingKeyArn,
-      channel: config.ota.channel,
-      promote: config.ota.promote ?? null,
-      /** How often this stack's function re-signs the timestamps; null for a shared bucket (its owner's function does). */
-      timestamp: run.otaBucket
-        ? {
-            functionName: run.otaBucket.timestampFunctionName,
-            refreshHours: run.otaBucket.timestampFunction.refreshHours,
-            expiresHours: run.otaBucket.timestampFunction.expiresHours,
-          }
-        : null,
-    },
+    delivery: deliveryOutput(config, run, run.ota.shared),
 
-    guardrails: {
-      idleMinutes: config.idleMinutes,
-      idleGpuPercent: config.idleGpuPercent,
-      maxRuntimeHours: config.maxRuntimeHours,
-      restartIfCheckpointLost: config.restartIfCheckpointLost,
-      backstopAt: run.guardrails.backstopAt,
-      budgetUsd: config.budgetUsd ?? null,
-      alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,
-    },
+    guardrails: guardrailsOutput(config, run.guardrails.backstopAt),
   };
 }
 
@@ -147,7 +176,6 @@ function sweepStack({ config, secrets }: LoadedExperimentConfig, raw: unknown) {
         ...(secrets.wandbApiKey ? { wandbApiKey: secrets.wandbApiKey } : {}),
       }),
   );
-  const own = sweep.otaBucket;
   return {
     sweepId: sweep.sweepId,
     region: config.region,
@@ -162,20 +190,7 @@ function sweepStack({ config, secrets }: LoadedExperimentConfig, raw: unknown) {
     alertTopicArn: sweep.alertTopicArn,
     imageUri: pulumi.output(sweep.parts.image.imageUri),
     datasetBucketName: pulumi.output(sweep.parts.datasetBucket.bucketName),
-    otaBucketName: sweep.ota.bucketName,
-    otaPrefix: sweep.otaPrefix,
-    otaPublicKeyPem: sweep.ota.publicKeyPem,
-    /** The edge devices' read-only policy; a shared OTA bucket's comes from the stack that owns it. */
-    edgeReadPolicyArn: own?.edgeReadPolicyArn ?? null,
-    otaRootKeyArn: own?.rootKeyArn ?? null,
-    /** The root key's public half (PEM): what boxes pin as their root of trust. */
-    otaRootPublicKeyPem: own?.rootPublicKeyPem ?? null,
-    otaTimestampPublicKeyPem: own?.timestampPublicKeyPem ?? null,
-    otaTimestampFunctionName: own?.timestampFunctionName ?? null,
-    /** The buckets `pulumi destroy` deletes with this stack (`yolo-train down --all` checks them first). */
-    ownedBucketNames: pulumi.all([sweep.artifactBucket.bucketName, sweep.ownDatasetBucket?.bucketName ?? null, own?.bucketName ?? null]).apply((names) =>
-      names.filter((n): n is string => n !== null),
-    ),
+    ...otaAndOwnedBucketOutputs(sweep),
 
     /** The sweep as deployed: shown by `npm run plan`. */
     sweep: {
@@ -197,27 +212,9 @@ function sweepStack({ config, secrets }: LoadedExperimentConfig, raw: unknown) {
       quotas: sweep.estimate.quotas,
       assumptions: sweep.estimate.assumptions,
     },
-    delivery: {
-      modelName: config.ota.modelName,
-      bucketName: sweep.ota.bucketName,
-      prefix: sweep.otaPrefix,
-      // The trials take every part from the sweep, so theirs reads "shared": the bucket is the stack's own when the sweep made it.
-      sharedBucket: own === undefined,
-      signingKeyArn: sweep.ota.signingKeyArn,
-      channel: config.ota.channel,
-      promote: config.ota.promote ?? null,
-      timestamp: own
-        ? { functionName: own.timestampFunctionName, refreshHours: own.timestampFunction.refreshHours, expiresHours: own.timestampFunction.expiresHours }
-        : null,
-    },
-    guardrails: {
-      idleMinutes: config.idleMinutes,
-      idleGpuPercent: config.idleGpuPercent,
-      maxRuntimeHours: config.maxRuntimeHours,
-      restartIfCheckpointLost: config.restartIfCheckpointLost,
-      budgetUsd: config.budgetUsd ?? null,
-      alertEmail: config.alertEmail ? pulumi.secret(config.alertEmail) : null,
-    },
+    // The trials take every part from the sweep, so theirs reads "shared": the bucket is the stack's own when the sweep made it.
+    delivery: deliveryOutput(config, sweep, sweep.otaBucket === undefined),
+    guardrails: guardrailsOutput(config),
   };
 }
 

@@ -16,13 +16,14 @@ import {
   type AutoScalingClient,
   type AutoScalingGroup,
 } from "@aws-sdk/client-auto-scaling";
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { GetScheduleCommand, UpdateScheduleCommand, type SchedulerClient } from "@aws-sdk/client-scheduler";
 import { mkdtemp, rm } from "fs/promises";
 import { tmpdir } from "os";
 import { join } from "path";
 import { CheckpointTransfer } from "../agent/checkpointUploader";
 import { concurrencyLimit } from "../agent/concurrency";
+import { readS3Text } from "../agent/s3Text";
 import { describeError, type Logger } from "../agent/log";
 import { modelRuntime } from "../agent/otaRelease";
 import { exportVerdict, parseTrainerResult } from "../agent/trainerResult";
@@ -103,19 +104,8 @@ interface S3ErrorShape {
   readonly $metadata?: { readonly httpStatusCode?: number };
 }
 const statusOf = (error: unknown): number | undefined => (error as S3ErrorShape | undefined)?.$metadata?.httpStatusCode;
-const isNotFound = (error: unknown): boolean => (error as S3ErrorShape | undefined)?.name === "NoSuchKey" || statusOf(error) === 404;
 /** 412 (the key exists) or 409 (another conditional write to it is being decided): either way, another writer has it. */
 const isTaken = (error: unknown): boolean => statusOf(error) === 412 || statusOf(error) === 409 || (error as S3ErrorShape | undefined)?.name === "PreconditionFailed";
-
-async function readText(s3: S3Client, bucket: string, key: string): Promise<string | null> {
-  try {
-    const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return await answer.Body!.transformToString();
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-}
 
 /** Writes a JSON object that must not exist yet; false when another writer got there first. */
 async function putNew(s3: S3Client, bucket: string, key: string, value: unknown): Promise<boolean> {
@@ -131,7 +121,7 @@ async function putNew(s3: S3Client, bucket: string, key: string, value: unknown)
 /** Reads and checks the manifest; a missing or invalid one is an error naming the key and every problem. */
 export async function readSweepManifest(s3: S3Client, target: KeeperTarget): Promise<SweepManifest> {
   const key = sweepManifestKey(target.sweepId);
-  const text = await readText(s3, target.bucket, key);
+  const text = await readS3Text(s3, target.bucket, key);
   if (text === null) throw new Error(`s3://${target.bucket}/${key} does not exist: the sweep ${target.sweepId} has no manifest (the Sweep component writes it at pulumi up)`);
   let manifest: SweepManifest;
   try {
@@ -147,7 +137,7 @@ export async function readSweepManifest(s3: S3Client, target: KeeperTarget): Pro
 
 /** Reads an optional contract object; a corrupt one is an error naming its key. */
 async function readContract<T>(s3: S3Client, bucket: string, key: string, parse: (text: string) => T): Promise<T | null> {
-  const text = await readText(s3, bucket, key);
+  const text = await readS3Text(s3, bucket, key);
   if (text === null) return null;
   try {
     return parse(text);
@@ -199,7 +189,7 @@ async function readRecords(s3: S3Client, manifest: SweepManifest, log: Logger): 
     manifest.trials.map((trial) =>
       limit(async (): Promise<[string, RunRecord | null]> => {
         const key = runObjectKeys(runPrefix(trial.runId)).recordKey;
-        const text = await readText(s3, manifest.artifactBucket, key);
+        const text = await readS3Text(s3, manifest.artifactBucket, key);
         if (text === null) return [trial.trialId, null];
         let record: RunRecord | null = null;
         try {
@@ -301,7 +291,7 @@ async function releaseWinner(
   try {
     const earlier = await releasedBefore(deps, manifest, trial);
     if (earlier !== null) return { release: earlier, note: "released by an earlier round, which ended before it wrote winner.json" };
-    const resultText = await readText(s3, bucket, keys.result);
+    const resultText = await readS3Text(s3, bucket, keys.result);
     if (resultText === null) return { release: null, note: `s3://${bucket}/${keys.result} does not exist: the winner's result.json is needed for its release` };
     const parsed = parseTrainerResult(resultText, scratch);
     if (!parsed.ok) return { release: null, note: `s3://${bucket}/${keys.result} cannot be read: ${parsed.problems.join("; ")}` };

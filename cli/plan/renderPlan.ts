@@ -1,7 +1,7 @@
 import { PRICE_SNAPSHOT } from "../../catalog";
 import { GUARDRAIL_DEFAULTS } from "../../components/guardrails/guardrailPlan";
 import { firstUpWarnings, phaseEstimates, type PhaseEstimate } from "./planNotes";
-import { countByType, renderResourceTree } from "./resourceTree";
+import { renderPlannedResources } from "./resourceTree";
 import type { OfflinePlan } from "./runOfflinePlan";
 import { isSweepPlan, renderSweepStackPlan } from "./renderSweepStackPlan";
 import { standingCosts } from "./standingCosts";
@@ -47,21 +47,6 @@ interface PlannedDelivery {
   timestamp?: { functionName: string; refreshHours: number; expiresHours: number } | null;
 }
 
-/**
- * Remote (multi-language) components create their children in their own provider, which the
- * mock runtime does not run; what they contain is said here instead.
- */
-const REMOTE_COMPONENT_CONTENTS: Record<string, string> = {
-  "awsx:ec2:Vpc": "VPC, internet gateway, a public subnet and route table per availability zone, S3 gateway endpoint; no NAT gateway",
-};
-
-/** `aws:iam/policy:Policy` → `iam.Policy`; `docker:index/image:Image` → `docker.Image`. */
-function shortType(type: string): string {
-  const [pkg, mod, name] = type.split(":");
-  const service = mod?.split("/")[0];
-  return `${service && service !== "index" ? service : pkg}.${name}`;
-}
-
 const usd = (n: number) => (n < 10 ? `$${n.toFixed(2)}` : `$${n.toFixed(0)}`);
 const rate = (n: number | undefined) => (n === undefined ? "—" : `$${n.toFixed(4)}`);
 
@@ -69,7 +54,7 @@ const rate = (n: number | undefined) => (n === undefined ? "—" : `$${n.toFixed
 export function renderPlan(plan: OfflinePlan): string {
   if (isSweepPlan(plan)) {
     const delivery = plan.outputs.delivery as PlannedDelivery | undefined;
-    return renderSweepStackPlan(plan, REMOTE_COMPONENT_CONTENTS, shortType, delivery ? renderDelivery(delivery, "the sweep's winner (the best completed trial) is released") : []);
+    return renderSweepStackPlan(plan, delivery ? renderDelivery(delivery, "the sweep's winner (the best completed trial) is released") : []);
   }
   const estimate = plan.outputs.estimate as PlannedEstimate;
   const guardrails = plan.outputs.guardrails as PlannedGuardrails;
@@ -83,20 +68,7 @@ export function renderPlan(plan: OfflinePlan): string {
     lines.push("Warnings:", ...warnings.map((w) => `  - ${w}`), "");
   }
 
-  const stackResources = plan.resources.filter((r) => !r.type.startsWith("pulumi:providers:"));
-  const cloudResources = stackResources.filter((r) => r.custom);
-  lines.push(
-    `Resources \`pulumi up\` would create: ${cloudResources.length} cloud resources in ` +
-      `${stackResources.length - cloudResources.length - 1} components`,
-  );
-  lines.push(...renderResourceTree(stackResources, REMOTE_COMPONENT_CONTENTS).map((l) => `  ${l}`));
-  lines.push(
-    "  cloud resources by type: " +
-      countByType(cloudResources)
-        .map(([type, n]) => `${n}× ${shortType(type)}`)
-        .join(", "),
-  );
-  lines.push("");
+  lines.push(...renderPlannedResources(plan.resources));
 
   const capacity = estimate.capacity === "spot" ? "spot" : "on-demand";
   lines.push(

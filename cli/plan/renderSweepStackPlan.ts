@@ -3,7 +3,7 @@ import type { SweepEstimate } from "../../catalog/sweepEstimate";
 import { GUARDRAIL_DEFAULTS } from "../../components/guardrails/guardrailPlan";
 import { firstUpWarnings } from "./planNotes";
 import type { OfflinePlan } from "./runOfflinePlan";
-import { countByType, renderResourceTree } from "./resourceTree";
+import { renderPlannedResources } from "./resourceTree";
 import { standingCosts } from "./standingCosts";
 
 /** The sweep stack's outputs the plan reads (index.ts, `sweepStack`). */
@@ -48,7 +48,7 @@ const usd = (n: number) => (n < 10 ? `$${n.toFixed(2)}` : `$${n.toFixed(0)}`);
  * every trial's group created empty, the keeper, the dashboard), what the sweep can cost, and what
  * bounds it. The per-trial table is `yolo-train sweep plan`'s, named at the top. Pure.
  */
-export function renderSweepStackPlan(plan: OfflinePlan, remoteNotes: Readonly<Record<string, string>>, shortType: (type: string) => string, delivery: string[]): string {
+export function renderSweepStackPlan(plan: OfflinePlan, delivery: string[]): string {
   const sweep = plan.outputs.sweep as PlannedSweep;
   const estimate = plan.outputs.sweepEstimate as PlannedSweepEstimate;
   const guardrails = plan.outputs.guardrails as PlannedSweepGuardrails;
@@ -65,17 +65,7 @@ export function renderSweepStackPlan(plan: OfflinePlan, remoteNotes: Readonly<Re
   const warnings = firstUpWarnings(plan);
   if (warnings.length > 0) lines.push("Warnings:", ...warnings.map((w) => `  - ${w}`), "");
 
-  const stackResources = plan.resources.filter((r) => !r.type.startsWith("pulumi:providers:"));
-  const cloudResources = stackResources.filter((r) => r.custom);
-  lines.push(`Resources \`pulumi up\` would create: ${cloudResources.length} cloud resources in ${stackResources.length - cloudResources.length - 1} components`);
-  lines.push(...renderResourceTree(stackResources, remoteNotes).map((l) => `  ${l}`));
-  lines.push(
-    "  cloud resources by type: " +
-      countByType(cloudResources)
-        .map(([type, n]) => `${n}× ${shortType(type)}`)
-        .join(", "),
-  );
-  lines.push("");
+  lines.push(...renderPlannedResources(plan.resources));
 
   lines.push("How it runs:");
   lines.push(

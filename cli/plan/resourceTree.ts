@@ -41,3 +41,37 @@ export function countByType(resources: readonly RecordedResource[]): [string, nu
   for (const r of resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
   return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
+
+/**
+ * Remote (multi-language) components create their children in their own provider, which the
+ * mock runtime does not run; what they contain is said here instead.
+ */
+export const REMOTE_COMPONENT_CONTENTS: Readonly<Record<string, string>> = {
+  "awsx:ec2:Vpc": "VPC, internet gateway, a public subnet and route table per availability zone, S3 gateway endpoint; no NAT gateway",
+};
+
+/** `aws:iam/policy:Policy` → `iam.Policy`; `docker:index/image:Image` → `docker.Image`. */
+export function shortType(type: string): string {
+  const [pkg, mod, name] = type.split(":");
+  const service = mod?.split("/")[0];
+  return `${service && service !== "index" ? service : pkg}.${name}`;
+}
+
+/**
+ * The plan's "Resources `pulumi up` would create" section, as both an experiment's and a sweep's
+ * plan show it: the count, the tree by parent (providers left out, remote components described)
+ * and the cloud resources by type, then a blank line.
+ */
+export function renderPlannedResources(resources: readonly RecordedResource[]): string[] {
+  const stackResources = resources.filter((r) => !r.type.startsWith("pulumi:providers:"));
+  const cloudResources = stackResources.filter((r) => r.custom);
+  return [
+    `Resources \`pulumi up\` would create: ${cloudResources.length} cloud resources in ${stackResources.length - cloudResources.length - 1} components`,
+    ...renderResourceTree(stackResources, REMOTE_COMPONENT_CONTENTS).map((l) => `  ${l}`),
+    "  cloud resources by type: " +
+      countByType(cloudResources)
+        .map(([type, n]) => `${n}× ${shortType(type)}`)
+        .join(", "),
+    "",
+  ];
+}

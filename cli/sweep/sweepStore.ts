@@ -1,5 +1,6 @@
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { concurrencyLimit } from "../../agent/concurrency";
+import { readS3Text } from "../../agent/s3Text";
 import { runObjectKeys, runPrefix, sweepManifestKey, sweepStartsPrefix, sweepStateKey, sweepTrialStartKey, sweepWinnerKey } from "../../runspec/bucketLayout";
 import { parseStoredRecord, type RunRecord } from "../../runspec/runRecord";
 import {
@@ -47,11 +48,6 @@ export class SweepNotDeployedError extends Error {
 /** GETs and lists at once: a sweep has at most 256 trials; this keeps a poll quick without a burst. */
 const READS_AT_ONCE = 8;
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
-}
-
 /** As `s3ClientFor`: the region from the outputs, path style when asked (S3-compatible stores, tests). */
 export function sweepS3Client(outputs: Pick<SweepOutputs, "region">, env: NodeJS.ProcessEnv): S3Client {
   const forcePathStyle = /^(1|true)$/i.test(env.YOLO_TRAIN_S3_FORCE_PATH_STYLE ?? "");
@@ -63,16 +59,7 @@ export async function readSweepSnapshot(s3: S3Client, outputs: Pick<SweepOutputs
   const { sweepId } = outputs;
   const where = (key: string): string => `s3://${bucket}/${key}`;
   const limit = concurrencyLimit(READS_AT_ONCE);
-  const text = (key: string): Promise<string | null> =>
-    limit(async () => {
-      try {
-        const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return await answer.Body!.transformToString("utf8");
-      } catch (error) {
-        if (isNotFound(error)) return null;
-        throw error;
-      }
-    });
+  const text = (key: string): Promise<string | null> => limit(() => readS3Text(s3, bucket, key));
   const problems: SweepReadProblem[] = [];
   /** Parses an optional object; an unreadable one becomes a problem and null. */
   const optional = async <T>(key: string, parse: (json: string) => T): Promise<T | null> => {

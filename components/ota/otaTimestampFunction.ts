@@ -2,20 +2,17 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ProblemList } from "../../runspec/problems";
 import { TIMESTAMP_FUNCTION_ENV, TIMESTAMP_FUNCTION_HANDLER } from "../../ota/trust/timestampFunctionEnv";
-import { schedulerTrustPolicy } from "../guardrails/guardrailPlan";
+import { scheduledFunction } from "../lambda/scheduledFunction";
 import {
   accountOfKeyArn,
   DEFAULT_TIMESTAMP_EXPIRES_HOURS,
   DEFAULT_TIMESTAMP_REFRESH_HOURS,
-  invokeFunctionPolicy,
-  lambdaTrustPolicy,
   rateExpression,
   sha256Hex,
   TIMESTAMP_LOG_RETENTION_DAYS,
   timestampFunctionPolicy,
   timestampScheduleProblems,
 } from "./otaTimestampPolicies";
-import { autoName, NAME_RULES } from "../naming/physicalNames";
 import { prefixProblems } from "../storage/storageArgs";
 import { timestampFunctionArchive } from "./timestampFunctionCode";
 
@@ -103,96 +100,44 @@ export class TimestampFunction extends pulumi.ComponentResource {
     const keyArn = pulumi.output(args.timestampKeyArn);
     const account = keyArn.apply(accountOfKeyArn);
 
-    // Lambda would create /aws/lambda/<name> itself, kept forever; this one is ours, with a
-    // retention, and the function's role may write to it alone.
-    const logGroup = new aws.cloudwatch.LogGroup(
-      autoName(NAME_RULES.logGroup, `${name}-logs`),
-      { retentionInDays: TIMESTAMP_LOG_RETENTION_DAYS, tags },
-      { parent: this },
-    );
-
-    const role = new aws.iam.Role(
-      autoName(NAME_RULES.iamRole, `${name}-role`),
-      {
-        description: "yolo-train OTA timestamp function: re-signs timestamp.json of the models with the timestamp key",
-        assumeRolePolicy: account.apply((a) => JSON.stringify(lambdaTrustPolicy(a))),
-        tags,
-      },
-      { parent: this },
-    );
-    const rolePolicy = new aws.iam.RolePolicy(
-      autoName(NAME_RULES.iamRolePolicy, `${name}-role`),
-      {
-        role: role.id,
-        policy: pulumi
-          .all([args.bucketArn, keyArn, logGroup.arn])
-          .apply(([bucketArn, timestampKeyArn, logGroupArn]) =>
-            JSON.stringify(timestampFunctionPolicy({ bucketArn, modelsPrefix: args.modelsPrefix, timestampKeyArn, logGroupArn })),
-          ),
-      },
-      { parent: this },
-    );
-
     const releasePublicKeys = pulumi.output(args.releasePublicKeyPems).apply((pems) => JSON.stringify(pems));
-    const fn = new aws.lambda.Function(
-      autoName(NAME_RULES.lambdaFunction, name),
-      {
+    const { logGroup, role, rolePolicy, fn, schedule } = scheduledFunction({
+      name,
+      parent: this,
+      account,
+      logRetentionDays: TIMESTAMP_LOG_RETENTION_DAYS,
+      role: {
+        description: "yolo-train OTA timestamp function: re-signs timestamp.json of the models with the timestamp key",
+        policy: (logGroupArn) =>
+          pulumi
+            .all([args.bucketArn, keyArn, logGroupArn])
+            .apply(([bucketArn, timestampKeyArn, ownLogGroupArn]) =>
+              JSON.stringify(timestampFunctionPolicy({ bucketArn, modelsPrefix: args.modelsPrefix, timestampKeyArn, logGroupArn: ownLogGroupArn })),
+            ),
+      },
+      function: {
         description: `yolo-train OTA: re-signs timestamp.json of each model under ${args.modelsPrefix} every ${refreshHours} h`,
-        runtime: aws.lambda.Runtime.NodeJS22dX,
-        architectures: ["arm64"],
         handler: TIMESTAMP_FUNCTION_HANDLER,
         code,
-        memorySize: 256,
-        timeout: 60,
-        role: role.arn,
-        // One refresh at a time: two at once would only race for the same conditional writes.
-        reservedConcurrentExecutions: 1,
+        memorySizeMb: 256,
+        timeoutSeconds: 60,
         environment: {
-          variables: {
-            [TIMESTAMP_FUNCTION_ENV.bucket]: args.bucketName,
-            [TIMESTAMP_FUNCTION_ENV.modelsPrefix]: args.modelsPrefix,
-            [TIMESTAMP_FUNCTION_ENV.keyId]: keyArn,
-            [TIMESTAMP_FUNCTION_ENV.releasePublicKeys]: releasePublicKeys,
-            [TIMESTAMP_FUNCTION_ENV.expiresHours]: String(expiresHours),
-          },
+          [TIMESTAMP_FUNCTION_ENV.bucket]: args.bucketName,
+          [TIMESTAMP_FUNCTION_ENV.modelsPrefix]: args.modelsPrefix,
+          [TIMESTAMP_FUNCTION_ENV.keyId]: keyArn,
+          [TIMESTAMP_FUNCTION_ENV.releasePublicKeys]: releasePublicKeys,
+          [TIMESTAMP_FUNCTION_ENV.expiresHours]: String(expiresHours),
         },
-        loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
-        tags,
       },
-      // The policy first: the function may run as soon as it exists.
-      { parent: this, dependsOn: [rolePolicy] },
-    );
-
-    const schedulerRole = new aws.iam.Role(
-      autoName(NAME_RULES.iamRole, `${name}-schedule`),
-      {
-        description: "Lets EventBridge Scheduler run one yolo-train OTA timestamp function.",
-        assumeRolePolicy: account.apply(schedulerTrustPolicy),
-        tags,
-      },
-      { parent: this },
-    );
-    const schedulerPolicy = new aws.iam.RolePolicy(
-      autoName(NAME_RULES.iamRolePolicy, `${name}-schedule`),
-      { role: schedulerRole.id, policy: fn.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))) },
-      { parent: this },
-    );
-    const schedule = new aws.scheduler.Schedule(
-      autoName(NAME_RULES.schedule, `${name}-schedule`),
-      {
+      schedule: {
         description: `yolo-train OTA: re-sign the models' timestamps every ${refreshHours} h (each valid ${expiresHours} h)`,
-        scheduleExpression,
-        flexibleTimeWindow: { mode: "OFF" },
-        target: {
-          arn: fn.arn,
-          roleArn: schedulerRole.arn,
-          input: JSON.stringify({ source: "yolo-train:schedule" }),
-          // A refresh delivered after the next one is due is of no use.
-          retryPolicy: { maximumEventAgeInSeconds: Math.min(refreshHours * 3600, 86_400), maximumRetryAttempts: 185 },
-        },
+        roleDescription: "Lets EventBridge Scheduler run one yolo-train OTA timestamp function.",
+        expression: scheduleExpression,
+        // A refresh delivered after the next one is due is of no use.
+        retryPolicy: { maximumEventAgeInSeconds: Math.min(refreshHours * 3600, 86_400), maximumRetryAttempts: 185 },
       },
-      { parent: this, dependsOn: [schedulerPolicy] },
-    );
+      tags,
+    });
 
     // The first timestamp at deploy time, and a fresh one whenever what the function signs or how
     // it signs changes (the provider replaces, and so re-runs, the invocation when a trigger changes).

@@ -3,10 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { KEEPER_ENV, KEEPER_FUNCTION_BUNDLE, KEEPER_FUNCTION_ENTRY, KEEPER_FUNCTION_HANDLER } from "../../keeper/keeperEnv";
 import { ProblemList, type Problem } from "../../runspec/problems";
 import { RUN_ID_PATTERN } from "../../runspec/schema";
-import { schedulerTrustPolicy } from "../guardrails/guardrailPlan";
 import { lambdaArchive, lambdaBundlePath, type LambdaBundleOptions, type LambdaBundleSpec } from "../lambda/lambdaBundle";
+import { scheduledFunction } from "../lambda/scheduledFunction";
 import { autoName, NAME_RULES } from "../naming/physicalNames";
-import { invokeFunctionPolicy, lambdaTrustPolicy } from "../ota/otaTimestampPolicies";
 import { BACKSTOP_NAME_PATTERN_RULE, keeperPolicyDocument } from "./keeperPolicy";
 import {
   DEFAULT_KEEPER_EVERY_MINUTES,
@@ -132,93 +131,57 @@ export class SweepKeeper extends pulumi.ComponentResource {
     const region = aws.getRegionOutput({}, parent);
     const account = identity.accountId;
 
-    // Lambda would create /aws/lambda/<name> itself, kept forever; this one is ours, with a
-    // retention, and the function's role may write to it alone.
-    const logGroup = new aws.cloudwatch.LogGroup(autoName(NAME_RULES.logGroup, `${name}-logs`), { retentionInDays: KEEPER_LOG_RETENTION_DAYS, tags }, parent);
-
-    const role = new aws.iam.Role(
-      autoName(NAME_RULES.iamRole, `${name}-role`),
-      {
+    const { logGroup, role, fn, schedule } = scheduledFunction({
+      name,
+      parent: this,
+      account,
+      logRetentionDays: KEEPER_LOG_RETENTION_DAYS,
+      role: {
         description: `yolo-train sweep keeper of ${args.sweepId}: starts its trials, keeps its state, releases its winner`,
-        assumeRolePolicy: account.apply((a) => JSON.stringify(lambdaTrustPolicy(a))),
-        tags,
-      },
-      parent,
-    );
-    const rolePolicy = new aws.iam.RolePolicy(
-      autoName(NAME_RULES.iamRolePolicy, `${name}-role`),
-      {
-        role: role.id,
-        policy: pulumi
-          .all([
-            pulumi.all([partition.partition, region.region, account, logGroup.arn]),
-            pulumi.all([args.artifactBucket.bucketArn, args.artifactBucket.kmsKeyArn]),
-            pulumi.all([args.ota.bucketArn, args.ota.prefix, args.ota.signingKeyArn]),
-          ])
-          .apply(([[part, reg, accountId, logGroupArn], [artifactBucketArn, artifactKmsKeyArn], [otaBucketArn, otaPrefix, signingKeyArn]]) =>
-            JSON.stringify(
-              keeperPolicyDocument({
-                partition: part,
-                region: reg,
-                accountId,
-                sweepId: args.sweepId,
-                artifactBucketArn,
-                ...(artifactKmsKeyArn ? { artifactKmsKeyArn } : {}),
-                backstopNamePattern: args.backstopNamePattern,
-                ota: { bucketArn: otaBucketArn, prefix: otaPrefix, signingKeyArn },
-                logGroupArn,
-              }),
+        policy: (ownLogGroupArn) =>
+          pulumi
+            .all([
+              pulumi.all([partition.partition, region.region, account, ownLogGroupArn]),
+              pulumi.all([args.artifactBucket.bucketArn, args.artifactBucket.kmsKeyArn]),
+              pulumi.all([args.ota.bucketArn, args.ota.prefix, args.ota.signingKeyArn]),
+            ])
+            .apply(([[part, reg, accountId, logGroupArn], [artifactBucketArn, artifactKmsKeyArn], [otaBucketArn, otaPrefix, signingKeyArn]]) =>
+              JSON.stringify(
+                keeperPolicyDocument({
+                  partition: part,
+                  region: reg,
+                  accountId,
+                  sweepId: args.sweepId,
+                  artifactBucketArn,
+                  ...(artifactKmsKeyArn ? { artifactKmsKeyArn } : {}),
+                  backstopNamePattern: args.backstopNamePattern,
+                  ota: { bucketArn: otaBucketArn, prefix: otaPrefix, signingKeyArn },
+                  logGroupArn,
+                }),
+              ),
             ),
-          ),
       },
-      parent,
-    );
-
-    const fn = new aws.lambda.Function(
-      autoName(NAME_RULES.lambdaFunction, name),
-      {
+      function: {
         description: `yolo-train sweep keeper of ${args.sweepId}: one round every ${everyMinutes} min`,
-        runtime: aws.lambda.Runtime.NodeJS22dX,
-        architectures: ["arm64"],
         handler: KEEPER_FUNCTION_HANDLER,
         code,
-        memorySize: KEEPER_FUNCTION_SIZES.memoryMb,
-        timeout: KEEPER_FUNCTION_SIZES.timeoutSeconds,
-        ephemeralStorage: { size: KEEPER_FUNCTION_SIZES.ephemeralStorageMb },
-        role: role.arn,
-        // One round at a time: two at once would only race for the same conditional writes.
-        reservedConcurrentExecutions: 1,
-        environment: { variables: { [KEEPER_ENV.bucket]: args.artifactBucket.bucketName, [KEEPER_ENV.sweepId]: args.sweepId } },
-        loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
-        tags,
+        memorySizeMb: KEEPER_FUNCTION_SIZES.memoryMb,
+        timeoutSeconds: KEEPER_FUNCTION_SIZES.timeoutSeconds,
+        ephemeralStorageMb: KEEPER_FUNCTION_SIZES.ephemeralStorageMb,
+        environment: { [KEEPER_ENV.bucket]: args.artifactBucket.bucketName, [KEEPER_ENV.sweepId]: args.sweepId },
       },
-      // The policy first: the function may run as soon as it exists.
-      { parent: this, dependsOn: [rolePolicy] },
-    );
+      schedule: {
+        description: `yolo-train sweep ${args.sweepId}: a keeper round every ${everyMinutes} min`,
+        roleDescription: "Lets EventBridge Scheduler run one yolo-train sweep keeper.",
+        expression: scheduleExpression,
+        retryPolicy: { ...retry },
+        // The manifest (runAfter) must exist when the first round reads it.
+        dependsOn: ({ fn, schedulerPolicy }) => pulumi.output(args.runAfter ?? []).apply((after) => [schedulerPolicy, fn, ...after]),
+      },
+      tags,
+    });
     // A round throttled behind a long one (the winner's release) is dropped, not retried for hours.
     new aws.lambda.FunctionEventInvokeConfig(`${name}-async`, { functionName: fn.name, ...retry }, parent);
-
-    const schedulerRole = new aws.iam.Role(
-      autoName(NAME_RULES.iamRole, `${name}-schedule`),
-      { description: "Lets EventBridge Scheduler run one yolo-train sweep keeper.", assumeRolePolicy: account.apply(schedulerTrustPolicy), tags },
-      parent,
-    );
-    const schedulerPolicy = new aws.iam.RolePolicy(
-      autoName(NAME_RULES.iamRolePolicy, `${name}-schedule`),
-      { role: schedulerRole.id, policy: fn.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))) },
-      parent,
-    );
-    const schedule = new aws.scheduler.Schedule(
-      autoName(NAME_RULES.schedule, `${name}-schedule`),
-      {
-        description: `yolo-train sweep ${args.sweepId}: a keeper round every ${everyMinutes} min`,
-        scheduleExpression,
-        flexibleTimeWindow: { mode: "OFF" },
-        target: { arn: fn.arn, roleArn: schedulerRole.arn, input: JSON.stringify({ source: "yolo-train:schedule" }), retryPolicy: { ...retry } },
-      },
-      // The manifest (runAfter) must exist when the first round reads it.
-      { parent: this, dependsOn: pulumi.output(args.runAfter ?? []).apply((after) => [schedulerPolicy, fn, ...after]) },
-    );
 
     const alarm = new aws.cloudwatch.MetricAlarm(
       autoName(NAME_RULES.metricAlarm, `${name}-failed`),
