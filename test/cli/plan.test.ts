@@ -2,13 +2,17 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { tsNodeArgs } from "../support/tsBuild";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
-/** Runs `yolo-train plan` as `npm run plan` does, in a process of its own. */
+/**
+ * Runs `yolo-train plan` as `npm run plan` (tsx cli/plan.ts) does, in a process of its own: the
+ * sources (the CLI and the stack program it loads) run from their prebuilt JavaScript
+ * (test/support/tsBuild.ts) rather than through tsx, which costs seconds per process.
+ */
 function plan(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(TSX, [path.join(ROOT, "cli", "plan.ts"), ...args], {
+  const result = spawnSync(process.execPath, [...tsNodeArgs(path.join(ROOT, "cli", "plan.ts")), ...args], {
     cwd: ROOT,
     encoding: "utf8",
     timeout: 60_000,

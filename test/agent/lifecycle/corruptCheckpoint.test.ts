@@ -146,7 +146,11 @@ describe("a checkpoint S3 cannot serve for a while", () => {
     const { checkpoint } = await interruptedRun(world);
     world.proxy.injectFaults([{ requests: 1000, failEvery: 1, status: 503, only: (r) => r.method === "GET" && r.key === checkpoint.key }]);
     const scratch = `${world.root}/relaunched-scratch`;
-    const second = world.runAgent({ scratch, timeoutMs: 90_000 });
+    // Every GET of the checkpoint fails with 503 SlowDown, which the SDK retries as throttling
+    // (backoff from 0.5 s up to 8 s, 5 tries by default) inside each of the agent's own 6 tries:
+    // about a minute of waiting. Two SDK tries per request (AWS_MAX_ATTEMPTS, the SDK's standard
+    // setting) keep both retry layers at work and the outcome the same, in a few seconds.
+    const second = world.runAgent({ scratch, timeoutMs: 90_000, env: { AWS_MAX_ATTEMPTS: "2" } });
     await expectExit(second, EXIT.internalError);
     const failed = (await storedRecord(world)) as FullRecord;
     expect(failed.phase).toBe("failed");

@@ -3,6 +3,7 @@ import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { PulumiCliNotFoundError, findPulumiCli, isPulumiCliMissing, withPulumiCli } from "../../../cli/stackAutomation";
+import { tsNodeArgs } from "../../support/tsBuild";
 import { memoryIo, runCli } from "./operateHarness";
 
 const ROOT = resolve(__dirname, "../../..");
@@ -78,7 +79,8 @@ describe("without the Pulumi CLI", () => {
 
   it("in a process whose PATH has no pulumi, `yolo-train status --stack dev` exits 2 with the message", async () => {
     const outcome = await new Promise<{ status: number | null; stderr: string }>((done, fail) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "cli", "yoloTrain.ts"), "status", "--stack", "dev"], {
+      // One plain Node process running the CLI's prebuilt JavaScript (test/support/tsBuild.ts), as tsx would.
+      const child = spawn(process.execPath, [...tsNodeArgs(join(ROOT, "cli", "yoloTrain.ts")), "status", "--stack", "dev"], {
         cwd: ROOT,
         env: { PATH: emptyPath(), HOME: tmpdir() },
       });

@@ -1,10 +1,12 @@
 import { execFile } from "child_process";
 import { promisify } from "util";
 import * as path from "path";
+import { tsNodeArgs } from "../../support/tsBuild";
 import { OperateWorld, memoryIo, recordAt, runCli, RUN_ID } from "./operateHarness";
 
 const ROOT = path.resolve(__dirname, "../../..");
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+/** `yolo-train` in a process of its own: its sources' prebuilt JavaScript (test/support/tsBuild.ts), as tsx would run them. */
+const yoloTrainArgs = (...args: string[]): string[] => [...tsNodeArgs(path.join(ROOT, "cli", "yoloTrain.ts")), ...args];
 
 let world: OperateWorld;
 beforeAll(async () => {
@@ -122,7 +124,7 @@ describe("yolo-train status", () => {
 
   it("runs as a subprocess with endpoints from the standard AWS variables, exiting 11 for an interrupted run", async () => {
     await world.putRecord(recordAt({ epoch: 5, end: "interrupted" }));
-    const failed = await promisify(execFile)(TSX, [path.join(ROOT, "cli", "yoloTrain.ts"), "status", "--outputs-file", world.outputsFile], { env: world.env, encoding: "utf8", timeout: 60_000 }).then(
+    const failed = await promisify(execFile)(process.execPath, yoloTrainArgs("status", "--outputs-file", world.outputsFile), { env: world.env, encoding: "utf8", timeout: 60_000 }).then(
       () => undefined,
       (error: { code?: number; stdout?: string }) => error,
     );
@@ -130,7 +132,7 @@ describe("yolo-train status", () => {
     expect(failed?.stdout).toMatch(/^phase {5}interrupted: spot capacity reclaimed/m);
     await world.putRecord(recordAt({ epoch: 10, end: "completed" }));
     // Asynchronously: s3rver runs in this process and must keep answering.
-    const result = await promisify(execFile)(TSX, [path.join(ROOT, "cli", "yoloTrain.ts"), "status", "--outputs-file", world.outputsFile, "--json"], { env: world.env, encoding: "utf8", timeout: 60_000 });
+    const result = await promisify(execFile)(process.execPath, yoloTrainArgs("status", "--outputs-file", world.outputsFile, "--json"), { env: world.env, encoding: "utf8", timeout: 60_000 });
     expect(result.stderr).not.toContain("yolo-train");
     expect(JSON.parse(result.stdout)).toMatchObject({ phase: "completed", epoch: 10, etaSeconds: 0 });
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "child_process";
 import * as path from "path";
+import { tsNodeArgs } from "../../../support/tsBuild";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..", "..");
 const CLI = path.join(ROOT, "cli", "yoloTrain.ts");
@@ -23,13 +24,15 @@ export interface CliRun {
 }
 
 /**
- * Runs `yolo-train …` in a process of its own, with S3 credentials only for the local S3. Node
- * with tsx's loader rather than the `tsx` wrapper: the wrapper runs the program in a child
- * process, which a SIGKILL to the wrapper would leave running.
+ * Runs `yolo-train …` in a process of its own, with S3 credentials only for the local S3. One
+ * plain Node process running the CLI's sources from their prebuilt JavaScript (test/support/tsBuild.ts,
+ * transpiled once per test run rather than by tsx in every process), not the `tsx` wrapper: the
+ * wrapper runs the program in a child process, which a SIGKILL to the wrapper would leave running.
  */
 export function runYoloTrain(args: readonly string[], run: CliRun): Promise<CliOutcome> {
+  const nodeArgs = tsNodeArgs(CLI);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, ...args], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,
