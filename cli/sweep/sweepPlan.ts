@@ -4,7 +4,10 @@
  * needs at `maxParallel`. Offline and pure: the stack file in, text or JSON out.
  */
 import { estimateSweep, type SweepEstimate } from "../../catalog/sweepEstimate";
-import { checkSweepConfig, CONFIG_NAMESPACE, type SweepPlanInput } from "../../config";
+// The config modules themselves, not the index: it re-exports loadExperimentConfig, which loads @pulumi/pulumi (seconds on a small box).
+import { CONFIG_NAMESPACE } from "../../config/keys";
+import { checkSweepConfig } from "../../config/sweep/parseSweepConfig";
+import type { SweepPlanInput } from "../../config/sweep/types";
 import type { Problem } from "../../runspec/problems";
 import { experimentConfigOf } from "../launchConfig";
 

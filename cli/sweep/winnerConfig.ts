@@ -1,6 +1,6 @@
 import { Document, isScalar } from "yaml";
 import { REDACTED } from "../../config/checks/context";
-import { CONFIG_NAMESPACE } from "../../config";
+import { CONFIG_NAMESPACE } from "../../config/keys";
 
 /**
  * The sweep winner's config as a stack file a user can commit (issue 12): `config:` with
