@@ -1,6 +1,7 @@
 import { execFileSync } from "child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "fs";
+import { existsSync, readdirSync, statSync } from "fs";
 import { join, relative } from "path";
+import { buildOnce } from "./buildOnce";
 
 const ROOT = join(__dirname, "..", "..");
 
@@ -42,52 +43,24 @@ function staleSources(): string[] {
   });
 }
 
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /**
  * Transpiles the project's TypeScript into dist-test/ts/ (esbuild, file by file, as tsx does on
  * the fly) when any file has no fresh copy. Jest runs test files in parallel workers, so a lock
  * folder makes one worker build while the others wait. Synchronous, for `spawnSync` callers.
  */
 export function ensureTsBuilt(): void {
-  if (staleSources().length === 0) return;
-  // Inside dist-test/ (git-ignored), so a lock left by a killed run never shows up in a diff.
-  mkdirSync(join(ROOT, "dist-test"), { recursive: true });
-  const lock = join(ROOT, "dist-test", ".ts-build-lock");
-  const deadline = Date.now() + 120_000;
-  for (;;) {
+  buildOnce(join(ROOT, "dist-test", ".ts-build-lock"), () => staleSources().length === 0, () => {
     try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      // A lock left by a killed run: no build takes this long.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 90_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // Gone already: the next mkdir takes it.
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}; remove it if no build is running`);
-      sleepMs(200);
-      if (staleSources().length === 0) return;
-    }
-  }
-  try {
-    const stale = staleSources();
-    if (stale.length > 0) {
       execFileSync(
         join(ROOT, "node_modules", ".bin", "esbuild"),
-        [...stale, `--outdir=${OUT}`, `--outbase=${ROOT}`, "--format=cjs", "--platform=node", "--target=node20", "--supported:dynamic-import=false", "--log-level=error"],
+        [...staleSources(), `--outdir=${OUT}`, `--outbase=${ROOT}`, "--format=cjs", "--platform=node", "--target=node20", "--supported:dynamic-import=false", "--log-level=error"],
         { cwd: ROOT, stdio: "pipe" },
       );
+    } catch (error) {
+      const e = error as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`esbuild of the project's TypeScript failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
     }
-  } catch (error) {
-    const e = error as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`esbuild of the project's TypeScript failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  });
   const left = staleSources();
   if (left.length > 0) throw new Error(`esbuild did not write fresh copies of ${left.slice(0, 5).join(", ")}`);
 }

@@ -1,6 +1,7 @@
 import { execFileSync } from "child_process";
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from "fs";
+import { existsSync, readdirSync, statSync } from "fs";
 import { dirname, join } from "path";
+import { buildOnce } from "../../support/buildOnce";
 
 const ROOT = join(__dirname, "..", "..", "..");
 
@@ -29,39 +30,18 @@ function isFresh(): boolean {
 }
 
 /**
- * Runs `npm run build:agent` when the bundle is missing or older than its sources. Jest runs test
- * files in parallel workers, so a lock folder makes one worker build while the others wait.
+ * Runs `npm run build:agent` when the bundle is missing or older than its sources, once across
+ * jest's parallel workers (see `buildOnce`).
  */
 export async function ensureAgentBuilt(): Promise<string> {
-  if (isFresh()) return AGENT_BUNDLE;
-  // Inside dist-agent/ (git-ignored), so a lock left by a killed run never shows up in a diff.
-  mkdirSync(dirname(AGENT_BUNDLE), { recursive: true });
-  const lock = join(dirname(AGENT_BUNDLE), ".build-lock");
-  const deadline = Date.now() + 120_000;
-  for (;;) {
+  buildOnce(join(dirname(AGENT_BUNDLE), ".build-lock"), isFresh, () => {
     try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      // A lock left by a killed run: no build takes this long.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 90_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // Gone already: the next mkdir takes it.
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}; remove it if no build is running`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      if (isFresh()) return AGENT_BUNDLE;
+      execFileSync("npm", ["run", "--silent", "build:agent"], { cwd: ROOT, stdio: "pipe" });
+    } catch (error) {
+      const e = error as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`npm run build:agent failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
     }
-  }
-  try {
-    if (!isFresh()) execFileSync("npm", ["run", "--silent", "build:agent"], { cwd: ROOT, stdio: "pipe" });
-  } catch (error) {
-    const e = error as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`npm run build:agent failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
-  } finally {
-    rmdirSync(lock);
-  }
+  });
   if (!existsSync(AGENT_BUNDLE)) throw new Error(`npm run build:agent did not write ${AGENT_BUNDLE}`);
   return AGENT_BUNDLE;
 }
