@@ -10,6 +10,7 @@ import { pipeline } from "stream/promises";
 import { isTransientError, retry, type BackoffPolicy } from "./backoff";
 import { s3ChecksumAgrees, type FileDigest } from "./checkpointIntegrity";
 import { describeError, type Logger } from "./log";
+import { isS3NotFound } from "../ota/s3Errors";
 
 /**
  * Moves files between the node and the artifact bucket so that what S3 holds is exactly what was
@@ -59,10 +60,7 @@ export interface ObjectFacts {
   readonly sha256: string | null;
 }
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
-}
+const isNotFound = isS3NotFound;
 
 /** A file as S3 now holds it: its digest and the version the upload created (null where S3 keeps no versions). */
 export interface UploadedObject extends FileDigest {

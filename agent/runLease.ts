@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { sleep } from "./backoff";
 import { describeError, type Logger } from "./log";
+import { isS3NotFound, isS3PreconditionFailed } from "../ota/s3Errors";
 
 /**
  * The run's single-writer lease (`runs/<runId>/lease.json`, docs/node-runtime.md "One agent per
@@ -102,20 +103,12 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
 }
 
-function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
 /** S3's answer to a write whose condition did not hold (412), or an `If-Match` on a key that is gone (404). */
 export function isConditionFailure(error: unknown): boolean {
-  const name = (error as { name?: string })?.name;
-  return name === "PreconditionFailed" || statusOf(error) === 412 || name === "NoSuchKey" || statusOf(error) === 404;
+  return isS3PreconditionFailed(error) || isS3NotFound(error);
 }
 
-function isNotFound(error: unknown): boolean {
-  const name = (error as { name?: string })?.name;
-  return name === "NoSuchKey" || name === "NotFound" || statusOf(error) === 404;
-}
+const isNotFound = isS3NotFound;
 
 export interface RunLeaseOptions {
   readonly runId: string;

@@ -5,14 +5,12 @@ import { describeError, type Logger } from "./log";
 import type { RunLayout } from "../runspec/runLayout";
 import type { RunRecord } from "../runspec/runRecord";
 import { isConditionFailure } from "./runLease";
+import { isS3NotFound } from "../ota/s3Errors";
 
 /** Record writes are small; retried for about a minute in all, on top of the SDK's own retries. */
 export const RECORD_RETRY: BackoffPolicy = { maxAttempts: 8, baseMs: 500, capMs: 10_000 };
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
-}
+const isNotFound = isS3NotFound;
 
 /** A record write found that this agent is not, or no longer, the run's single writer; never retried. */
 export class RecordConflictError extends Error {

@@ -4,12 +4,9 @@
  * (cli/sweep/sweepStore.ts), which both read the sweep's objects in its artifact bucket.
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { isS3NotFound } from "../ota/s3Errors";
 
-/** S3's answer for a key that does not exist: `NoSuchKey` (GET), `NotFound` (HEAD) or a 404. */
-export function isS3NotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
-}
+export { isS3NotFound };
 
 /** The object's body as UTF-8 text; null when the key does not exist. Any other failure is thrown. */
 export async function readS3Text(s3: S3Client, bucket: string, key: string): Promise<string | null> {

@@ -46,6 +46,7 @@ import {
   type SweepWinner,
 } from "../runspec/sweep/sweepManifest";
 import { decideKeeperRound, utcAtExpression, type GroupState, type KeeperRound } from "./keeperRound";
+import { isS3ConditionalConflict, isS3PreconditionFailed } from "../ota/s3Errors";
 
 /** DescribeAutoScalingGroups takes at most 50 group names a call (unless MaxRecords is raised). */
 export const DESCRIBE_GROUPS_PER_CALL = 50;
@@ -99,13 +100,8 @@ export class KeeperRoundError extends Error {
   }
 }
 
-interface S3ErrorShape {
-  readonly name?: string;
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-const statusOf = (error: unknown): number | undefined => (error as S3ErrorShape | undefined)?.$metadata?.httpStatusCode;
 /** 412 (the key exists) or 409 (another conditional write to it is being decided): either way, another writer has it. */
-const isTaken = (error: unknown): boolean => statusOf(error) === 412 || statusOf(error) === 409 || (error as S3ErrorShape | undefined)?.name === "PreconditionFailed";
+const isTaken = (error: unknown): boolean => isS3PreconditionFailed(error) || isS3ConditionalConflict(error);
 
 /** Writes a JSON object that must not exist yet; false when another writer got there first. */
 async function putNew(s3: S3Client, bucket: string, key: string, value: unknown): Promise<boolean> {

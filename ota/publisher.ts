@@ -26,6 +26,7 @@ import {
 } from "./manifest";
 import { verifyManifestSignature, type ManifestSigner } from "./signature";
 import { channelSignatureKey, signChannelMembership, verifyChannelMembership } from "./channelMembership";
+import { isS3ConditionalConflict, isS3NotFound, isS3PreconditionFailed } from "./s3Errors";
 
 /** Thrown when a release cannot be published or a channel cannot be moved; the message says why. */
 export class ReleaseError extends Error {
@@ -101,17 +102,10 @@ const POINTER_ATTEMPTS = 5;
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 
-interface S3ErrorShape {
-  readonly name?: string;
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-const statusOf = (error: unknown): number | undefined => (error as S3ErrorShape | undefined)?.$metadata?.httpStatusCode;
-const nameOf = (error: unknown): string | undefined => (error as S3ErrorShape | undefined)?.name;
-/** 412: a conditional write lost (the key exists, or changed since it was read). */
-const isPreconditionFailed = (error: unknown): boolean => nameOf(error) === "PreconditionFailed" || statusOf(error) === 412;
+const isPreconditionFailed = isS3PreconditionFailed;
 /** 409: S3 was deciding another conditional write to the same key; try again. */
-const isConditionalConflict = (error: unknown): boolean => nameOf(error) === "ConditionalRequestConflict" || statusOf(error) === 409;
-const isNotFound = (error: unknown): boolean => nameOf(error) === "NoSuchKey" || nameOf(error) === "NotFound" || statusOf(error) === 404;
+const isConditionalConflict = isS3ConditionalConflict;
+const isNotFound = isS3NotFound;
 const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 export { digestFile } from "./fileDigest";

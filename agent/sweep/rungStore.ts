@@ -5,6 +5,7 @@ import { rungRecordKey } from "../../runspec/bucketLayout";
 import { isTransientError, retry, type BackoffPolicy } from "../backoff";
 import { describeError, type Logger } from "../log";
 import { isConditionFailure } from "../runLease";
+import { isS3ConditionalConflict, isS3NotFound } from "../../ota/s3Errors";
 
 /**
  * A sweep's rung records in S3 (`sweeps/<sweepId>/rungs/<rung>.json`, runspec/sweep/rungRecord.ts):
@@ -36,15 +37,11 @@ export class RungStoreError extends Error {
 
 /** Another writer changed the record between this writer's read and write (S3 answered 412 or 409). */
 function isWriteConflict(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   // 409 ConditionalRequestConflict: S3 was applying another conditional write to the key at the same moment.
-  return isConditionFailure(error) || e?.name === "ConditionalRequestConflict" || e?.$metadata?.httpStatusCode === 409;
+  return isConditionFailure(error) || isS3ConditionalConflict(error);
 }
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
-}
+const isNotFound = isS3NotFound;
 
 /** Where one rung's record lives, and the record it must be. */
 interface RungPlace {

@@ -29,6 +29,7 @@ import {
   type TrustedRoot,
 } from "./rootDocument";
 import { MAX_ENVELOPE_SIGNATURES, keysThatSigned, parseEnvelope } from "./signedEnvelope";
+import { isS3ConditionalConflict, isS3NotFound, isS3PreconditionFailed } from "../s3Errors";
 
 /** The default models prefix of the OTA bucket (as `OtaBucket` uses it). */
 export const DEFAULT_ROOT_MODELS_PREFIX = DEFAULT_MODELS_PREFIX;
@@ -128,16 +129,9 @@ interface ChainLocation {
   readonly modelName: string;
 }
 
-interface S3ErrorShape {
-  readonly name?: string;
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-const statusOf = (error: unknown): number | undefined => (error as S3ErrorShape | undefined)?.$metadata?.httpStatusCode;
-const nameOf = (error: unknown): string | undefined => (error as S3ErrorShape | undefined)?.name;
-const isNotFound = (error: unknown): boolean => nameOf(error) === "NoSuchKey" || nameOf(error) === "NotFound" || statusOf(error) === 404;
+const isNotFound = isS3NotFound;
 /** 412: the key exists; 409: S3 was deciding another conditional write to it (which takes it). */
-const lostConditionalWrite = (error: unknown): boolean =>
-  nameOf(error) === "PreconditionFailed" || statusOf(error) === 412 || nameOf(error) === "ConditionalRequestConflict" || statusOf(error) === 409;
+const lostConditionalWrite = (error: unknown): boolean => isS3PreconditionFailed(error) || isS3ConditionalConflict(error);
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 function rootPrefixOf(location: ChainLocation): string {

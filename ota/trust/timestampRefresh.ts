@@ -15,6 +15,7 @@ import { publicKeyFingerprint, readPublicKey, type ManifestSigner } from "../sig
 import { buildRootDocument, type TrustedRoot } from "./rootDocument";
 import { parseEnvelope } from "./signedEnvelope";
 import { MAX_TIMESTAMP_BYTES, TIMESTAMP_FILE, TimestampRefusedError, buildTimestamp, signTimestamp, verifyTimestamp } from "./timestampDocument";
+import { isS3ConditionalConflict, isS3NotFound, isS3PreconditionFailed } from "../s3Errors";
 
 export interface RefreshTimestampsOptions {
   readonly s3: S3Client;
@@ -291,11 +292,9 @@ async function readObject(s3: S3Client, bucket: string, key: string, maxBytes: n
   return bytes.byteLength > maxBytes ? tooLarge(bytes.byteLength) : { etag, bytes };
 }
 
-const nameOf = (error: unknown): string | undefined => (error as { name?: string } | null)?.name;
-const statusOf = (error: unknown): number | undefined => (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-const isNotFound = (error: unknown): boolean => nameOf(error) === "NoSuchKey" || nameOf(error) === "NotFound" || statusOf(error) === 404;
-const isPreconditionFailed = (error: unknown): boolean => nameOf(error) === "PreconditionFailed" || statusOf(error) === 412;
-const isConditionalConflict = (error: unknown): boolean => nameOf(error) === "ConditionalRequestConflict" || statusOf(error) === 409;
+const isNotFound = isS3NotFound;
+const isPreconditionFailed = isS3PreconditionFailed;
+const isConditionalConflict = isS3ConditionalConflict;
 
 function describe(error: unknown): string {
   if (error instanceof Error) return error.name && error.name !== "Error" && !error.message.startsWith(error.name) ? `${error.name}: ${error.message}` : error.message;
