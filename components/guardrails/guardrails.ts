@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  alertTopicPolicy,
   atExpression,
   BACKSTOP_RETRY_POLICY,
   backstopInput,
@@ -20,6 +19,7 @@ import {
   starvedAlarmSpec,
 } from "./guardrailPlan";
 import { autoName, NAME_RULES } from "../naming/physicalNames";
+import { alertTopic, subscribeAlertEmail } from "./alertTopic";
 import { InvalidInputError, type Problem } from "../../runspec/problems";
 
 export interface GuardrailsArgs extends Omit<GuardrailSettingsInput, "alertEmail"> {
@@ -96,23 +96,10 @@ export class Guardrails extends pulumi.ComponentResource {
         : pulumi.output(givenEmail).apply((email) => resolveGuardrailSettings({ ...plainArgs, alertEmail: email }, "Guardrails").alertEmail!));
     const tags = args.tags;
 
-    // No server-side encryption: alarm state changes carry no secrets, and CloudWatch alarms
-    // cannot publish to a topic encrypted with the AWS-managed aws/sns key (its key policy does
-    // not let cloudwatch.amazonaws.com use it and cannot be edited); a customer managed key
-    // would cost a key per stack for no gain here.
-    // https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
-    const ownTopic = givenTopic === undefined ? new aws.sns.Topic(autoName(NAME_RULES.snsTopic, `${name}-alerts`), { tags }, { parent: this }) : undefined;
-    const topic = { arn: ownTopic?.arn ?? pulumi.output(givenTopic!) };
-    const topicPolicy = ownTopic
-      ? new aws.sns.TopicPolicy(`${name}-alerts`, { arn: ownTopic.arn, policy: ownTopic.arn.apply(alertTopicPolicy) }, { parent: this })
-      : undefined;
-    if (alertEmail !== undefined) {
-      new aws.sns.TopicSubscription(
-        `${name}-alerts-email`,
-        { topic: topic.arn, protocol: "email", endpoint: alertEmail },
-        { parent: this },
-      );
-    }
+    const own = givenTopic === undefined ? alertTopic(name, tags, { parent: this }) : undefined;
+    const topic = { arn: own?.topic.arn ?? pulumi.output(givenTopic!) };
+    const topicPolicy = own?.policy;
+    if (alertEmail !== undefined) subscribeAlertEmail(name, topic.arn, alertEmail, { parent: this });
 
     const scaleToZero = new aws.autoscaling.Policy(
       autoName(NAME_RULES.autoScalingPolicy, `${name}-scale-to-zero`),

@@ -10,7 +10,8 @@ import { deriveSweepId } from "../../runspec/sweep/sweepManifest";
 import { DatasetBucket } from "../storage/datasetBucket";
 import { ArtifactBucket } from "../storage/artifactBucket";
 import type { FleetParts, OtaPart } from "../fleet/fleetParts";
-import { alertTopicPolicy, budgetNotifications, monthlyTagBudget } from "../guardrails/guardrailPlan";
+import { budgetNotifications, monthlyTagBudget } from "../guardrails/guardrailPlan";
+import { alertTopic, subscribeAlertEmail } from "../guardrails/alertTopic";
 import { TrainingImage } from "../image/trainingImage";
 import { autoName, NAME_RULES, physicalName, stackScopedName } from "../naming/physicalNames";
 import { Network } from "../network/network";
@@ -174,13 +175,8 @@ export class Sweep extends pulumi.ComponentResource {
     this.artifactBucket = new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
     this.artifactBucketName = this.artifactBucket.bucketName;
 
-    // No server-side encryption, as the guardrails' topics: CloudWatch alarms cannot publish to a
-    // topic under the AWS-managed aws/sns key, and alarm states carry no secrets.
-    const topic = new aws.sns.Topic(autoName(NAME_RULES.snsTopic, `${name}-alerts`), { tags }, parent);
-    const topicPolicy = new aws.sns.TopicPolicy(`${name}-alerts`, { arn: topic.arn, policy: topic.arn.apply(alertTopicPolicy) }, parent);
-    if (base.alertEmail !== undefined) {
-      new aws.sns.TopicSubscription(`${name}-alerts-email`, { topic: topic.arn, protocol: "email", endpoint: base.alertEmail }, parent);
-    }
+    const { topic, policy: topicPolicy } = alertTopic(name, tags, parent);
+    if (base.alertEmail !== undefined) subscribeAlertEmail(name, topic.arn, base.alertEmail, parent);
     this.alertTopicArn = topic.arn;
 
     this.trials = plan.trials.map((trial) => {
