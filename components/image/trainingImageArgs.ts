@@ -89,3 +89,12 @@ export function trainingImageArgsProblems(
   }
   return problems;
 }
+
+/**
+ * The image an experiment's nodes run: the config's `image` as it is, else a build of
+ * `dockerContext` (the package root when undefined). What a `TrainingRun` or a `Sweep` hands its
+ * `TrainingImage`, and checks first with {@link trainingImageArgsProblems}.
+ */
+export function trainingImageArgsOf(config: { readonly image?: string | undefined }, dockerContext: string | undefined): { existingImageUri?: string; context?: string } {
+  return config.image ? { existingImageUri: config.image } : { ...(dockerContext !== undefined ? { context: dockerContext } : {}) };
+}

@@ -1,6 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kmsSigningKeyProblem } from "../../ota/signature";
+import { parseArn } from "../../runspec/awsPatterns";
+import type { ExperimentConfig } from "../../config/types";
 import type { OtaPart } from "../fleet/fleetParts";
 import { grantModelPublish, grantReleaseSign, type Grantee } from "../iam/grants";
 
@@ -59,4 +61,14 @@ function publicKeyFromKms(keyArn: pulumi.Output<string>, keyName: string, parent
       }
       return pem;
     });
+}
+
+/**
+ * Another stack's OTA bucket and release key, as the stack config names them (`ota.bucket`,
+ * `ota.signingKeyArn`, `ota.modelsPrefix`), as a part. The bucket's partition is the key's: both
+ * belong to the same account setup.
+ */
+export function sharedOtaPart(shared: NonNullable<ExperimentConfig["ota"]["shared"]>): OtaPart {
+  const { partition } = parseArn(shared.signingKeyArn);
+  return { bucketName: shared.bucket, bucketArn: `arn:${partition}:s3:::${shared.bucket}`, modelsPrefix: shared.modelsPrefix, signingKeyArn: shared.signingKeyArn };
 }

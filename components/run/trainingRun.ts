@@ -19,10 +19,11 @@ import { LustreDataset } from "../storage/lustreDataset";
 import { Network } from "../network/network";
 import { NodeRole } from "../compute/nodeRole";
 import { OtaBucket } from "../ota/otaBucket";
-import { otaDestination, type OtaDestination } from "../ota/otaDestination";
+import { otaDestination, sharedOtaPart, type OtaDestination } from "../ota/otaDestination";
 import { RunDashboard } from "../observability/runDashboard";
 import { autoName, NAME_RULES } from "../naming/physicalNames";
-import { TrainingImage, trainingImageProblems, type TrainingImageArgs } from "../image/trainingImage";
+import { TrainingImage, trainingImageProblems } from "../image/trainingImage";
+import { trainingImageArgsOf } from "../image/trainingImageArgs";
 import { runNameProblems, runResourceNames, type RunResourceNames } from "./trainingRunNames";
 import { parseArn } from "../../runspec/awsPatterns";
 import { RUN_ID_PATTERN, type RunSpecSweep } from "../../runspec/schema";
@@ -213,7 +214,7 @@ export class TrainingRun extends pulumi.ComponentResource {
     }
     const parts = chosenParts(args);
     // Children refuse bad arguments only once their siblings exist: refuse them here, before any.
-    const imageArgs: TrainingImageArgs = config.image ? { existingImageUri: config.image } : { context: args.dockerContext };
+    const imageArgs = trainingImageArgsOf(config, args.dockerContext);
     const configImage = deferred.image !== undefined ? deferredImagePart(deferred.image) : undefined;
     const problems = new ProblemList();
     for (const p of runNameProblems(names, identity)) problems.add(p);
@@ -470,15 +471,7 @@ export class TrainingRun extends pulumi.ComponentResource {
   private otaDestinationOf(part: OtaPart | undefined, fromProgram: boolean): OtaDestination {
     if (part) return otaDestination(part, true, fromProgram ? "TrainingRun.ota.signingKeyArn" : "ota.signingKeyArn", this);
     if (this.otaBucket) return otaDestination(this.otaBucket, false, "OtaBucket.signingKeyArn", this);
-    const shared = this.experiment.ota.shared!;
-    // The bucket's partition is the key's: both belong to the same account setup.
-    const { partition } = parseArn(shared.signingKeyArn);
-    return otaDestination(
-      { bucketName: shared.bucket, bucketArn: `arn:${partition}:s3:::${shared.bucket}`, modelsPrefix: shared.modelsPrefix, signingKeyArn: shared.signingKeyArn },
-      true,
-      "ota.signingKeyArn",
-      this,
-    );
+    return otaDestination(sharedOtaPart(this.experiment.ota.shared!), true, "ota.signingKeyArn", this);
   }
 }
 

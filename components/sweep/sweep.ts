@@ -3,13 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { estimateSweep, type SweepEstimate } from "../../catalog/sweepEstimate";
 import type { ExperimentConfig } from "../../config/types";
 import type { SweepPlanInput, SweepTrial } from "../../config/sweep/types";
-import { parseArn } from "../../runspec/awsPatterns";
 import { sweepManifestKey } from "../../runspec/bucketLayout";
 import { ProblemList } from "../../runspec/problems";
 import { deriveSweepId } from "../../runspec/sweep/sweepManifest";
 import { DatasetBucket } from "../storage/datasetBucket";
 import { ArtifactBucket } from "../storage/artifactBucket";
-import type { FleetParts, OtaPart } from "../fleet/fleetParts";
+import type { FleetParts } from "../fleet/fleetParts";
 import { budgetNotifications, monthlyTagBudget } from "../guardrails/guardrailPlan";
 import { alertTopic, subscribeAlertEmail } from "../guardrails/alertTopic";
 import { TrainingImage } from "../image/trainingImage";
@@ -17,9 +16,10 @@ import { autoName, NAME_RULES, physicalName, stackScopedName } from "../naming/p
 import { Network } from "../network/network";
 import { dashboardUrl } from "../observability/dashboardBody";
 import { OtaBucket } from "../ota/otaBucket";
-import type { OtaDestination } from "../ota/otaDestination";
+import { sharedOtaPart, type OtaDestination } from "../ota/otaDestination";
 import { TrainingRun } from "../run/trainingRun";
-import { sweepArgsProblems, sweepImageArgs, type SweepArgs } from "./sweepArgs";
+import { sweepArgsProblems, type SweepArgs } from "./sweepArgs";
+import { trainingImageArgsOf } from "../image/trainingImageArgs";
 import { renderSweepDashboardBody } from "./sweepDashboardBody";
 import { SweepKeeper } from "./sweepKeeper";
 import { sweepManifestJson } from "./sweepManifestBody";
@@ -162,14 +162,14 @@ export class Sweep extends pulumi.ComponentResource {
     this.ownNetwork = fleet.network
       ? undefined
       : new Network(`${name}-network`, base.network ? { vpcId: base.network.vpcId, subnetIds: [...base.network.subnetIds], tags } : { tags }, parent);
-    this.ownImage = fleet.image ? undefined : new TrainingImage(`${name}-image`, { ...sweepImageArgs(base, args.dockerContext), tags }, parent);
+    this.ownImage = fleet.image ? undefined : new TrainingImage(`${name}-image`, { ...trainingImageArgsOf(base, args.dockerContext), tags }, parent);
     this.ownDatasetBucket = fleet.datasetBucket ? undefined : new DatasetBucket(`${name}-datasets`, { tags }, parent);
     this.otaBucket = fleet.ota || base.ota.shared ? undefined : new OtaBucket(`${name}-ota`, { tags }, parent);
     this.parts = {
       network: fleet.network ?? this.ownNetwork!,
       image: fleet.image ?? this.ownImage!,
       datasetBucket: fleet.datasetBucket ?? this.ownDatasetBucket!,
-      ota: fleet.ota ?? this.otaBucket ?? sharedOtaPart(base),
+      ota: fleet.ota ?? this.otaBucket ?? sharedOtaPart(base.ota.shared!),
       ...(fleet.costTagValue !== undefined ? { costTagValue: fleet.costTagValue } : {}),
     };
     this.artifactBucket = new ArtifactBucket(`${name}-artifacts`, { tags }, parent);
@@ -335,9 +335,3 @@ function earlyStoppingOf(plan: SweepPlanInput, trial: SweepTrial): { earlyStoppi
   return rungs.length === 0 ? {} : { earlyStopping: { reductionFactor: plan.asha.reductionFactor, rungs } };
 }
 
-/** The base config's shared OTA bucket (`ota.bucket`, `ota.signingKeyArn`) as a part: the bucket's partition is its key's. */
-function sharedOtaPart(base: ExperimentConfig): OtaPart {
-  const shared = base.ota.shared!;
-  const { partition } = parseArn(shared.signingKeyArn);
-  return { bucketName: shared.bucket, bucketArn: `arn:${partition}:s3:::${shared.bucket}`, modelsPrefix: shared.modelsPrefix, signingKeyArn: shared.signingKeyArn };
-}

@@ -5,11 +5,11 @@
  * checks), as `TrainingRun` does.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { ExperimentConfig } from "../../config/types";
 import type { SweepPlanInput } from "../../config/sweep/types";
 import type { Problem } from "../../runspec/problems";
 import type { FleetParts } from "../fleet/fleetParts";
-import { trainingImageProblems, type TrainingImageArgs } from "../image/trainingImage";
+import { trainingImageProblems } from "../image/trainingImage";
+import { trainingImageArgsOf } from "../image/trainingImageArgs";
 import type { StackIdentity } from "../naming/physicalNames";
 import { trainingRunPartConflicts } from "../run/trainingRun";
 import { runNameProblems, runResourceNames } from "../run/trainingRunNames";
@@ -57,10 +57,6 @@ export interface SweepArgs {
   readonly keeperEveryMinutes?: number;
 }
 
-/** What the sweep builds its own image from, when neither the fleet nor the base names one. */
-export function sweepImageArgs(base: ExperimentConfig, dockerContext: string | undefined): TrainingImageArgs {
-  return base.image ? { existingImageUri: base.image } : { ...(dockerContext !== undefined ? { context: dockerContext } : {}) };
-}
 
 /**
  * Every problem with a sweep's arguments, before anything is created. Besides the arguments'
@@ -149,7 +145,7 @@ export function sweepArgsProblems(name: string, args: SweepArgs, identity: Stack
       fix: "leave dockerContext out",
     });
   } else if (!imageGiven) {
-    for (const p of trainingImageProblems(sweepImageArgs(base, args.dockerContext))) {
+    for (const p of trainingImageProblems(trainingImageArgsOf(base, args.dockerContext))) {
       problems.push(p.key === "TrainingImage.context" ? { ...p, key: "Sweep.dockerContext" } : p);
     }
   }
