@@ -1,5 +1,6 @@
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Command } from "commander";
+import { isS3NotFound } from "../../ota/s3Errors";
 import { runObjectKeys } from "../../runspec/bucketLayout";
 import { parseStoredRecord, type RunRecord } from "../../runspec/runRecord";
 import { PulumiCliNotFoundError, type StackDestroyer, type StackLauncher } from "../stackAutomation";
@@ -82,8 +83,7 @@ export async function readRunRecord(s3: S3Client, outputs: StackOutputs): Promis
     const text = await answer.Body!.transformToString("utf8");
     return parseStoredRecord(JSON.parse(text), outputs.runId);
   } catch (error) {
-    const name = (error as { name?: string }).name;
-    if (name === "NoSuchKey" || name === "NotFound") return null;
+    if (isS3NotFound(error)) return null;
     throw error;
   }
 }

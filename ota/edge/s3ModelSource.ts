@@ -2,6 +2,7 @@ import { GetObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client
 import type { Readable } from "stream";
 import { DEFAULT_MODELS_PREFIX } from "../../runspec/bucketLayout";
 import { layoutFor } from "../manifest";
+import { isS3NotFound } from "../s3Errors";
 import { EdgeUsageError, SourceError } from "./errors";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, checkTimeout, type ModelSource, type ObjectBody, type OpenOptions } from "./modelSource";
 
@@ -109,7 +110,7 @@ export class S3ModelSource implements ModelSource {
       if (name === "NoSuchBucket") {
         throw new SourceError(`${where}: the bucket ${this.bucket} does not exist (check it against the stack output otaBucketName).`, false, { cause: error });
       }
-      if (name === "NoSuchKey" || name === "NotFound" || status === 404) {
+      if (isS3NotFound(error)) {
         throw new SourceError(`${where} does not exist.`, true, { cause: error });
       }
       if (name === "AccessDenied" || status === 403) {
