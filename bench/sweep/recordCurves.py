@@ -28,8 +28,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import platform
+import random
 import shutil
 import sys
 import tempfile
@@ -84,6 +86,108 @@ TRIALS: list[dict[str, Any]] = [
 ]
 
 
+
+# The second recording ("shapes-finetune-yolov8n-cpu"): a sweep the size users run (27 trials
+# drawn at random from a space, as `method: random` does), 54 epochs each, and reruns of three
+# configurations. Its starting checkpoint is pre-trained on the same kind of images with every
+# shape labelled one class ("object"): fine-tuning to the three colour classes then starts with a
+# new classification layer (ultralytics keeps only the weights whose shapes match), as fine-tuning
+# COCO weights to a customer's classes does; the first recording's checkpoint already knew the
+# three classes, so its trials started at their final level.
+FINETUNE_EPOCHS = 54
+FINETUNE_SPACE_SEED = 12
+
+
+def finetune_trials() -> list[dict[str, Any]]:
+    rng = random.Random(FINETUNE_SPACE_SEED)
+    trials: list[dict[str, Any]] = []
+    for i in range(27):
+        optimizer = rng.choice(("SGD", "AdamW"))
+        low, high = (0.002, 0.05) if optimizer == "SGD" else (0.0003, 0.005)
+        lr0 = round(math.exp(rng.uniform(math.log(low), math.log(high))), 5)
+        args = {
+            "optimizer": optimizer,
+            "lr0": lr0,
+            "imgsz": rng.choice((64, 96)),
+            "batch": rng.choice((4, 8, 16)),
+            "mosaic": rng.choice((0.0, 0.5, 1.0)),
+        }
+        trials.append({"id": f"f{i:02d}", "args": args})
+    for of in ("f00", "f01", "f02"):
+        base = next(t for t in trials if t["id"] == of)
+        for seed in (1, 2):
+            trials.append({"id": f"{of}-rerun{seed}", "rerunOf": of, "args": {**base["args"], "seed": seed}})
+    return trials
+
+
+# The third ("shapes-fixedlr-yolov8n-cpu"): the same data, start and length, but a sweep that leaves
+# the learning-rate schedule alone (docs/sweeps.md: ASHA loses the best trial when the space varies
+# it; the plan advises fixing it and sweeping the rest). SGD at ultralytics' default lr0 0.01 and
+# batch 8 for every trial: on 96 images the warm-up lasts max(3 epochs, 100 iterations), so batch
+# would change the schedule too. The space: image size and augmentation.
+FIXED_LR_SPACE_SEED = 13
+
+
+def fixed_lr_trials() -> list[dict[str, Any]]:
+    # 27 distinct configurations of the 72 the space holds (a draw with replacement repeats some).
+    space = [
+        {"imgsz": imgsz, "mosaic": mosaic, "scale": scale, "fliplr": fliplr, "mixup": mixup}
+        for imgsz in (64, 96)
+        for mosaic in (0.0, 0.5, 1.0)
+        for scale in (0.2, 0.5, 0.8)
+        for fliplr in (0.0, 0.5)
+        for mixup in (0.0, 0.2)
+    ]
+    drawn = random.Random(FIXED_LR_SPACE_SEED).sample(space, 27)
+    trials: list[dict[str, Any]] = [
+        {"id": f"a{i:02d}", "args": {"optimizer": "SGD", "lr0": 0.01, "batch": 8, **params}} for i, params in enumerate(drawn)
+    ]
+    for of in ("a00", "a01", "a02"):
+        base = next(t for t in trials if t["id"] == of)
+        for seed in (1, 2):
+            trials.append({"id": f"{of}-rerun{seed}", "rerunOf": of, "args": {**base["args"], "seed": seed}})
+    return trials
+
+
+RECORDINGS: dict[str, dict[str, Any]] = {
+    "shapes-yolov8n-cpu": {
+        "epochs": EPOCHS,
+        "close_mosaic": 3,
+        "dataset": DATASET,
+        "pretrain_dataset": PRETRAIN_DATASET,
+        "pretrain_single_class": False,
+        "trials": TRIALS,
+    },
+    "shapes-finetune-yolov8n-cpu": {
+        "epochs": FINETUNE_EPOCHS,
+        # ultralytics' default close_mosaic is 10 of typically 100 epochs.
+        "close_mosaic": 5,
+        "dataset": {"train": 96, "val": 64, "size": 96, "seed": 7},
+        "pretrain_dataset": PRETRAIN_DATASET,
+        "pretrain_single_class": True,
+        "trials": finetune_trials(),
+    },
+    "shapes-fixedlr-yolov8n-cpu": {
+        "epochs": FINETUNE_EPOCHS,
+        "close_mosaic": 5,
+        "dataset": {"train": 96, "val": 64, "size": 96, "seed": 7},
+        "pretrain_dataset": PRETRAIN_DATASET,
+        "pretrain_single_class": True,
+        "trials": fixed_lr_trials(),
+    },
+}
+
+
+def relabel_single_class(data_yaml: Path) -> None:
+    """Every box becomes class 0 ("object"): a pre-training task with other classes than the sweep's."""
+    root = data_yaml.parent
+    for label in (root / "labels").rglob("*.txt"):
+        lines = [line.split(" ", 1) for line in label.read_text(encoding="utf-8").splitlines() if line.strip()]
+        label.write_text("".join(f"0 {rest}\n" for _, rest in lines), encoding="utf-8")
+    text = data_yaml.read_text(encoding="utf-8")
+    data_yaml.write_text(text[: text.index("names:")] + "names:\n  0: object\n", encoding="utf-8")
+
+
 def read_results(path: Path) -> list[dict[str, float]]:
     with open(path, encoding="utf-8") as handle:
         return [{k.strip(): float(v) for k, v in row.items()} for row in csv.DictReader(handle, skipinitialspace=True)]
@@ -111,12 +215,20 @@ def train_one(trial: dict[str, Any], data_yaml: Path, start: Path, work: Path) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(ROOT / "bench" / "sweep" / "curves" / "shapes-yolov8n-cpu.json"))
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs per trial ({EPOCHS})")
+    parser.add_argument("--recording", default="shapes-yolov8n-cpu", choices=sorted(RECORDINGS), help="which set of trials (default shapes-yolov8n-cpu)")
+    parser.add_argument("--out", default="", help="default bench/sweep/curves/<recording>.json")
+    parser.add_argument("--epochs", type=int, default=0, help="epochs per trial (default: the recording's)")
     parser.add_argument("--only", default="", help="comma-separated trial ids to (re-)record; the others are kept from --out")
     options = parser.parse_args()
+    recording = RECORDINGS[options.recording]
     only = {t for t in options.only.split(",") if t}
-    COMMON["epochs"] = options.epochs
+    unknown = sorted(only - {t["id"] for t in recording["trials"]})
+    if unknown:
+        raise SystemExit(f"--only: no trial {', '.join(unknown)} in the recording {options.recording}")
+    COMMON["epochs"] = options.epochs or recording["epochs"]
+    COMMON["close_mosaic"] = recording["close_mosaic"]
+    dataset = recording["dataset"]
+    pretrain_dataset = recording["pretrain_dataset"]
 
     work = Path(tempfile.mkdtemp(prefix="yolo-train-curves-"))
     # Before ultralytics is imported: its settings (datasets_dir, …) go to a throw-away folder.
@@ -124,7 +236,7 @@ def main() -> None:
     import torch
     import ultralytics
 
-    out = Path(options.out)
+    out = Path(options.out or ROOT / "bench" / "sweep" / "curves" / f"{options.recording}.json")
     previous: dict[str, Any] = {}
     previous_pretrain = None
     if out.exists() and only:
@@ -133,12 +245,14 @@ def main() -> None:
         previous_pretrain = kept["startingCheckpoint"]["pretrain"]["mAP50-95"]
 
     try:
-        data_yaml = write_dataset(work / "shapes", train=DATASET["train"], val=DATASET["val"], size=DATASET["size"], seed=DATASET["seed"])
+        data_yaml = write_dataset(work / "shapes", train=dataset["train"], val=dataset["val"], size=dataset["size"], seed=dataset["seed"])
         # synthetic.py writes "path: ." (train.py resolves it against the mount); here it is made absolute.
         data_yaml.write_text(data_yaml.read_text(encoding="utf-8").replace("path: .", f"path: {data_yaml.parent}"), encoding="utf-8")
         scratch = write_starting_checkpoint(work / "start" / "yolov8n.pt")
-        pre_yaml = write_dataset(work / "pretrain", train=PRETRAIN_DATASET["train"], val=PRETRAIN_DATASET["val"], size=PRETRAIN_DATASET["size"], seed=PRETRAIN_DATASET["seed"])
+        pre_yaml = write_dataset(work / "pretrain", train=pretrain_dataset["train"], val=pretrain_dataset["val"], size=pretrain_dataset["size"], seed=pretrain_dataset["seed"])
         pre_yaml.write_text(pre_yaml.read_text(encoding="utf-8").replace("path: .", f"path: {pre_yaml.parent}"), encoding="utf-8")
+        if recording["pretrain_single_class"]:
+            relabel_single_class(pre_yaml)
         print(f"pretraining the starting checkpoint {PRETRAIN_ARGS}", file=sys.stderr, flush=True)
         pretrain = train_one({"id": "pretrain", "args": {**PRETRAIN_ARGS}}, pre_yaml, scratch, work / "runs")
         print(f"  {pretrain['cpuSeconds']} s, final mAP50-95 {pretrain['mAP50-95'][-1]}", file=sys.stderr, flush=True)
@@ -147,7 +261,7 @@ def main() -> None:
             # The kept trials started from the earlier checkpoint: mixing them would compare runs from two starts.
             raise SystemExit(f"the starting checkpoint came out different from the one in {out} (mAP50-95 per epoch differs): re-record every trial (no --only)")
         trials = []
-        for trial in TRIALS:
+        for trial in recording["trials"]:
             if only and trial["id"] not in only:
                 if trial["id"] in previous:
                     trials.append(previous[trial["id"]])
@@ -174,14 +288,16 @@ def main() -> None:
                 "dataset": {
                     "description": "docker/tests/real/synthetic.py write_dataset: grey backgrounds with 1-3 filled shapes, one class per colour",
                     "classes": list(CLASS_NAMES),
-                    **DATASET,
+                    **dataset,
                 },
                 "startingCheckpoint": {
                     "description": (
                         "yolov8n from write_starting_checkpoint('yolov8n.yaml') (untrained), then trained once with `pretrain.args` "
-                        "on `pretrain.dataset` (another draw of the same kind of images); every trial starts from its last.pt"
+                        "on `pretrain.dataset` (another draw of the same kind of images"
+                        + (", every shape labelled one class 'object': the trials start with a new classification layer" if recording["pretrain_single_class"] else "")
+                        + "); every trial starts from its last.pt"
                     ),
-                    "pretrain": {"dataset": PRETRAIN_DATASET, "args": pretrain["args"], "mAP50-95": pretrain["mAP50-95"], "cpuSeconds": pretrain["cpuSeconds"]},
+                    "pretrain": {"dataset": {**pretrain_dataset, "singleClass": recording["pretrain_single_class"]}, "args": pretrain["args"], "mAP50-95": pretrain["mAP50-95"], "cpuSeconds": pretrain["cpuSeconds"]},
                 },
                 "seed": SEED,
                 "trials": trials,

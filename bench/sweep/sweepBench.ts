@@ -13,7 +13,8 @@
  * Figures only: nothing here passes or fails.
  *
  * Flags: --seeds N (20), --json, --trials N (27, synthetic families), --parallel N (4),
- * --min-epochs 1,3 (both), --eta N (3), --interruptions-per-gpu-hour X (0.1),
+ * --min-epochs 1,3 (both), --eta N (3), --interruptions-per-gpu-hour X (0.1), --images N (10000:
+ * training images per epoch, which sets an epoch's cost against the fixed start-up of every instance),
  * --curves FILE,… (every bench/sweep/curves/*.json), --no-settings-grid (skip the table of ASHA at
  * minEpochs 1/3/9 × η 2/3/4), --rung-value epoch|best|mean3|all (epoch: the value a trial records
  * at a rung, see rungValue.ts; all: every block under each, the summaries side by side with the
@@ -34,7 +35,8 @@ import { recordedFamily, runBlock, syntheticFamily, TARGET_COST_RATIO, type Bloc
 const INSTANCE_TYPE = "g5.xlarge";
 const REGION = "us-east-1";
 const GPU = "a10g" as const;
-const IMAGES = 10_000;
+/** Training images per epoch by default: with a yolov8n on an A10G an epoch is ~40 s, so a 15-min start-up weighs ~22 epochs. */
+const DEFAULT_IMAGES = 10_000;
 const SYNTHETIC_MAX_EPOCHS = 81;
 const CURVES_DIR = path.join(__dirname, "curves");
 /** The per-epoch noise assumed for recorded curves when the file holds no rerun of any configuration. */
@@ -51,6 +53,8 @@ interface Flags {
   readonly minEpochs: readonly number[];
   readonly eta: number;
   readonly interruptionsPerGpuHour: number;
+  /** Training images per epoch: the epoch cost of every trial. */
+  readonly images: number;
   readonly curves: readonly string[];
   readonly settingsGrid: boolean;
   /** What ASHA's trials record at a rung; every block runs under each. */
@@ -76,7 +80,7 @@ function parseFlags(argv: readonly string[]): Flags {
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
     return n;
   };
-  const known = new Set(["--seeds", "--json", "--trials", "--parallel", "--min-epochs", "--eta", "--interruptions-per-gpu-hour", "--curves", "--no-settings-grid", "--rung-value", "--recorded-noise-correlation"]);
+  const known = new Set(["--seeds", "--json", "--trials", "--parallel", "--min-epochs", "--eta", "--interruptions-per-gpu-hour", "--images", "--curves", "--no-settings-grid", "--rung-value", "--recorded-noise-correlation"]);
   const unknown = argv.filter((a) => a.startsWith("--") && !known.has(a));
   if (unknown.length > 0) throw new UsageError(`unknown flag ${unknown.join(", ")}; known: ${[...known].join(", ")}`);
   const rate = value("--interruptions-per-gpu-hour");
@@ -107,6 +111,7 @@ function parseFlags(argv: readonly string[]): Flags {
     minEpochs,
     eta: whole("--eta", 3, 2),
     interruptionsPerGpuHour,
+    images: whole("--images", DEFAULT_IMAGES),
     curves,
     settingsGrid: !argv.includes("--no-settings-grid"),
     rungValues,
@@ -266,9 +271,9 @@ function main(): void {
         : `the sd between ${spread.runs} runs of ${spread.groups} configuration(s) with different seeds at each epoch, smoothed over ±${SPREAD_WINDOW} epochs; ` +
           `${spread.sd.toFixed(4)} pooled over all epochs; a run's deviation from its configuration's mean correlates ${spread.lag1.toFixed(2)} from one epoch to the next`;
     recordedNotes.push(`${path.relative(process.cwd(), file)}: ${curves.note} Dataset ${JSON.stringify(curves.dataset)}; seed ${curves.seed}.`);
-    return recordedFamily(curves, { noise, noiseSource, images: IMAGES, gpu: GPU, noiseCorrelation: flags.recordedNoiseCorrelation });
+    return recordedFamily(curves, { noise, noiseSource, images: flags.images, gpu: GPU, noiseCorrelation: flags.recordedNoiseCorrelation });
   });
-  const synthetic = CURVE_FAMILIES.map((f) => syntheticFamily(f, { trials: flags.trials, maxEpochs: SYNTHETIC_MAX_EPOCHS, images: IMAGES, gpu: GPU }));
+  const synthetic = CURVE_FAMILIES.map((f) => syntheticFamily(f, { trials: flags.trials, maxEpochs: SYNTHETIC_MAX_EPOCHS, images: flags.images, gpu: GPU }));
   const options: ExperimentOptions = {
     seeds: flags.seeds,
     families: [...recorded, ...synthetic],
@@ -297,9 +302,9 @@ function main(): void {
       `fixed in advance (bench/sweep/learningCurves.ts), no LR-decay or close_mosaic effects, no overfitting.`,
     `Recorded families: every recorded configuration is one trial of one sweep, its recorded curve taken as the true curve; each seed adds independent ` +
       `noise at each epoch of the sd reruns with other seeds showed at that epoch (an assumption: a seed really shifts a stretch of trajectory, not each epoch on its own). ` +
-      `Epoch cost: a yolov8n epoch at imgsz 640 on ${IMAGES.toLocaleString("en-US")} images (the catalog's time model), times (the trial's imgsz / the median trial's)².`,
+      `Epoch cost: a yolov8n epoch at imgsz 640 on ${flags.images.toLocaleString("en-US")} images (the catalog's time model), times (the trial's imgsz / the median trial's)².`,
     `Each trial on one ${INSTANCE_TYPE} (1× A10G) in ${REGION} at the spot median $${usdPerGpuHour}/h (${PRICE_SNAPSHOT.source} @ ${PRICE_SNAPSHOT.commit.slice(0, 7)}; undated snapshot). ` +
-      `Epoch time from catalog/trainingTime.ts for ${IMAGES.toLocaleString("en-US")} images on an A10G; every instance start bills ${s.startupHours} h, ` +
+      `Epoch time from catalog/trainingTime.ts for ${flags.images.toLocaleString("en-US")} images on an A10G; every instance start bills ${s.startupHours} h, ` +
       `every completed trial ${s.finishHours} h (final validation, export); a trial stopped early tears down at once.`,
     `Spot interruptions: Poisson, ${s.interruptionsPerGpuHour} per GPU-hour of a running instance, drawn per trial (the same under every policy); ` +
       `an interrupted trial loses the epoch in progress, waits ${(s.restartWaitHours * 60).toFixed(0)} min unbilled, pays the start-up again and resumes from its checkpoint with its rung entries.`,

@@ -1,5 +1,6 @@
 import * as path from "path";
 import type { Command } from "commander";
+import { earlyStoppingWarnings } from "../../config/sweep/earlyStoppingAdvice";
 import { formatProblem } from "../../runspec/problems";
 import { readProjectFile, readStackConfigFile, StackFileError } from "../plan/stackConfigFile";
 import { leaderboardCsv, rungsCsv } from "../sweep/leaderboard";
@@ -156,6 +157,7 @@ export function registerSweepCommands(program: Command, io: CommandIo): Command 
                   maxParallel: plan.maxParallel,
                   asha: plan.asha ?? null,
                   budgetUsd: plan.budgetUsd ?? null,
+                  warnings: earlyStoppingWarnings({ dimensions: plan.space.map((d) => d.key), asha: plan.asha }),
                   trials: plan.trials.map((t, i) => ({ id: t.id, params: t.params, runId: t.runId, estimate: estimate.trials[i] })),
                   most: estimate.most,
                   expected: estimate.expected ?? null,

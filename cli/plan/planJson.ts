@@ -1,4 +1,5 @@
 import { firstUpWarnings, phaseEstimates } from "./planNotes";
+import { sweepPlanWarnings } from "./renderSweepStackPlan";
 import { publicInputs } from "./resourceInputs";
 import type { OfflinePlan } from "./runOfflinePlan";
 
@@ -16,7 +17,7 @@ export async function planJson(plan: OfflinePlan): Promise<Record<string, unknow
     project: plan.project,
     stack: plan.stack,
     region: plan.region,
-    warnings: firstUpWarnings(plan),
+    warnings: [...firstUpWarnings(plan), ...sweepPlanWarnings(plan)],
     estimatePhases: phaseEstimates(plan),
     resources,
     outputs: plan.publicOutputs,

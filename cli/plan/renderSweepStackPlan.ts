@@ -1,6 +1,7 @@
 import { PRICE_SNAPSHOT } from "../../catalog";
 import type { SweepEstimate } from "../../catalog/sweepEstimate";
 import { GUARDRAIL_DEFAULTS } from "../../components/guardrails/guardrailPlan";
+import { earlyStoppingWarnings } from "../../config/sweep/earlyStoppingAdvice";
 import { firstUpWarnings } from "./planNotes";
 import type { OfflinePlan } from "./runOfflinePlan";
 import { renderPlannedResources } from "./resourceTree";
@@ -41,6 +42,13 @@ export function isSweepPlan(plan: OfflinePlan): boolean {
   return typeof plan.outputs.sweepId === "string";
 }
 
+/** Advice on the planned sweep's early stopping (config/sweep/earlyStoppingAdvice.ts); none for a stack without a sweep. */
+export function sweepPlanWarnings(plan: OfflinePlan): string[] {
+  if (!isSweepPlan(plan)) return [];
+  const sweep = plan.outputs.sweep as PlannedSweep;
+  return earlyStoppingWarnings({ dimensions: sweep.dimensions, asha: sweep.asha });
+}
+
 const usd = (n: number) => (n < 10 ? `$${n.toFixed(2)}` : `$${n.toFixed(0)}`);
 
 /**
@@ -62,7 +70,7 @@ export function renderSweepStackPlan(plan: OfflinePlan, delivery: string[]): str
   );
   lines.push(`Every trial, with its parameters, run id, $/h, estimate and cap: yolo-train sweep plan --stack ${plan.stack}`);
   lines.push("");
-  const warnings = firstUpWarnings(plan);
+  const warnings = [...firstUpWarnings(plan), ...sweepPlanWarnings(plan)];
   if (warnings.length > 0) lines.push("Warnings:", ...warnings.map((w) => `  - ${w}`), "");
 
   lines.push(...renderPlannedResources(plan.resources));

@@ -6,6 +6,7 @@
 import { estimateSweep, type SweepEstimate } from "../../catalog/sweepEstimate";
 // The config modules themselves, not the index: it re-exports loadExperimentConfig, which loads @pulumi/pulumi (seconds on a small box).
 import { CONFIG_NAMESPACE } from "../../config/keys";
+import { earlyStoppingWarnings } from "../../config/sweep/earlyStoppingAdvice";
 import { checkSweepConfig } from "../../config/sweep/parseSweepConfig";
 import type { SweepPlanInput } from "../../config/sweep/types";
 import type { Problem } from "../../runspec/problems";
@@ -50,8 +51,10 @@ export function renderSweepPlan(plan: SweepPlan): string {
       `${sweep.direction} ${sweep.metric}, ${sweep.maxParallel} at once` +
       (sweep.asha ? `, ASHA from epoch ${sweep.asha.minEpochs} (η ${sweep.asha.reductionFactor}, to ${sweep.asha.maxEpochs})` : ", no early stopping"),
   );
-  lines.push("");
   const dimensions = sweep.space.map((d) => d.key);
+  const warnings = earlyStoppingWarnings({ dimensions, asha: sweep.asha });
+  if (warnings.length > 0) lines.push("", "Warnings:", ...warnings.map((w) => `  - ${w}`));
+  lines.push("");
   const header = ["trial", ...dimensions, "run id", "instance", "$/h", "est. $", "cap $"];
   const rows = sweep.trials.map((trial, i) => {
     const e = estimate.trials[i]!;

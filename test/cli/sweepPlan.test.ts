@@ -28,8 +28,19 @@ const SWEEP = `${BASE}  yolo-train:sweep:
     budgetUsd: 40
 `;
 
+const LEARNING_RATE_SWEEP = `${BASE}  yolo-train:hyperparameters:
+    optimizer: SGD
+  yolo-train:sweep:
+    method: random
+    trials: 6
+    space:
+      lr0: { min: 0.002, max: 0.05, log: true }
+      imgsz: [320, 640]
+    asha: { minEpochs: 1 }
+`;
+
 describe("yolo-train sweep plan", () => {
-  const dir = projectWith({ sw: SWEEP, plain: BASE, bad: `${BASE}  yolo-train:sweep:\n    method: grid\n    trials: 4\n    space:\n      imgsz: [320, 333]\n    maxParallel: 99\n` });
+  const dir = projectWith({ sw: SWEEP, lr: LEARNING_RATE_SWEEP, plain: BASE, bad: `${BASE}  yolo-train:sweep:\n    method: grid\n    trials: 4\n    space:\n      imgsz: [320, 333]\n    maxParallel: 99\n` });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("lists every trial with its parameters, run id and cost, the most the sweep can cost and the vCPU quota it needs", async () => {
@@ -43,6 +54,21 @@ describe("yolo-train sweep plan", () => {
     expect(text).toMatch(/Quota: All G and VT Spot Instance Requests \(L-3819A6DF, spot\) must allow \d+ vCPUs: 3 × g4dn\.\w+/);
     expect(text).toContain("`pulumi up` deploys the sweep");
     expect(text).toContain("starts at most maxParallel at once, within the budget");
+    expect(text).not.toContain("Warnings:");
+  });
+
+  it("warns that ASHA may stop the best trial when the space varies the learning rate, and says what to do instead", async () => {
+    const io = memoryIo({ cwd: dir });
+    expect(await runCli(["sweep", "plan", "--stack", "lr"], io)).toBe(0);
+    const text = io.text();
+    expect(text).toContain("Warnings:\n  - early stopping (asha) ranks trials at epochs 1, 3, 9 of 27, but the space varies lr0:");
+    expect(text).toContain("sweep with asha: off, or fix it in the base config and let ASHA sweep the rest");
+
+    const json = memoryIo({ cwd: dir });
+    expect(await runCli(["sweep", "plan", "--stack", "lr", "--json"], json)).toBe(0);
+    const { warnings } = JSON.parse(json.text());
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^early stopping \(asha\) ranks trials at epochs 1, 3, 9 of 27, but the space varies lr0/);
   });
 
   it("prints the same as JSON", async () => {
@@ -53,6 +79,7 @@ describe("yolo-train sweep plan", () => {
     expect(plan.trials[0].params).toEqual({ model: "yolov8n.pt", imgsz: 320 });
     expect(plan.quotas[0]).toMatchObject({ quotaCode: "L-3819A6DF", nodes: 3 });
     expect(plan.most.usd).toBeGreaterThan(0);
+    expect(plan.warnings).toEqual([]);
   });
 
   it("exits 2 naming every problem of an invalid sweep", async () => {
