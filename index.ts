@@ -6,6 +6,7 @@ import type { OtaBucket } from "./components/ota/otaBucket";
 import type { OtaDestination } from "./components/ota/otaDestination";
 import { Sweep } from "./components/sweep/sweep";
 import { CONFIG_NAMESPACE, InvalidInputError, loadExperimentConfig, parseSweepConfig, type LoadedExperimentConfig } from "./config";
+import { earlyStoppingWarnings } from "./config/sweep/earlyStoppingAdvice";
 
 type ExperimentConfig = LoadedExperimentConfig["config"];
 
@@ -203,6 +204,8 @@ function sweepStack({ config, secrets }: LoadedExperimentConfig, raw: unknown) {
       asha: plan.asha ? { minEpochs: plan.asha.minEpochs, reductionFactor: plan.asha.reductionFactor, maxEpochs: plan.asha.maxEpochs, rungs: [...plan.asha.rungs] } : null,
       budgetUsd: plan.budgetUsd ?? null,
       keeperSchedule: sweep.keeper.scheduleExpression,
+      /** Where ASHA's ranks may mislead (config/sweep/earlyStoppingAdvice.ts); the plan prints them. */
+      earlyStoppingWarnings: earlyStoppingWarnings(plan),
     },
     /** The plan's numbers (catalog/sweepEstimate.ts): per trial $/h and cap, the most it can cost, expected costs, vCPU quotas. */
     sweepEstimate: {

@@ -157,7 +157,7 @@ export function registerSweepCommands(program: Command, io: CommandIo): Command 
                   maxParallel: plan.maxParallel,
                   asha: plan.asha ?? null,
                   budgetUsd: plan.budgetUsd ?? null,
-                  warnings: earlyStoppingWarnings({ dimensions: plan.space.map((d) => d.key), asha: plan.asha }),
+                  warnings: earlyStoppingWarnings(plan),
                   trials: plan.trials.map((t, i) => ({ id: t.id, params: t.params, runId: t.runId, estimate: estimate.trials[i] })),
                   most: estimate.most,
                   expected: estimate.expected ?? null,

@@ -1,7 +1,6 @@
 import { PRICE_SNAPSHOT } from "../../catalog";
 import type { SweepEstimate } from "../../catalog/sweepEstimate";
 import { GUARDRAIL_DEFAULTS } from "../../components/guardrails/guardrailPlan";
-import { earlyStoppingWarnings } from "../../config/sweep/earlyStoppingAdvice";
 import { firstUpWarnings } from "./planNotes";
 import type { OfflinePlan } from "./runOfflinePlan";
 import { renderPlannedResources } from "./resourceTree";
@@ -18,6 +17,8 @@ interface PlannedSweep {
   asha: { minEpochs: number; reductionFactor: number; maxEpochs: number; rungs: number[] } | null;
   budgetUsd: number | null;
   keeperSchedule: string;
+  /** config/sweep/earlyStoppingAdvice.ts, computed by the stack program from the trials. */
+  earlyStoppingWarnings?: string[];
 }
 
 interface PlannedSweepEstimate {
@@ -45,8 +46,7 @@ export function isSweepPlan(plan: OfflinePlan): boolean {
 /** Advice on the planned sweep's early stopping (config/sweep/earlyStoppingAdvice.ts); none for a stack without a sweep. */
 export function sweepPlanWarnings(plan: OfflinePlan): string[] {
   if (!isSweepPlan(plan)) return [];
-  const sweep = plan.outputs.sweep as PlannedSweep;
-  return earlyStoppingWarnings({ dimensions: sweep.dimensions, asha: sweep.asha });
+  return [...((plan.outputs.sweep as PlannedSweep).earlyStoppingWarnings ?? [])];
 }
 
 const usd = (n: number) => (n < 10 ? `$${n.toFixed(2)}` : `$${n.toFixed(0)}`);

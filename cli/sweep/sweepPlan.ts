@@ -52,7 +52,7 @@ export function renderSweepPlan(plan: SweepPlan): string {
       (sweep.asha ? `, ASHA from epoch ${sweep.asha.minEpochs} (η ${sweep.asha.reductionFactor}, to ${sweep.asha.maxEpochs})` : ", no early stopping"),
   );
   const dimensions = sweep.space.map((d) => d.key);
-  const warnings = earlyStoppingWarnings({ dimensions, asha: sweep.asha });
+  const warnings = earlyStoppingWarnings(sweep);
   if (warnings.length > 0) lines.push("", "Warnings:", ...warnings.map((w) => `  - ${w}`));
   lines.push("");
   const header = ["trial", ...dimensions, "run id", "instance", "$/h", "est. $", "cap $"];

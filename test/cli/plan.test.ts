@@ -149,6 +149,8 @@ describe("npm run plan", () => {
     expect(status).toBe(0);
     expect(stdout).toMatch(/^Sweep sweep-[0-9a-f]{12}: 2 trials \(grid over imgsz\), maximize metrics\/mAP50-95\(B\), 2 at once, ASHA at epochs 3, 9/m);
     expect(stdout).toContain("yolo-train sweep plan --stack sweep");
+    // The stack program computes the early-stopping advice from the trials; the plan prints it with its warnings.
+    expect(stdout).toMatch(/Warnings:\n(  - .*\n)*  - early stopping \(asha\) ranks trials first at epoch 3, inside the learning-rate warm-up \(3 epochs:/);
     for (const type of ["yolo-train:sweep:Sweep", "yolo-train:sweep:SweepKeeper", "yolo-train:run:TrainingRun", "aws:s3/bucketObjectv2:BucketObjectv2"]) expect(stdout).toContain(type);
     expect(stdout).toContain("every trial's node group is created empty (desired 0, max 1); the keeper (a Lambda function, rate(1 minute))");
     expect(stdout).toMatch(/Most it can cost: \$\d/);

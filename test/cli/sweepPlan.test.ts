@@ -54,21 +54,24 @@ describe("yolo-train sweep plan", () => {
     expect(text).toMatch(/Quota: All G and VT Spot Instance Requests \(L-3819A6DF, spot\) must allow \d+ vCPUs: 3 × g4dn\.\w+/);
     expect(text).toContain("`pulumi up` deploys the sweep");
     expect(text).toContain("starts at most maxParallel at once, within the budget");
-    expect(text).not.toContain("Warnings:");
+    // Rungs from epoch 3 with ultralytics' 3-epoch warm-up: the plan says where the first rung should go.
+    expect(text).toContain("Warnings:\n  - early stopping (asha) ranks trials first at epoch 3, inside the learning-rate warm-up (3 epochs:");
+    expect(text).toContain("asha.minEpochs 4 or more");
+    expect(text).not.toContain("but the space varies");
   });
 
   it("warns that ASHA may stop the best trial when the space varies the learning rate, and says what to do instead", async () => {
     const io = memoryIo({ cwd: dir });
     expect(await runCli(["sweep", "plan", "--stack", "lr"], io)).toBe(0);
     const text = io.text();
-    expect(text).toContain("Warnings:\n  - early stopping (asha) ranks trials at epochs 1, 3, 9 of 27, but the space varies lr0:");
+    expect(text).toContain("  - early stopping (asha) ranks trials at epochs 1, 3, 9 of 27, but the space varies lr0:");
     expect(text).toContain("sweep with asha: off, or fix it in the base config and let ASHA sweep the rest");
 
     const json = memoryIo({ cwd: dir });
     expect(await runCli(["sweep", "plan", "--stack", "lr", "--json"], json)).toBe(0);
     const { warnings } = JSON.parse(json.text());
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^early stopping \(asha\) ranks trials at epochs 1, 3, 9 of 27, but the space varies lr0/);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toMatch(/^early stopping \(asha\) ranks trials at epochs 1, 3, 9 of 27, but the space varies lr0/);
   });
 
   it("prints the same as JSON", async () => {
@@ -79,7 +82,7 @@ describe("yolo-train sweep plan", () => {
     expect(plan.trials[0].params).toEqual({ model: "yolov8n.pt", imgsz: 320 });
     expect(plan.quotas[0]).toMatchObject({ quotaCode: "L-3819A6DF", nodes: 3 });
     expect(plan.most.usd).toBeGreaterThan(0);
-    expect(plan.warnings).toEqual([]);
+    expect(plan.warnings).toEqual([expect.stringMatching(/^early stopping \(asha\) ranks trials first at epoch 3, inside the learning-rate warm-up/)]);
   });
 
   it("exits 2 naming every problem of an invalid sweep", async () => {
