@@ -13,10 +13,14 @@ Run (from the repository root; Debian's CPU PyTorch, i.e. /usr/bin/python3, not 
 
     PYTHONPATH=../shared/vendor/ultralytics-8.3.40 YOLO_OFFLINE=true YOLO_AUTOINSTALL=false \
       http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 \
-      nice -n 10 /usr/bin/python3 bench/sweep/recordCurves.py [--out bench/sweep/curves/shapes-yolov8n-cpu.json] [--only t00,t01]
+      nice -n 10 /usr/bin/python3 bench/sweep/recordCurves.py [--recording shapes-finetune-yolov8n-cpu] [--out FILE] [--only f00,f01]
 
-Runs are sequential (one CPU-bound training at a time); the whole recording took ~7 CPU-minutes
-on 2 shared CPUs. --only re-records some trials and keeps the others already in the output file;
+--recording picks the set of trials (RECORDINGS below; docs/sweeps.md describes each):
+shapes-yolov8n-cpu (8 trials, 27 epochs, a start that already knows the classes; ~7 CPU-minutes),
+shapes-finetune-yolov8n-cpu (27 random trials over optimizer, lr0, imgsz, batch and mosaic, 54
+epochs, a new classification layer, reruns of three; ~47 minutes on 2 CPUs) and
+shapes-fixedlr-yolov8n-cpu (the same with the learning rate fixed, over imgsz and augmentation;
+~45 minutes). Runs are sequential (one CPU-bound training at a time). --only re-records some trials and keeps the others already in the output file;
 it retrains the starting checkpoint and refuses to mix when that comes out different, which on
 CPU it can despite deterministic=True and a fixed seed (seen: final mAP50-95 0.5916, then 0.5786):
 then re-record every trial. Each trial's exact ultralytics arguments are written next

@@ -8,7 +8,7 @@
  *   max(warmup_epochs, 100 iterations). Ranks inside it reflect the ramp more than the
  *   configuration: with the learning rate fixed, 68–78 % of trial pairs were ranked the other way
  *   round at epochs 1 and 3 than at the end, 15 % at epoch 9, just after a warm-up of 8.3 epochs;
- *   ASHA kept the best trial in 1–49 of 200 seeds with its first rung in the warm-up, 183 with it
+ *   ASHA kept the best trial in 4–49 of 200 seeds with its first rung in the warm-up, 183 with it
  *   at epoch 9.
  * - **The learning-rate schedule.** Trials that differ in it are compared at different points of
  *   it: ultralytics decays the rate from lr0 over the run, so a trial with a high lr0 ranks low
