@@ -310,6 +310,15 @@ export class AgentRun {
     return `--- agent node ${this.node} stderr ---\n${this.stderr.slice(-6000)}\n--- stdout ---\n${this.stdout.slice(-6000)}`;
   }
 
+  /** Resolves once the agent's stdout so far satisfies `ready` (polled), or rejects after `timeoutMs`. */
+  async waitForStdout(ready: (stdout: string) => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!ready(this.stdout)) {
+      if (Date.now() > deadline) throw new Error(`the agent's stdout did not show what was awaited within ${timeoutMs} ms\n${this.output}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** Resolves with the first stand-in event that matches (polling its journal), or rejects after `timeoutMs`. */
   async waitForStandIn(match: (event: StandInEvent) => boolean, timeoutMs = 30_000): Promise<StandInEvent> {
     const deadline = Date.now() + timeoutMs;

@@ -59,6 +59,9 @@ describe("the run cache", () => {
   it("is uploaded by the first node once it trains, downloading nothing", async () => {
     const first = world.runAgent({ scratch: join(world.root, "scratch-1"), env: CACHE_ENV });
     await waitForKeys([WEIGHTS, LABELS], 20_000);
+    // An object is listed as soon as its PUT lands, a moment before the agent hears back and logs
+    // it; a spot notice in that moment stops the upload's bookkeeping ("cache-upload-stopped").
+    await first.waitForStdout((stdout) => logEvents(stdout, "cache-uploaded").length >= 2, 20_000);
     world.imds.triggerSpotNotice();
     const exit = await expectExit(first, EXIT.interrupted);
 
