@@ -102,6 +102,16 @@ FINETUNE_EPOCHS = 54
 FINETUNE_SPACE_SEED = 12
 
 
+def with_reruns(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trials, then two reruns (seeds 1 and 2) of each of the first three: the spread the replay's noise comes from."""
+    reruns = [
+        {"id": f"{base['id']}-rerun{seed}", "rerunOf": base["id"], "args": {**base["args"], "seed": seed}}
+        for base in trials[:3]
+        for seed in (1, 2)
+    ]
+    return trials + reruns
+
+
 def finetune_trials() -> list[dict[str, Any]]:
     rng = random.Random(FINETUNE_SPACE_SEED)
     trials: list[dict[str, Any]] = []
@@ -117,11 +127,7 @@ def finetune_trials() -> list[dict[str, Any]]:
             "mosaic": rng.choice((0.0, 0.5, 1.0)),
         }
         trials.append({"id": f"f{i:02d}", "args": args})
-    for of in ("f00", "f01", "f02"):
-        base = next(t for t in trials if t["id"] == of)
-        for seed in (1, 2):
-            trials.append({"id": f"{of}-rerun{seed}", "rerunOf": of, "args": {**base["args"], "seed": seed}})
-    return trials
+    return with_reruns(trials)
 
 
 # The third ("shapes-fixedlr-yolov8n-cpu"): the same data, start and length, but a sweep that leaves
@@ -146,12 +152,18 @@ def fixed_lr_trials() -> list[dict[str, Any]]:
     trials: list[dict[str, Any]] = [
         {"id": f"a{i:02d}", "args": {"optimizer": "SGD", "lr0": 0.01, "batch": 8, **params}} for i, params in enumerate(drawn)
     ]
-    for of in ("a00", "a01", "a02"):
-        base = next(t for t in trials if t["id"] == of)
-        for seed in (1, 2):
-            trials.append({"id": f"{of}-rerun{seed}", "rerunOf": of, "args": {**base["args"], "seed": seed}})
-    return trials
+    return with_reruns(trials)
 
+
+# What the two fine-tuning recordings share: data, start (a new classification layer) and length.
+FINETUNE_RECORDING: dict[str, Any] = {
+    "epochs": FINETUNE_EPOCHS,
+    # ultralytics' default close_mosaic is 10 of typically 100 epochs.
+    "close_mosaic": 5,
+    "dataset": {"train": 96, "val": 64, "size": 96, "seed": 7},
+    "pretrain_dataset": PRETRAIN_DATASET,
+    "pretrain_single_class": True,
+}
 
 RECORDINGS: dict[str, dict[str, Any]] = {
     "shapes-yolov8n-cpu": {
@@ -163,20 +175,11 @@ RECORDINGS: dict[str, dict[str, Any]] = {
         "trials": TRIALS,
     },
     "shapes-finetune-yolov8n-cpu": {
-        "epochs": FINETUNE_EPOCHS,
-        # ultralytics' default close_mosaic is 10 of typically 100 epochs.
-        "close_mosaic": 5,
-        "dataset": {"train": 96, "val": 64, "size": 96, "seed": 7},
-        "pretrain_dataset": PRETRAIN_DATASET,
-        "pretrain_single_class": True,
+        **FINETUNE_RECORDING,
         "trials": finetune_trials(),
     },
     "shapes-fixedlr-yolov8n-cpu": {
-        "epochs": FINETUNE_EPOCHS,
-        "close_mosaic": 5,
-        "dataset": {"train": 96, "val": 64, "size": 96, "seed": 7},
-        "pretrain_dataset": PRETRAIN_DATASET,
-        "pretrain_single_class": True,
+        **FINETUNE_RECORDING,
         "trials": fixed_lr_trials(),
     },
 }
